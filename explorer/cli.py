@@ -1,0 +1,107 @@
+"""The command line: ``python -m explorer COMMAND ...``.
+
+Every subcommand lives in ``explorer/commands/<name>.py``. Bad input (an
+``ExpressionError`` or a ``ValueError`` from parameter validation) ends with exit
+status 2 and one line on stderr, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from typing import Any, Sequence
+
+from explorer.commands import COMMANDS
+
+
+class _UsageError(Exception):
+    """argparse's own errors, turned into our one-line exit-2 message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by every command that takes a function: SOURCE, --var, --seed, --dtype, --device."""
+    parser.add_argument("source", metavar="SOURCE", help="the function, e.g. 'x**3 + 2*x**2 + 8*x'")
+    parser.add_argument(
+        "--var", action="append", default=[], metavar="NAME=SPEC",
+        help="an input: a number (4), a list ([0.5, 0.75]) or a constructor (rand(10, 2), "
+             "linspace(0, 1, 101), eye(3), ones(3)); repeat for each input",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random constructors (default 0)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")
+    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto",
+                        help="auto picks CUDA, then MPS, then CPU")
+
+
+def inputs_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """``--var NAME=SPEC`` options as ``{NAME: SPEC}`` (SPEC text is parsed later by ``explorer.inputs``)."""
+    from explorer.expression import ExpressionError
+
+    specs: dict[str, str] = {}
+    for item in args.var:
+        name, sep, spec = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not spec.strip():
+            raise ExpressionError(f"--var needs NAME=SPEC, got {item!r}")
+        if name in specs:
+            raise ExpressionError(f"--var {name} is given twice")
+        specs[name] = spec.strip()
+    return specs
+
+
+def to_jsonable(value: Any) -> Any:
+    """Tensors, arrays and numbers as plain JSON values (NaN and infinities as strings)."""
+    if hasattr(value, "detach") and hasattr(value, "tolist"):
+        value = value.detach().cpu().tolist()
+    elif hasattr(value, "tolist") and hasattr(value, "dtype"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def print_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON on stdout."""
+    json.dump(to_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m explorer",
+        description="Autograd Explorer without a browser: render graphs, tables and demo results.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"explorer.commands.{name}")
+        command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; return its exit status (2 on bad input)."""
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.run(args) or 0)
+    except _UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # ExpressionError is a ValueError
+        message = " ".join(str(err).split())
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,53 @@
+"""Which device computes: CUDA first, then Apple's MPS, then the CPU.
+
+>>> from explorer.device import resolve_device
+>>> resolve_device("cpu")
+device(type='cpu')
+"""
+from __future__ import annotations
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+def available_devices() -> list[str]:
+    """The device types present on this machine, best first (always ends with ``"cpu"``)."""
+    found = []
+    if torch.cuda.is_available():
+        found.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    found.append("cpu")
+    return found
+
+
+def best_device() -> torch.device:
+    """The best device present: CUDA, then MPS, then CPU."""
+    return torch.device(available_devices()[0])
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """Turn a device choice (``"auto"``, ``"cuda"``, ``"mps"``, ``"cpu"``) into a present device.
+
+    Raises ``ValueError`` with a readable message for an unknown or absent device.
+    """
+    if isinstance(name, torch.device):
+        name = name.type
+    if name in (None, "", "auto"):
+        return best_device()
+    if name not in DEVICE_CHOICES:
+        raise ValueError(f"unknown device {name!r}: choose one of {', '.join(DEVICE_CHOICES)}")
+    if name not in available_devices():
+        raise ValueError(f"device {name!r} is not present here; present: {', '.join(available_devices())}")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """A one-line, human description of ``device`` (its model name where torch knows it)."""
+    if device.type == "cuda":
+        return f"CUDA ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "Apple MPS"
+    return "CPU"
