@@ -1,0 +1,175 @@
+"""Explorations: a function, its inputs, and everything autograd did with them.
+
+>>> import explorer
+>>> ex = explorer.explore("x**3 + 2*x**2 + 8*x", x=4)
+>>> ex.outputs[0], ex.grads["x"]
+(tensor([128.]), tensor([72.]))
+>>> import torch
+>>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+>>> explorer.trace((w * w).sum(), {"w": w}).grads["w"]
+tensor([2., 4.])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import torch
+
+from explorer import graph as graph_module
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, check, evaluate, parse
+from explorer.inputs import make_input, make_inputs, resolve_dtype
+from explorer.device import resolve_device
+
+
+@dataclass
+class Exploration:
+    """The result of :func:`explore` or :func:`trace`: plain data, picklable.
+
+    ``outputs``, ``grads``, ``inputs`` and ``v`` are detached CPU tensors;
+    ``graph`` is the captured autograd graph (:class:`explorer.graph.Graph`).
+    """
+
+    outputs: list[torch.Tensor]
+    grads: dict[str, torch.Tensor]
+    inputs: dict[str, torch.Tensor]
+    v: list[torch.Tensor]
+    graph: Any
+    source: str | None = None
+    program: Program | None = None
+    output_names: tuple[str, ...] = ()
+    device: str = "cpu"
+    dtype: str = "float32"
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+
+    @property
+    def nodes(self) -> list:
+        """The node table, in the order PyTorch's engine executed the backward pass."""
+        return self.graph.nodes
+
+    def to_dot(self, style: str = "annotated", **options: Any) -> str:
+        """DOT source of the graph: ``"torchviz"`` (as ``torchviz.make_dot`` draws it) or ``"annotated"``."""
+        return self.graph.to_dot(style, **options)
+
+    def to_json(self) -> dict:
+        """``outputs``, ``grads`` (name -> nested lists), ``v`` and ``nodes``, as JSON-ready values."""
+        from explorer.cli import to_jsonable
+
+        return to_jsonable({
+            "source": self.source,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "grads": self.grads,
+            "v": self.v,
+            "device": self.device,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "nodes": self.graph.to_json()["nodes"],
+        })
+
+
+_OPTION_NAMES = ("inputs", "v", "seed", "dtype", "device", "limits", "create_graph")
+
+
+def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any = None, seed: int = 0,
+            dtype: str = "float32", device: str | None = "auto", limits: Limits = DEFAULT_LIMITS,
+            create_graph: bool = False, **values: Any) -> Exploration:
+    """Parse ``source``, build its inputs, run it forward and backward, and capture the graph.
+
+    Inputs are given as keywords (``x=4``, ``A="rand(10, 5)"``, ``b=[0.5, 0.75]``,
+    or a tensor) or, for a variable whose name is one of this function's
+    options (``v``, ``seed``, ...), in ``inputs={...}``. For a non-scalar
+    output the vector of ``backward(v)`` defaults to ones, as in the seeds;
+    ``v=`` gives it (one spec, or one per output). Every refusal is an
+    :class:`~explorer.ExpressionError`.
+
+    >>> ex = explore("(x + y) * (y + 3)", x=1, y=2)
+    >>> ex.grads["x"], ex.grads["y"]
+    (tensor([5.]), tensor([8.]))
+    """
+    program = parse(source, limits=limits)
+    specs = {**(inputs or {}), **values}
+    dtype_ = resolve_dtype(dtype)
+    try:
+        target = resolve_device(device)
+    except ValueError as err:
+        raise ExpressionError(str(err)) from None
+    tensors = make_inputs(program.inputs, specs, seed=seed, dtype=dtype_, device=target, limits=limits)
+    check(program, tensors, limits)
+    with torch.enable_grad(), graph_module.recording() as recorded:
+        evaluation = evaluate(program, tensors)
+    outputs = evaluation.outputs
+    if not any(o.requires_grad for o in outputs):
+        raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
+    grad_outputs = _vectors(v, outputs, dtype_, target, limits)
+    labels = dict(evaluation.names)
+    for name, out in zip(program.output_names, outputs):
+        if name:
+            labels[name] = out
+    graph = graph_module.capture(outputs, tensors, labels=labels, grad_outputs=grad_outputs,
+                                 create_graph=create_graph, values=recorded)
+    return Exploration(
+        outputs=[o.detach().cpu() for o in outputs],
+        grads={k: g.detach().cpu() for k, g in graph.grads.items()},
+        inputs={k: t.detach().cpu() for k, t in tensors.items()},
+        v=[g.detach().cpu() for g in grad_outputs],
+        graph=graph, source=source, program=program, output_names=program.output_names,
+        device=str(target), dtype=str(dtype_).removeprefix("torch."), seed=seed,
+        options={"create_graph": create_graph},
+    )
+
+
+def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device: torch.device,
+             limits: Limits) -> list[torch.Tensor]:
+    """The ``v`` of ``backward(v)`` for each output: given, or ones like the seeds use."""
+    if v is None:
+        return [torch.ones_like(o) for o in outputs]
+    given = [v] if len(outputs) == 1 else v
+    if not isinstance(given, (list, tuple)) or len(given) != len(outputs):
+        raise ExpressionError(f"give one v for each of the {len(outputs)} outputs")
+    vectors = []
+    for i, (spec, out) in enumerate(zip(given, outputs)):
+        vec = make_input(spec, dtype=dtype, limits=limits, name="v").to(device)
+        if vec.shape != out.shape:
+            if vec.numel() == out.numel():
+                vec = vec.reshape(out.shape)
+            else:
+                raise ExpressionError(f"v must have the shape of output {i} {tuple(out.shape)}, "
+                                      f"got {tuple(vec.shape)}")
+        vectors.append(vec)
+    return vectors
+
+
+def trace(outputs: torch.Tensor | Sequence[torch.Tensor],
+          params: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]], *,
+          v: Sequence[torch.Tensor] | torch.Tensor | None = None,
+          labels: Mapping[str, torch.Tensor] | None = None, create_graph: bool = False) -> Exploration:
+    """The same view for any tensor built in Python (a model's output, say), named by its parameters.
+
+    ``params`` is a mapping or pairs such as ``model.named_parameters()``. The
+    backward pass runs with ``torch.autograd.grad``: the tensors' ``.grad`` is
+    left untouched.
+
+    >>> model = torch.nn.Linear(3, 1)
+    >>> loss = model(torch.ones(2, 3)).pow(2).mean()
+    >>> sorted(trace(loss, model.named_parameters()).grads)
+    ['bias', 'weight']
+    """
+    outs = [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
+    leaves = dict(params.items() if isinstance(params, Mapping) else params)
+    if v is None:
+        grad_outputs = [torch.ones_like(o) for o in outs]
+    else:
+        grad_outputs = [v] if isinstance(v, torch.Tensor) else list(v)
+    graph = graph_module.capture(outs, leaves, labels=dict(labels or {}), grad_outputs=grad_outputs,
+                                 create_graph=create_graph)
+    first = next(iter(leaves.values()), outs[0])
+    return Exploration(
+        outputs=[o.detach().cpu() for o in outs],
+        grads={k: g.detach().cpu() for k, g in graph.grads.items()},
+        inputs={k: t.detach().cpu() for k, t in leaves.items()},
+        v=[g.detach().cpu() for g in grad_outputs], graph=graph,
+        device=str(first.device), dtype=str(first.dtype).removeprefix("torch."),
+        options={"create_graph": create_graph},
+    )

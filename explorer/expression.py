@@ -1,0 +1,772 @@
+"""The expression language: Python-style math, parsed safely and run by torch.
+
+User text is parsed with :mod:`ast` and never executed. The parser walks the
+syntax tree over a whitelist of node types and turns it into a small tree of
+our own (:class:`Num`, :class:`Name`, :class:`Call`, :class:`Index`,
+:class:`Compare`, :class:`Seq`) whose functions come from the one table in
+:mod:`explorer.functions`. Before the real run, :func:`check` runs the same
+tree on torch's ``meta`` device, which computes shapes without touching data,
+and refuses work over the :class:`Limits`.
+
+>>> from explorer.expression import parse, evaluate
+>>> import torch
+>>> program = parse("w1 = x; w2 = w1**3; w2 + 2*w1**2 + 8*w1")
+>>> program.inputs
+('x',)
+>>> x = torch.tensor([4.0], requires_grad=True)
+>>> evaluate(program, {"x": x}).outputs[0]
+tensor([128.], grad_fn=<AddBackward0>)
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence, Union
+
+import torch
+
+from explorer.functions import (
+    BOOL, CONSTANTS, DIM, FUNCTIONS, MODULE_ROOTS, NUMBER, PROPERTIES, Function,
+    resolve_function, resolve_method,
+)
+
+
+class ExpressionError(ValueError):
+    """Every refusal of user input: a message a student understands.
+
+    ``line`` and ``column`` (1-based) say where, when the problem has a place.
+    """
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.line, self.column))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on the size of the text and on the work it may ask for.
+
+    The defaults keep one evaluation well under a second of CPU and a few
+    hundred MB on a small server; ``timeout`` is the hard wall-clock limit of
+    an isolated run (:mod:`explorer.sandbox`).
+    """
+
+    max_chars: int = 4000
+    max_statements: int = 64
+    max_syntax_nodes: int = 1500
+    max_depth: int = 60
+    max_inputs: int = 16
+    max_number: float = 1e300
+    max_elements: int = 4_000_000        # one tensor (16 MB in float32)
+    max_total_elements: int = 40_000_000  # all results of one run (autograd keeps many)
+    max_work: int = 2_000_000_000        # multiply-adds and elementwise operations
+    timeout: float = 10.0
+
+
+DEFAULT_LIMITS = Limits()
+
+
+# ---------------------------------------------------------------------------
+# The tree the parser produces.
+
+@dataclass(frozen=True)
+class Node:
+    line: int = field(default=0, compare=False, kw_only=True)
+    column: int = field(default=0, compare=False, kw_only=True)
+    text: str = field(default="", compare=False, kw_only=True)
+
+
+@dataclass(frozen=True)
+class Num(Node):
+    """A number: a literal, a constant (``pi``), or a folded constant expression (``2*pi``)."""
+    value: Union[int, float, bool]
+    name: str = ""  # "pi", "e" or "inf" when it is a named constant
+
+
+@dataclass(frozen=True)
+class Name(Node):
+    """An input variable or a named intermediate result."""
+    id: str
+
+
+@dataclass(frozen=True)
+class Call(Node):
+    """A call of a function of the table, with its canonical name."""
+    op: str
+    args: tuple
+    kwargs: tuple = ()  # ((name, literal value), ...)
+
+
+@dataclass(frozen=True)
+class Index(Node):
+    """``value[index]`` with literal integers, slices, ``...`` and ``None``."""
+    value: Node
+    index: tuple  # items: int, slice(int|None, int|None, int|None), Ellipsis, None
+
+
+@dataclass(frozen=True)
+class Compare(Node):
+    """``left op right`` for one of ``< <= > >= == !=`` (for ``where``)."""
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Seq(Node):
+    """A list or tuple of expressions given to ``stack`` / ``cat``."""
+    items: tuple
+
+
+Expr = Union[Num, Name, Call, Index, Compare, Seq]
+
+BINARY_OPS: dict[type, tuple[str, str]] = {
+    ast.Add: ("add", "+"), ast.Sub: ("sub", "-"), ast.Mult: ("mul", "*"),
+    ast.Div: ("div", "/"), ast.Pow: ("pow", "**"), ast.MatMult: ("matmul", "@"),
+}
+COMPARE_OPS: dict[type, str] = {
+    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=",
+}
+# The operators as torch computes them; `pow` and `matmul` come from the table.
+OPERATORS: dict[str, Callable] = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
+    "neg": operator.neg, "pow": operator.pow, "matmul": operator.matmul,
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+@dataclass(frozen=True)
+class Program:
+    """A parsed, validated function: named intermediates, then one or more outputs."""
+
+    source: str
+    inputs: tuple[str, ...]
+    assignments: tuple[tuple[str, Expr], ...]
+    outputs: tuple[Expr, ...]
+    output_names: tuple[str, ...] = ()  # the user's name of each output, "" when unnamed
+
+    def as_function(self) -> Callable[..., tuple[torch.Tensor, ...]]:
+        """A plain function of the inputs (in ``self.inputs`` order) returning the outputs.
+
+        >>> f = parse("sin(x) * y").as_function()
+        >>> f(torch.tensor(0.0), torch.tensor(2.0))
+        (tensor(0.),)
+        """
+        def function(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            if len(tensors) != len(self.inputs):
+                raise TypeError(f"expected {len(self.inputs)} tensors ({', '.join(self.inputs)})")
+            return tuple(evaluate(self, dict(zip(self.inputs, tensors))).outputs)
+        return function
+
+
+# ---------------------------------------------------------------------------
+# Parsing.
+
+def parse(source: str, *, limits: Limits = DEFAULT_LIMITS,
+          constructors: Mapping[str, object] | None = None) -> Program:
+    """Parse and validate ``source`` into a :class:`Program`; refuse anything else.
+
+    ``constructors`` (name -> anything) adds call names that are allowed as-is,
+    for input specs such as ``rand(10, 2)``; the program then may not have free
+    names. Every refusal is an :class:`ExpressionError`.
+
+    >>> parse("(log(x[0]*x[1]), sin(x[1]))").outputs[1]
+    Call(op='sin', args=(Index(value=Name(id='x'), index=(1,)),), kwargs=())
+    >>> parse("x.__class__")
+    Traceback (most recent call last):
+    ...
+    explorer.expression.ExpressionError: names starting with '_' are not allowed: '__class__' (line 1, column 2)
+    """
+    if not isinstance(source, str):
+        raise ExpressionError(f"the function must be text, not {type(source).__name__}")
+    if len(source) > limits.max_chars:
+        raise ExpressionError(f"the text is too long: {len(source)} characters (at most {limits.max_chars})")
+    _refuse_unusual_characters(source)
+    if not source.strip():
+        raise ExpressionError("the function is empty: type an expression such as x**2")
+    try:
+        tree = ast.parse(source, mode="exec")
+    except SyntaxError as err:
+        raise _syntax_error(err) from None
+    except (ValueError, RecursionError, MemoryError, OverflowError):
+        raise ExpressionError("the expression is too deeply nested or too large to parse") from None
+    _check_size(tree, limits)
+    return _Parser(source, limits, constructors or {}).program(tree)
+
+
+def _refuse_unusual_characters(source: str) -> None:
+    for offset, char in enumerate(source):
+        if char.isascii() and (char.isprintable() or char in "\n\t\r"):
+            continue
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        name = unicodedata.name(char, f"U+{ord(char):04X}")
+        hint = ""
+        if char in "\u00b2\u00b3":
+            hint = f"; write x**{'2' if char == chr(0xb2) else '3'} for a power"
+        elif char in "\u00d7\u22c5\u00b7":
+            hint = "; write * for a product"
+        elif char in "\u2212\u2013":
+            hint = "; write - for a minus sign"
+        raise ExpressionError(
+            f"only plain ASCII characters are allowed: {char!r} ({name}) is not{hint}", line, column)
+
+
+def _syntax_error(err: SyntaxError) -> ExpressionError:
+    line, column = err.lineno or 1, err.offset or 1
+    message = (err.msg or "invalid syntax").replace("invalid syntax. ", "")
+    # Python's hints mention statements the language does not have; keep the gist.
+    if message.startswith("invalid syntax. Perhaps"):
+        message = "invalid syntax"
+    return ExpressionError(f"syntax error at line {line}, column {column}: {message}", line, column)
+
+
+def _check_size(tree: ast.AST, limits: Limits) -> None:
+    # Iterative, so that a deep tree is measured before anything recurses into it.
+    count, stack = 0, [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > limits.max_depth:
+            raise ExpressionError(
+                f"the expression is nested too deeply (more than {limits.max_depth} levels)",
+                getattr(node, "lineno", None), _column(node))
+        if count > limits.max_syntax_nodes:
+            raise ExpressionError(
+                f"the expression is too large (more than {limits.max_syntax_nodes} syntax elements)")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _column(node: ast.AST) -> int | None:
+    offset = getattr(node, "col_offset", None)
+    return None if offset is None else offset + 1
+
+
+_FORBIDDEN = {
+    ast.Lambda: "lambda functions are not allowed",
+    ast.Import: "import is not allowed", ast.ImportFrom: "import is not allowed",
+    ast.JoinedStr: "f-strings are not allowed", ast.FormattedValue: "f-strings are not allowed",
+    ast.ListComp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed", ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Dict: "dictionaries are not allowed", ast.Set: "sets are not allowed",
+    ast.Starred: "* unpacking is not allowed", ast.NamedExpr: "the := operator is not allowed",
+    ast.IfExp: "if ... else expressions are not allowed: use where(condition, a, b)",
+    ast.BoolOp: "and / or are not allowed: use where(condition, a, b)",
+    ast.Await: "await is not allowed", ast.Yield: "yield is not allowed", ast.YieldFrom: "yield is not allowed",
+    ast.FunctionDef: "defining functions is not allowed", ast.AsyncFunctionDef: "defining functions is not allowed",
+    ast.ClassDef: "defining classes is not allowed",
+    ast.For: "loops are not allowed", ast.AsyncFor: "loops are not allowed", ast.While: "loops are not allowed",
+    ast.If: "if statements are not allowed: use where(condition, a, b)",
+    ast.With: "with is not allowed", ast.AsyncWith: "with is not allowed",
+    ast.Try: "try is not allowed", ast.Raise: "raise is not allowed", ast.Assert: "assert is not allowed",
+    ast.Delete: "del is not allowed", ast.Global: "global is not allowed", ast.Nonlocal: "nonlocal is not allowed",
+    ast.AugAssign: "augmented assignment (+=) is not allowed: write w = w + 1 with a new name",
+    ast.AnnAssign: "annotations are not allowed", ast.Return: "return is not allowed: the last line is the output",
+    ast.Pass: "pass is not allowed", ast.Break: "break is not allowed", ast.Continue: "continue is not allowed",
+}
+
+
+class _Parser:
+    """Turns a whitelisted :mod:`ast` tree into the expression tree, refusing everything else."""
+
+    def __init__(self, source: str, limits: Limits, constructors: Mapping[str, object]):
+        self.source = source
+        self.limits = limits
+        self.constructors = constructors
+        self.inputs: list[str] = []
+        self.assigned: dict[str, int] = {}
+
+    def fail(self, message: str, node: ast.AST | None = None) -> ExpressionError:
+        if node is None or not hasattr(node, "lineno"):
+            return ExpressionError(message)
+        return ExpressionError(f"{message} (line {node.lineno}, column {node.col_offset + 1})",
+                               node.lineno, node.col_offset + 1)
+
+    def program(self, tree: ast.Module) -> Program:
+        body = tree.body
+        if len(body) > self.limits.max_statements:
+            raise self.fail(f"too many lines: {len(body)} (at most {self.limits.max_statements})")
+        assignments: list[tuple[str, Expr]] = []
+        for statement in body[:-1]:
+            assignments.append(self.assignment(statement))
+        last = body[-1]
+        output_names: tuple[str, ...]
+        if isinstance(last, ast.Assign):
+            name, value = self.assignment(last)
+            assignments.append((name, value))
+            outputs, output_names = (Name(name, line=last.lineno, column=last.col_offset + 1, text=name),), (name,)
+        elif isinstance(last, ast.Expr):
+            if isinstance(last.value, ast.Tuple):
+                if not last.value.elts:
+                    raise self.fail("the output tuple is empty", last)
+                outputs = tuple(self.expr(e) for e in last.value.elts)
+            else:
+                outputs = (self.expr(last.value),)
+            output_names = tuple(o.id if isinstance(o, Name) else "" for o in outputs)
+        else:
+            raise self.refusal(last)
+        if self.constructors and self.inputs:
+            raise self.fail(f"an input value cannot use other variables: {', '.join(self.inputs)}")
+        return Program(self.source, tuple(self.inputs), tuple(assignments), outputs, output_names)
+
+    def assignment(self, statement: ast.stmt) -> tuple[str, Expr]:
+        if not isinstance(statement, ast.Assign):
+            if isinstance(statement, ast.Expr):
+                raise self.fail("only the last line may be a bare expression; name the others, e.g. w1 = x**2",
+                                statement)
+            raise self.refusal(statement)
+        if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
+            raise self.fail("assign to one plain name, e.g. w1 = x**2", statement)
+        target = statement.targets[0]
+        name = self.check_name(target.id, target)
+        if name in self.assigned:
+            raise self.fail(f"{name!r} is already defined on line {self.assigned[name]}: choose a new name",
+                            target)
+        if name in self.inputs:
+            raise self.fail(f"{name!r} is used before this line as an input; define it before using it", target)
+        value = self.expr(statement.value)
+        self.assigned[name] = statement.lineno
+        return name, value
+
+    def check_name(self, name: str, node: ast.AST) -> str:
+        if name.startswith("_"):
+            raise self.fail(f"names starting with '_' are not allowed: {name!r}", node)
+        if name in CONSTANTS:
+            raise self.fail(f"{name!r} is a constant and cannot be redefined", node)
+        if name in MODULE_ROOTS or resolve_function(name) or name in self.constructors:
+            raise self.fail(f"{name!r} is a function name; choose another variable name", node)
+        return name
+
+    def refusal(self, node: ast.AST) -> ExpressionError:
+        for kind, message in _FORBIDDEN.items():
+            if isinstance(node, kind):
+                return self.fail(message, node)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                return self.fail("text strings are not allowed here", node)
+            if isinstance(node.value, complex):
+                return self.fail("complex numbers are not allowed", node)
+            return self.fail(f"{node.value!r} is not allowed here", node)
+        return self.fail(f"{type(node).__name__} is not allowed: use numbers, variables, "
+                         "operators + - * / ** @ and the listed functions", node)
+
+    def expr(self, node: ast.AST) -> Expr:
+        where = {"line": getattr(node, "lineno", 0), "column": (getattr(node, "col_offset", -1) + 1),
+                 "text": ast.get_source_segment(self.source, node) or ""}
+        if isinstance(node, ast.Constant):
+            return Num(self.number(node), **where)
+        if isinstance(node, ast.Name):
+            return self.name(node, where)
+        if isinstance(node, ast.BinOp):
+            kind = BINARY_OPS.get(type(node.op))
+            if kind is None:
+                raise self.fail(f"the operator {ast.dump(node.op)[:-2]} is not allowed: use + - * / ** @", node)
+            left, right = self.expr(node.left), self.expr(node.right)
+            return self.fold(Call(kind[0], (left, right), **where), node)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.UAdd):
+                return self.expr(node.operand)
+            if not isinstance(node.op, ast.USub):
+                raise self.fail("only unary minus is allowed (not ~ or not)", node)
+            return self.fold(Call("neg", (self.expr(node.operand),), **where), node)
+        if isinstance(node, ast.Compare):
+            if len(node.ops) != 1:
+                raise self.fail("chained comparisons are not allowed: compare two things at a time", node)
+            op = COMPARE_OPS.get(type(node.ops[0]))
+            if op is None:
+                raise self.fail("only < <= > >= == != comparisons are allowed", node)
+            return Compare(op, self.expr(node.left), self.expr(node.comparators[0]), **where)
+        if isinstance(node, ast.Call):
+            return self.call(node, where)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, where)
+        if isinstance(node, ast.Subscript):
+            return Index(self.expr(node.value), self.index(node.slice), **where)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return Seq(tuple(self.expr(e) for e in node.elts), **where)
+        raise self.refusal(node)
+
+    def number(self, node: ast.Constant) -> int | float:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.refusal(node)
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise self.fail(f"the number {str(value)[:20]}... is too large (at most 2**53 for integers)", node)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail("the number is too large", node)
+        return value
+
+    def name(self, node: ast.Name, where: dict) -> Expr:
+        name = node.id
+        if name in CONSTANTS:
+            return Num(CONSTANTS[name], name, **where)
+        if name.startswith("_"):
+            raise self.fail(f"names starting with '_' are not allowed: {name!r}", node)
+        if name in MODULE_ROOTS:
+            raise self.fail(f"{name!r} is a module: call one of its functions, e.g. torch.sin(x)", node)
+        if resolve_function(name) or name in self.constructors:
+            raise self.fail(f"{name!r} is a function: call it, e.g. {name}(x)", node)
+        if name not in self.assigned and name not in self.inputs:
+            if len(self.inputs) >= self.limits.max_inputs:
+                raise self.fail(f"too many input variables (at most {self.limits.max_inputs})", node)
+            self.check_name(name, node)
+            self.inputs.append(name)
+        return Name(name, **where)
+
+    def dotted(self, node: ast.AST) -> str | None:
+        """``torch.nn.functional.relu`` as text when the chain starts at a module root, else None."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id in MODULE_ROOTS:
+            return ".".join([node.id, *reversed(parts)])
+        return None
+
+    def attribute(self, node: ast.Attribute, where: dict) -> Expr:
+        if node.attr.startswith("_"):
+            raise self.fail(f"names starting with '_' are not allowed: {node.attr!r}", node)
+        path = self.dotted(node)
+        if path is not None:
+            if resolve_function(path):
+                raise self.fail(f"{path} is a function: call it, e.g. {path}(x)", node)
+            raise self.fail(f"{path} is not available: only the listed math functions of torch are", node)
+        if node.attr in PROPERTIES:
+            return Call(PROPERTIES[node.attr], (self.expr(node.value),), **where)
+        if resolve_method(node.attr):
+            raise self.fail(f".{node.attr} is a method: call it, e.g. x.{node.attr}()", node)
+        raise self.fail(f".{node.attr} is not available: only methods that mirror the listed functions are", node)
+
+    def call(self, node: ast.Call, where: dict) -> Expr:
+        func = node.func
+        receiver: list[Expr] = []
+        if isinstance(func, ast.Name):
+            spelling = func.id
+            if spelling in self.constructors:
+                return Call(spelling, tuple(self.expr(a) for a in node.args),
+                            tuple(self.keyword(k, None) for k in node.keywords), **where)
+            function = resolve_function(spelling)
+            if function is None or "" not in function.spaces and spelling not in function.aliases:
+                if spelling.startswith("_"):
+                    raise self.fail(f"names starting with '_' are not allowed: {spelling!r}", func)
+                raise self.fail(f"unknown function {spelling!r}", func)
+        elif isinstance(func, ast.Attribute):
+            if func.attr.startswith("_"):
+                raise self.fail(f"names starting with '_' are not allowed: {func.attr!r}", func)
+            spelling = self.dotted(func)
+            if spelling is not None:
+                function = resolve_function(spelling)
+                if function is None:
+                    raise self.fail(f"{spelling} is not available: only the listed math functions of torch are",
+                                    func)
+            else:
+                spelling = func.attr
+                function = resolve_method(func.attr)
+                if function is None:
+                    raise self.fail(f".{func.attr}() is not an available method", func)
+                receiver = [self.expr(func.value)]
+        else:
+            raise self.fail("only named functions can be called", node)
+        args = tuple(receiver + [self.expr(a) for a in node.args])
+        if not function.min_args <= len(args) <= function.max_args:
+            expected = (str(function.min_args) if function.min_args == function.max_args
+                        else f"{function.min_args} to {function.max_args}")
+            raise self.fail(f"{spelling}() takes {expected} argument{'s' if function.max_args > 1 else ''}, "
+                            f"got {len(args)}", node)
+        kwargs = tuple(self.keyword(k, function) for k in node.keywords)
+        if len({k for k, _ in kwargs}) != len(kwargs):
+            raise self.fail("a keyword argument is given twice", node)
+        return Call(function.name, args, kwargs, **where)
+
+    def keyword(self, keyword: ast.keyword, function: Function | None) -> tuple[str, object]:
+        if keyword.arg is None:
+            raise self.fail("** unpacking is not allowed", keyword.value)
+        if function is None:  # a constructor: its own code checks names and values
+            return keyword.arg, self.literal(keyword.value, NUMBER)
+        kind = function.kwargs.get(keyword.arg)
+        if kind is None:
+            allowed = ", ".join(f"{k}=" for k in function.kwargs) or "none"
+            raise self.fail(f"{function.name}() has no keyword argument {keyword.arg!r} (allowed: {allowed})",
+                            keyword.value)
+        return keyword.arg, self.literal(keyword.value, kind)
+
+    def literal(self, node: ast.AST, kind: object) -> object:
+        """A keyword argument's value: only literals of the kind the function takes."""
+        if kind == BOOL:
+            if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+                return node.value
+            raise self.fail("this argument takes True or False", node)
+        if kind == DIM:
+            if isinstance(node, ast.Constant) and node.value is None:
+                return None
+            if isinstance(node, ast.Tuple):
+                return tuple(self.integer(e) for e in node.elts)
+            return self.integer(node)
+        if isinstance(kind, tuple):  # a choice of words
+            if isinstance(node, ast.Constant) and node.value in kind:
+                return node.value
+            raise self.fail(f"this argument takes one of {', '.join(map(repr, kind))}", node)
+        value = self.expr(node)
+        if not isinstance(value, Num) or isinstance(value.value, bool):
+            raise self.fail("this argument takes a number", node)
+        return value.value
+
+    def integer(self, node: ast.AST) -> int:
+        value = self.expr(node)
+        if not isinstance(value, Num) or not isinstance(value.value, int) or isinstance(value.value, bool):
+            raise self.fail("an integer is needed here (a dimension or an index)", node)
+        return value.value
+
+    def index(self, node: ast.AST) -> tuple:
+        items = node.elts if isinstance(node, ast.Tuple) else [node]
+        if len(items) > 8:
+            raise self.fail("too many indices", node)
+        out: list[object] = []
+        for item in items:
+            if isinstance(item, ast.Slice):
+                parts = [None if p is None else self.integer(p) for p in (item.lower, item.upper, item.step)]
+                if parts[2] is not None and parts[2] <= 0:
+                    raise self.fail("a slice step must be a positive integer", item)
+                out.append(slice(*parts))
+            elif isinstance(item, ast.Constant) and item.value is Ellipsis:
+                out.append(Ellipsis)
+            elif isinstance(item, ast.Constant) and item.value is None:
+                out.append(None)
+            else:
+                try:
+                    out.append(self.integer(item))
+                except ExpressionError:
+                    raise self.fail("indices must be literal integers or slices, e.g. x[0], x[:, 1], x[0:2]",
+                                    item) from None
+        return tuple(out)
+
+    def fold(self, call: Call, node: ast.AST) -> Expr:
+        """Compute an operator on numbers now, as Python would, refusing absurd results (``9**9**9``)."""
+        if not all(isinstance(a, Num) for a in call.args):
+            return call
+        values = [a.value for a in call.args]
+        if call.op == "pow":
+            base, exponent = values
+            if base != 0 and abs(exponent) * math.log10(max(abs(base), 1e-300)) > math.log10(self.limits.max_number):
+                raise self.fail(f"the number {call.text} is too large", node)
+            if isinstance(exponent, int) and exponent < 0 and base == 0:
+                raise self.fail(f"{call.text} divides by zero", node)
+        try:
+            value = OPERATORS[call.op](*values)
+        except ZeroDivisionError:
+            raise self.fail(f"{call.text} divides by zero", node) from None
+        except (OverflowError, ValueError, TypeError):
+            raise self.fail(f"{call.text} cannot be computed as a number", node) from None
+        if isinstance(value, complex):
+            raise self.fail(f"{call.text} is a complex number", node)
+        if isinstance(value, float) and math.isnan(value):
+            raise self.fail(f"{call.text} is not a number", node)
+        if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) > self.limits.max_number:
+            raise self.fail(f"the number {call.text} is too large", node)
+        if isinstance(value, int) and abs(value) > 2**53:
+            value = float(value)
+        return Num(value, line=call.line, column=call.column, text=call.text)
+
+
+# ---------------------------------------------------------------------------
+# Running.
+
+@dataclass
+class Evaluation:
+    """What a run produced: the outputs and every named intermediate result."""
+
+    outputs: list[torch.Tensor]
+    names: dict[str, torch.Tensor]
+
+
+def evaluate(program: Program, tensors: Mapping[str, torch.Tensor],
+             call: Callable[[Function, Sequence, dict, Call], object] | None = None,
+             functions: Mapping[str, Function] | None = None) -> Evaluation:
+    """Run ``program`` on ``tensors`` (one per input name) with torch.
+
+    ``call`` replaces how a table function is applied (the dry run uses it to
+    count work); ``functions`` adds functions beyond the table (the
+    constructors of input specs). Errors from torch (shapes that don't fit, an index out of
+    range) become an :class:`ExpressionError` naming the part of the text.
+    """
+    missing = [n for n in program.inputs if n not in tensors]
+    if missing:
+        raise ExpressionError(f"no value given for {', '.join(missing)}")
+    runner = _Runner(dict(tensors), call or _apply, functions or {})
+    names: dict[str, torch.Tensor] = {}
+    for name, expr in program.assignments:
+        names[name] = runner.env[name] = runner.run(expr)
+    outputs = [runner.output(expr) for expr in program.outputs]
+    return Evaluation(outputs, names)
+
+
+def _apply(function: Function, args: Sequence, kwargs: dict, node: Call) -> object:
+    return function.fn(*args, **kwargs)
+
+
+class _Runner:
+    def __init__(self, env: dict, call: Callable, functions: Mapping[str, Function]):
+        self.env = env
+        self.call = call
+        self.functions = functions
+        ref = next((t for t in env.values() if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
+        self.dtype = ref.dtype if ref is not None else torch.float32
+        self.device = ref.device if ref is not None else torch.device("cpu")
+
+    def as_tensor(self, value: object) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            return value
+        return torch.tensor(value, dtype=self.dtype, device=self.device)
+
+    def output(self, node: Expr) -> torch.Tensor:
+        value = self.run(node)
+        try:
+            return self.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise ExpressionError(f"{node.text}: {_first_line(err)}", node.line or None, node.column or None) from None
+
+    def run(self, node: Expr) -> object:
+        try:
+            return self._run(node)
+        except ExpressionError:
+            raise
+        except (RuntimeError, IndexError, TypeError, ValueError, NotImplementedError) as err:
+            raise ExpressionError(f"{node.text or 'the expression'}: {_first_line(err)}",
+                                  node.line or None, node.column or None) from None
+
+    def _run(self, node: Expr) -> object:
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Name):
+            return self.env[node.id]
+        if isinstance(node, Seq):
+            return [self.run(item) for item in node.items]
+        if isinstance(node, Index):
+            value = self.run(node.value)
+            if not isinstance(value, torch.Tensor):
+                raise ExpressionError(f"{node.text}: only tensors can be indexed", node.line, node.column)
+            return value[node.index if len(node.index) != 1 else node.index[0]]
+        if isinstance(node, Compare):
+            return OPERATORS[node.op](self.run(node.left), self.run(node.right))
+        args = [self.run(a) for a in node.args]
+        function = self.functions.get(node.op) or FUNCTIONS.get(node.op) or _OPERATOR_FUNCTIONS[node.op]
+        for i in range(min(function.tensor_args, len(args))):
+            if not isinstance(args[i], (torch.Tensor, list)):
+                args[i] = self.as_tensor(args[i])
+        return self.call(function, args, dict(node.kwargs), node)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+# Operators are looked up like table functions so that the dry run counts them alike.
+_OPERATOR_FUNCTIONS: dict[str, Function] = {
+    name: Function(name, OPERATORS[name], 1, 2, spaces=(), method=False, tensor_args=0,
+                   work="matmul" if name == "matmul" else "linear")
+    for name in ("add", "sub", "mul", "div", "neg", "pow", "matmul")
+}
+
+
+# ---------------------------------------------------------------------------
+# The dry run.
+
+@dataclass
+class Cost:
+    """What a run would take, measured on the ``meta`` device."""
+
+    elements: int = 0       # elements of all results
+    largest: int = 0        # elements of the largest result
+    work: int = 0           # estimated operations, forward
+    output_shapes: list = field(default_factory=list)
+
+
+def check(program: Program, tensors: Mapping[str, torch.Tensor], limits: Limits = DEFAULT_LIMITS,
+          functions: Mapping[str, Function] | None = None) -> Cost:
+    """Dry-run ``program`` on shapes alone and refuse it if it exceeds ``limits``.
+
+    The same tree runs on torch's ``meta`` device (shapes, no data), so shape
+    errors and huge broadcasts are found before any real work is done.
+
+    >>> import torch
+    >>> p = parse("outer(x, x)")
+    >>> check(p, {"x": torch.ones(3)}).largest
+    9
+    >>> check(p, {"x": torch.ones(100_000)})
+    Traceback (most recent call last):
+    ...
+    explorer.expression.ExpressionError: outer(x, x) would make a tensor of 10,000,000,000 elements (at most 4,000,000)
+    """
+    cost = Cost()
+    meta = {}
+    for name, tensor in tensors.items():
+        _count_elements(cost, tensor.numel(), name, limits)
+        meta[name] = torch.empty(tensor.shape, dtype=tensor.dtype, device="meta",
+                                 requires_grad=tensor.requires_grad)
+
+    def measure(function: Function, args: Sequence, kwargs: dict, node: Call) -> object:
+        shapes = [a.shape for a in args if isinstance(a, torch.Tensor)]
+        result = function.fn(*args, **kwargs)
+        numel = result.numel() if isinstance(result, torch.Tensor) else 1
+        text = node.text or function.name
+        _count_elements(cost, numel, text, limits)
+        cost.work += _work(function, shapes, numel)
+        if cost.work > limits.max_work:
+            raise ExpressionError(f"{text} asks for too much computation "
+                                  f"(about {cost.work:,} operations; at most {limits.max_work:,})")
+        return result
+
+    runner = _Runner(meta, measure, functions or {})
+    try:
+        for name, expr in program.assignments:
+            runner.env[name] = runner.run(expr)
+        for expr in program.outputs:
+            out = runner.output(expr)
+            cost.output_shapes.append(tuple(out.shape))
+    except ExpressionError as err:
+        if "meta" in err.message:
+            raise ExpressionError(err.message.replace("meta", "this").replace(" (device=meta)", ""),
+                                  err.line, err.column) from None
+        raise
+    return cost
+
+
+def _count_elements(cost: Cost, numel: int, text: str, limits: Limits) -> None:
+    if numel > limits.max_elements:
+        raise ExpressionError(f"{text} would make a tensor of {numel:,} elements (at most {limits.max_elements:,})")
+    cost.elements += numel
+    cost.largest = max(cost.largest, numel)
+    if cost.elements > limits.max_total_elements:
+        raise ExpressionError(f"the function needs too much memory: {cost.elements:,} elements in all "
+                              f"(at most {limits.max_total_elements:,})")
+
+
+def _work(function: Function, shapes: list, out_numel: int) -> int:
+    if function.work == "matmul" and len(shapes) >= 2 and len(shapes[0]) >= 1:
+        return out_numel * max(1, shapes[0][-1])
+    if function.work == "cubic" and shapes and len(shapes[0]) >= 2:
+        n = shapes[0][-1]
+        return math.prod(shapes[0][:-2]) * n ** 3
+    return out_numel + sum(math.prod(s) for s in shapes)
+
+
+def describe(program: Program) -> str:
+    """A one-line summary: inputs and outputs (for headings and logs)."""
+    outs = ", ".join(e.text or "?" for e in program.outputs)
+    return f"f({', '.join(program.inputs)}) = {outs}"
+
+
+__all__ = [
+    "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
+    "Program", "Seq", "check", "describe", "evaluate", "parse", "DEFAULT_LIMITS",
+]

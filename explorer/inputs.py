@@ -1,0 +1,167 @@
+"""Input values: numbers, nested lists and small constructors, turned into leaf tensors.
+
+A spec is parsed by the same safe expression language as functions, with a
+few constructors added (``rand(10, 2)``, ``randn(3)``, ``linspace(0, 1, 101)``,
+``eye(3)``, ``ones(3)``, ``zeros(2, 2)``, ``arange(5)``, ``full((2, 2), 0.5)``)
+and no free names, so ``2*pi*rand(10)`` works and ``__import__('os')`` does not.
+Sizes are checked on the ``meta`` device before anything is allocated.
+
+A plain number becomes a one-element vector, as in ``torch.tensor([4.])``:
+that is how the seeds write a scalar input, and why their gradients print as
+``tensor([72.])``.
+
+>>> from explorer.inputs import make_inputs
+>>> make_inputs(("x",), {"x": 4})["x"]
+tensor([4.], requires_grad=True)
+>>> make_inputs(("A",), {"A": "eye(2)"}, dtype="float64")["A"]
+tensor([[1., 0.],
+        [0., 1.]], dtype=torch.float64, requires_grad=True)
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from explorer.device import resolve_device
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, check, evaluate, parse
+from explorer.functions import Function
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """``"float32"`` / ``"float64"`` (or the torch dtype) as a torch dtype."""
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    if dtype in DTYPES:
+        return DTYPES[dtype]
+    raise ExpressionError(f"dtype must be float32 or float64, not {dtype!r}")
+
+
+def _sizes(args: Sequence) -> tuple[int, ...]:
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = args[0]
+    if not args or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        raise TypeError("sizes must be whole numbers, e.g. rand(10, 2)")
+    if any(a < 0 for a in args):
+        raise TypeError("sizes cannot be negative")
+    return tuple(args)
+
+
+def constructors(dtype: torch.dtype, device: torch.device | str,
+                 generator: torch.Generator | None) -> dict[str, Function]:
+    """The constructors an input spec may call, creating ``dtype`` tensors on ``device``.
+
+    Random ones draw from ``generator`` (on the CPU, so that a seed gives the
+    same numbers on every device, and the same as ``torch.manual_seed(seed)``
+    followed by the same calls in plain PyTorch).
+    """
+    at = {"dtype": dtype, "device": device}
+    rng = {"generator": generator} if generator is not None else {}
+
+    def random(draw: Callable) -> Callable:
+        return lambda *sizes: draw(_sizes(sizes), **at, **rng)
+
+    def sized(make: Callable) -> Callable:
+        return lambda *sizes: make(_sizes(sizes), **at)
+
+    def eye(n, m=None):
+        return torch.eye(*_sizes((n,) if m is None else (n, m)), **at)
+
+    def linspace(start, end, steps=100):
+        return torch.linspace(float(start), float(end), _sizes((steps,))[0], **at)
+
+    def arange(start, end=None, step=1):
+        bounds = (start,) if end is None else (start, end, step)
+        return torch.arange(*bounds, **at)
+
+    def full(size, value):
+        return torch.full(_sizes((size,)), float(value), **at)
+
+    def tensor(values):
+        return torch.tensor(values, **at)
+
+    table = {
+        "rand": (random(torch.rand), 1, 8), "randn": (random(torch.randn), 1, 8),
+        "ones": (sized(torch.ones), 1, 8), "zeros": (sized(torch.zeros), 1, 8),
+        "eye": (eye, 1, 2), "linspace": (linspace, 2, 3), "arange": (arange, 1, 3),
+        "full": (full, 2, 2), "tensor": (tensor, 1, 1),
+    }
+    return {name: Function(name, fn, lo, hi, spaces=(), method=False, tensor_args=0)
+            for name, (fn, lo, hi) in table.items()}
+
+
+CONSTRUCTOR_NAMES = tuple(constructors(torch.float32, "meta", None))
+
+
+def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str | torch.device = "cpu",
+               generator: torch.Generator | None = None, limits: Limits = DEFAULT_LIMITS,
+               name: str = "input") -> torch.Tensor:
+    """One input value as a tensor (not yet a leaf that requires grad)."""
+    dtype = resolve_dtype(dtype)
+    if isinstance(spec, torch.Tensor):
+        if spec.numel() > limits.max_elements:
+            raise ExpressionError(f"{name} has {spec.numel():,} elements (at most {limits.max_elements:,})")
+        return spec.detach().to(dtype=dtype).clone()
+    if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Real, list, tuple)):
+        raise ExpressionError(f"{name}: give a number, a list or a constructor such as rand(3), "
+                              f"not {type(spec).__name__}")
+    text = spec if isinstance(spec, str) else repr(_plain(spec))
+    try:
+        program = parse(text, limits=limits, constructors=dict.fromkeys(CONSTRUCTOR_NAMES))
+    except ExpressionError as err:
+        raise ExpressionError(f"{name}: {err.message}", err.line, err.column) from None
+    if len(program.outputs) != 1 or program.assignments:
+        raise ExpressionError(f"{name}: give one value, e.g. 4, [0.5, 0.75] or rand(3)")
+    extra_meta = constructors(dtype, "meta", None)
+    extra = constructors(dtype, "cpu", generator)
+    try:
+        check(program, {}, limits, functions=extra_meta)
+        value = evaluate(program, {}, functions=extra).outputs[0]
+    except ExpressionError as err:
+        raise ExpressionError(f"{name}: {err.message}", err.line, err.column) from None
+    if value.dim() == 0:
+        value = value.reshape(1)
+    if not value.is_floating_point():
+        value = value.to(dtype)
+    return value.to(dtype)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value) if not isinstance(value, int) else int(value)
+    raise ExpressionError(f"lists may hold numbers only, not {type(value).__name__}")
+
+
+def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0,
+                dtype: str | torch.dtype = "float32", device: str | torch.device | None = "cpu",
+                limits: Limits = DEFAULT_LIMITS) -> dict[str, torch.Tensor]:
+    """Leaf tensors (``requires_grad=True``) for ``names`` from their specs.
+
+    Random constructors draw from one generator seeded with ``seed``, in the
+    order of ``names``: the same as ``torch.manual_seed(seed)`` and the same
+    calls in plain PyTorch.
+    """
+    missing = [n for n in names if n not in specs]
+    if missing:
+        raise ExpressionError(f"no value given for {', '.join(missing)}")
+    unused = [n for n in specs if n not in names]
+    if unused:
+        raise ExpressionError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by the function")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ExpressionError("the seed must be a whole number from 0 to 2**63 - 1")
+    target = resolve_device(device)
+    generator = torch.Generator().manual_seed(seed)
+    tensors: dict[str, torch.Tensor] = {}
+    total = 0
+    for name in names:
+        value = make_input(specs[name], dtype=dtype, generator=generator, limits=limits, name=name)
+        total += value.numel()
+        if total > limits.max_total_elements:
+            raise ExpressionError(f"the inputs are too large: {total:,} elements (at most {limits.max_total_elements:,})")
+        tensors[name] = value.to(target).requires_grad_(True)
+    return tensors
