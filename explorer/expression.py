@@ -293,6 +293,8 @@ class _Parser:
 
     def program(self, tree: ast.Module) -> Program:
         body = tree.body
+        if not body:
+            raise self.fail("the function is empty (only comments): type an expression such as x**2")
         if len(body) > self.limits.max_statements:
             raise self.fail(f"too many lines: {len(body)} (at most {self.limits.max_statements})")
         assignments: list[tuple[str, Expr]] = []
@@ -334,6 +336,8 @@ class _Parser:
         if name in self.inputs:
             raise self.fail(f"{name!r} is used before this line as an input; define it before using it", target)
         value = self.expr(statement.value)
+        if name in self.inputs:
+            raise self.fail(f"{name!r} cannot be defined from itself: use a new name, e.g. {name}2 = ...", target)
         self.assigned[name] = statement.lineno
         return name, value
 
@@ -590,18 +594,19 @@ class Evaluation:
 
 def evaluate(program: Program, tensors: Mapping[str, torch.Tensor],
              call: Callable[[Function, Sequence, dict, Call], object] | None = None,
-             functions: Mapping[str, Function] | None = None) -> Evaluation:
+             functions: Mapping[str, Function] | None = None, dtype: torch.dtype | None = None) -> Evaluation:
     """Run ``program`` on ``tensors`` (one per input name) with torch.
 
     ``call`` replaces how a table function is applied (the dry run uses it to
     count work); ``functions`` adds functions beyond the table (the
-    constructors of input specs). Errors from torch (shapes that don't fit, an index out of
+    constructors of input specs); ``dtype`` is that of tensors made from
+    numbers when no input tensor decides it. Errors from torch (shapes that don't fit, an index out of
     range) become an :class:`ExpressionError` naming the part of the text.
     """
     missing = [n for n in program.inputs if n not in tensors]
     if missing:
         raise ExpressionError(f"no value given for {', '.join(missing)}")
-    runner = _Runner(dict(tensors), call or _apply, functions or {})
+    runner = _Runner(dict(tensors), call or _apply, functions or {}, dtype)
     names: dict[str, torch.Tensor] = {}
     for name, expr in program.assignments:
         names[name] = runner.env[name] = runner.run(expr)
@@ -614,12 +619,13 @@ def _apply(function: Function, args: Sequence, kwargs: dict, node: Call) -> obje
 
 
 class _Runner:
-    def __init__(self, env: dict, call: Callable, functions: Mapping[str, Function]):
+    def __init__(self, env: dict, call: Callable, functions: Mapping[str, Function],
+                 dtype: torch.dtype | None = None):
         self.env = env
         self.call = call
         self.functions = functions
         ref = next((t for t in env.values() if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
-        self.dtype = ref.dtype if ref is not None else torch.float32
+        self.dtype = ref.dtype if ref is not None else (dtype or torch.float32)
         self.device = ref.device if ref is not None else torch.device("cpu")
 
     def as_tensor(self, value: object) -> torch.Tensor:
@@ -692,7 +698,7 @@ class Cost:
 
 
 def check(program: Program, tensors: Mapping[str, torch.Tensor], limits: Limits = DEFAULT_LIMITS,
-          functions: Mapping[str, Function] | None = None) -> Cost:
+          functions: Mapping[str, Function] | None = None, dtype: torch.dtype | None = None) -> Cost:
     """Dry-run ``program`` on shapes alone and refuse it if it exceeds ``limits``.
 
     The same tree runs on torch's ``meta`` device (shapes, no data), so shape
@@ -726,7 +732,7 @@ def check(program: Program, tensors: Mapping[str, torch.Tensor], limits: Limits 
                                   f"(about {cost.work:,} operations; at most {limits.max_work:,})")
         return result
 
-    runner = _Runner(meta, measure, functions or {})
+    runner = _Runner(meta, measure, functions or {}, dtype)
     try:
         for name, expr in program.assignments:
             runner.env[name] = runner.run(expr)

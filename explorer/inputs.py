@@ -118,8 +118,8 @@ def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str |
     extra_meta = constructors(dtype, "meta", None)
     extra = constructors(dtype, "cpu", generator)
     try:
-        check(program, {}, limits, functions=extra_meta)
-        value = evaluate(program, {}, functions=extra).outputs[0]
+        check(program, {}, limits, functions=extra_meta, dtype=dtype)
+        value = evaluate(program, {}, functions=extra, dtype=dtype).outputs[0]
     except ExpressionError as err:
         raise ExpressionError(f"{name}: {err.message}", err.line, err.column) from None
     if value.dim() == 0:

@@ -1,0 +1,219 @@
+"""Hostile input: every string is refused with ExpressionError, quickly, with no side effect.
+
+The families follow DEVELOPERS.md: code execution, dunder chains, module paths
+without underscores, format strings, frames, Unicode look-alikes, huge
+numbers, huge tensors and broadcasts, deep nesting, parser-crashing input.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+import torch
+
+import explorer
+from explorer import ExpressionError
+
+BIG = {"x": "ones(3000)", "A": "ones(1500, 1500)", "y": "ones(3000)"}
+
+CODE_EXECUTION = [
+    "__import__('os').system('touch /tmp/pwned')", "eval('1+1')", "exec('x=1')", "open('/etc/passwd')",
+    "compile('1', 'f', 'eval')", "globals()", "locals()", "vars()", "dir()", "help()", "input()",
+    "print(1)", "breakpoint()", "getattr(x, 'grad')", "setattr(x, 'a', 1)", "delattr(x, 'a')",
+    "type(x)", "object()", "lambda: 0", "[c for c in (1, 2)]", "import os", "from os import system",
+    "exit()", "quit()", "memoryview(b'')", "bytearray(10**9)", "isinstance(x, int)", "super()",
+    "id(x)", "hash(x)", "iter(x)", "next(x)", "callable(x)", "classmethod(x)", "x if x else x",
+    "x and x", "not x", "~x", "x % 2", "x // 2", "x << 2", "x | x", "x ^ x", "x & x",
+    "def f(): pass", "class A: pass", "for i in x: pass", "while True: pass", "with x: pass",
+    "try:\n  x\nexcept: pass", "raise x", "assert x", "del x", "global x", "x += 1", "x: int = 1",
+    "return x", "yield x", "(y := x)", "{1: x}", "{x}", "*x", "await x", "async def f(): pass",
+]
+
+DUNDER_CHAINS = [
+    "().__class__.__bases__[0].__subclasses__()", "x.__class__", "x.__dict__", "sin.__globals__",
+    "(1).__class__", "x.grad_fn.__call__(x)", "x._version", "x.__reduce__()", "[].__class__.__mro__",
+    "torch.__dict__", "torch.__builtins__", "F.__loader__", "x.__len__()", "x.__array_interface__",
+    "__builtins__", "__loader__", "__spec__", "__name__", "_x + 1", "x.__add__(x)", "sin.__self__",
+    "x.__getattribute__('data')", "torch.sin.__module__",
+]
+
+MODULE_PATHS = [
+    "torch.os.system('ls')", "torch.hub.load('a', 'b')", "torch.load('f')", "torch.save(x, 'f')",
+    "torch.utils.cpp_extension.load_inline('a', 'b')", "torch.ops.aten.sin(x)", "torch.jit.script(x)",
+    "torch.compile(x)", "torch.set_num_threads(1)", "torch.set_default_dtype(torch.float64)",
+    "torch.manual_seed(1)", "torch.set_grad_enabled(False)", "torch.cuda.init()",
+    "torch.distributed.init_process_group()", "torch.backends.cudnn", "torch.Tensor.sin(x)",
+    "torch.tensor([1])", "torch.from_file('/etc/passwd')", "torch.sys.exit()", "torch.subprocess",
+    "torch.autograd.grad(x, x)", "torch.multiprocessing", "torch.testing.assert_close(x, x)",
+    "torch.fx.symbolic_trace(x)", "torch.library", "torch.classes", "torch.storage",
+    "F.torch.os", "torch.nn.Module()", "torch.nn.functional.torch.load('x')", "torch.linalg.os",
+    "torch.special.sys", "torch.sin", "torch", "F", "torch.nn.functional", "np.sin(x)", "math.sin(x)",
+    "os.system('ls')", "sys.exit()", "x.numpy()", "x.tolist()", "x.data", "x.grad", "x.storage()",
+    "x.untyped_storage()", "x.backward()", "x.register_hook(x)", "x.requires_grad_(False)",
+    "x.detach()", "x.apply_(x)", "x.map_(x, x)", "x.to('cuda')", "x.cuda()", "x.share_memory_()",
+    "x.resize_(10**9)", "x.zero_()", "x.fill_(1)", "x.copy_(x)", "x.new_empty(10**9)",
+    "x.expand(10**6, 10**6)", "x.repeat(10**5, 10**5)", "x.item()", "x.type()", "x.grad_fn",
+    "x.device", "x.shape", "x.dtype", "x.set_()", "sin(x).grad_fn.next_functions", "sin",
+    "x.sin", "rand(3)", "ones(10**9)", "torch.rand(10)",
+]
+
+FORMAT_STRINGS = [
+    'f"{x}"', '"{0.__class__}".format(x)', '"%s" % x', "'a' * 10**9", "b'abc'", '"".join(x)',
+    'f"{x!r:>{10**9}}"', "'x'", "sin('x')", "x + 'a'", "sum(x, dim='0')", "gelu(x, approximate='os')",
+]
+
+FRAMES = [
+    "sys._getframe()", "x.gi_frame", "(y for y in x).gi_frame.f_back.f_globals", "sin.__code__",
+    "x.tb_frame", "inspect.currentframe()", "x.f_back", "x.f_globals['__builtins__']",
+]
+
+UNICODE = [
+    "\uff45\uff56\uff41\uff4c('1')", "__\uff49\uff4d\uff50\uff4f\uff52\uff54__('os')", "\ufb01le",
+    "x\u00b7y", "\U0001d42c\U0001d422\U0001d427(x)", "x\u200b+1", "x\u202e+1", "\u0455in(x)",
+    "torch\u2024os", "x\u00a0+ 1", "x \uff0b 1", "\uff58**2", "x\x00", "x\x1b[2J", "x\u00b2",
+    "x \u2212 1", "x \u00d7 y", "\u03b8 + 1", "x\u2028+1", "\ufeffx",
+]
+
+HUGE_NUMBERS = [
+    "9**9**9", "10**10**10", "(10**300)**2*x", "2.0**10000 * x", "-(9**999) + x", "1e999*x",
+    "1" * 5000, "x * " + "9" * 400, "1/0 + x", "0**-1 + x", "2**2**2**2**2 * x", "x + 10.0**309",
+    "(-8)**(1/3) * x",
+]
+
+HUGE_TENSORS = [
+    ("outer(x, x)", BIG), ("x[:, None] * y", BIG), ("A @ A @ A", BIG), ("det(A @ A)", BIG),
+    ("outer(x, y) + outer(y, x)", BIG), ("x.reshape(10**9)", BIG),
+    ("\n".join(f"w{i} = x * {i}" for i in range(20)) + "\nw0", {"x": "ones(3000000)"}),
+    ("x", {"x": "rand(10**5, 10**5)"}), ("x", {"x": "ones(10**9)"}), ("x", {"x": "eye(10**6)"}),
+    ("x", {"x": "linspace(0, 1, 10**10)"}), ("x", {"x": "arange(0, 10**12)"}),
+    ("x", {"x": "full((10**5, 10**5), 1)"}), ("x", {"x": "zeros(2**62)"}), ("x", {"x": "rand(-1)"}),
+    ("x", {"x": "rand(2**31, 2**31)"}), ("x", {"x": "[[1, 2], [3]]"}), ("x", {"x": "rand(3) + y"}),
+    ("x", {"x": "__import__('os')"}), ("x", {"x": "'abc'"}), ("x", {"x": "ones(5000, 5000)"}),
+    ("x + y", {"x": "ones(3000, 1)", "y": "ones(3000)"}), ("cat([x, x, x, x, x, x], 0)", {"x": "ones(1000, 1000)"}),
+    ("sum(x, dim=5)", {"x": "ones(3)"}), ("x[7]", {"x": "ones(3)"}), ("x @ y", {"x": "ones(3)", "y": "ones(4)"}),
+    ("x.reshape(2, 2)", {"x": "ones(3)"}), ("y", {"x": "ones(3)"}), ("x * q", {"x": "ones(3)"}),
+]
+
+DEEP_NESTING = [
+    "(" * 1000 + "x" + ")" * 1000, "-" * 5000 + "x", "sin(" * 100 + "x" + ")" * 100,
+    "x" + "+x" * 1500, "[" * 500 + "x" + "]" * 500, "x" + "[0]" * 200, "-" * 3000 + "x",
+    "x" + "**x" * 300, "f(" * 400 + ")" * 400,
+]
+
+PARSER_CRASHERS = [
+    "\x00", "x = ", ")", "'''", "'unterminated", "\\", "x[", "def", "  x", "x;;", ";", "# only a comment",
+    "", "   ", "x =\n", "if x:\n  y", "@", "x@", "**x", "x**", "x = 1\n" * 100 + "x", "x\r\n+\r\n1",
+    "x\x0c+1", "x = x", "sin = x", "pi = 3", "w1 = x\nw1 = x", "x\ny", "()", "x[1.5]",
+    "x[x]", "x[::-1]", "x[0:2:0]", "sum(x, dim=x)", "sum(x, keepdim=1)", "sin(x, x)", "sin()",
+    "clamp(x, min=y)", "softplus(x, beta=x)", "norm(x, p='fro')", "x.foo()", "x.T.T.foo",
+    "max(x, dim=0, keepdim=2)", "where(x, x)", "1 < x < 2", "x is x", "x in x", "x.sum(**x)",
+    "sin(*x)", "x(1)", "(x)(1)", "sin(x)(1)", "x[0](1)", "4", "pi * e",
+]
+
+CASES = (
+    [(s, {}) for s in CODE_EXECUTION + DUNDER_CHAINS + MODULE_PATHS + FORMAT_STRINGS + FRAMES + UNICODE
+     + HUGE_NUMBERS + DEEP_NESTING + PARSER_CRASHERS]
+    + HUGE_TENSORS
+)
+
+
+def test_the_corpus_is_large_and_covers_every_family():
+    assert len(CASES) >= 150
+    assert len(set(s for s, _ in CASES)) > 0.95 * len(CASES)
+
+
+def _default_inputs(source: str, given: dict) -> dict:
+    """Give every free name a small value, so that a refusal is the expression's fault, not a missing input."""
+    if given:
+        return given
+    try:
+        program = explorer.parse(source)
+    except ExpressionError:
+        return {}
+    return {name: "rand(3)" for name in program.inputs}
+
+
+_WATCHED = ("os.system", "subprocess.Popen", "os.exec", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn",
+            "os.remove", "os.rename", "os.mkdir", "shutil.rmtree", "socket.connect", "exec", "ctypes.dlopen")
+_EVENTS: list[str] = []
+_WATCHING = [False]
+
+
+def _audit(event: str, args: tuple) -> None:
+    # Audit hooks cannot be removed, so one hook records only while a test watches.
+    if not _WATCHING[0]:
+        return
+    if event == "exec" and _inside_torch():
+        return  # torch builds some of its own kernels with exec; user text never gets there
+    if event in _WATCHED:
+        _EVENTS.append(event)
+    elif event == "open" and len(args) > 1 and isinstance(args[1], str) and set(args[1]) & set("wax+"):
+        _EVENTS.append(f"open({args[0]!r}, {args[1]!r})")
+
+
+def _inside_torch() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_TORCH_DIR):
+            return True
+        frame = frame.f_back
+    return False
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+# torch imports its compiler stack lazily on first use of some meta kernels, and
+# that import makes a cache folder: import it now so that only what the user's
+# text causes is watched.
+import torch._dynamo  # noqa: E402,F401
+sys.addaudithook(_audit)
+
+
+@pytest.fixture
+def no_side_effects(monkeypatch, tmp_path):
+    """Fail if anything writes a file, starts a process, executes code or changes torch's global state."""
+    monkeypatch.chdir(tmp_path)
+    before = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled(),
+              torch.are_deterministic_algorithms_enabled())
+    rng = torch.get_rng_state().clone()
+    _EVENTS.clear()
+    _WATCHING[0] = True
+    try:
+        yield _EVENTS
+    finally:
+        _WATCHING[0] = False
+    after = (torch.get_num_threads(), torch.get_default_dtype(), torch.is_grad_enabled(),
+             torch.are_deterministic_algorithms_enabled())
+    assert before == after, "torch's global state changed"
+    assert torch.equal(rng, torch.get_rng_state()), "the global random state changed"
+    assert list(tmp_path.iterdir()) == [], "a file was written"
+    assert not os.path.exists("/tmp/pwned")
+
+
+@pytest.mark.parametrize("source, inputs", CASES, ids=[repr(s)[:60] for s, _ in CASES])
+def test_refused_quickly_without_side_effects(source, inputs, no_side_effects):
+    specs = _default_inputs(source, inputs)
+    start = time.perf_counter()
+    with pytest.raises(ExpressionError) as refusal:
+        explorer.explore(source, inputs=specs, device="cpu")
+    elapsed = time.perf_counter() - start
+    message = str(refusal.value)
+    assert message and "Traceback" not in message and len(message) < 400
+    assert no_side_effects == []
+    # A hang guard, not a benchmark: refusals take milliseconds.
+    assert elapsed < 10, f"refusing took {elapsed:.1f} s"
+
+
+def test_syntax_errors_say_where():
+    with pytest.raises(ExpressionError) as err:
+        explorer.parse("sin(x +* 2)")
+    assert err.value.line == 1 and err.value.column is not None
+    assert "column" in str(err.value)
+
+
+def test_unicode_lookalike_names_the_character():
+    with pytest.raises(ExpressionError, match="FULLWIDTH"):
+        explorer.parse("\uff45\uff56\uff41\uff4c(x)")
+    with pytest.raises(ExpressionError, match=r"x\*\*2"):
+        explorer.parse("x\u00b2")
