@@ -288,8 +288,10 @@ class _Parser:
     def fail(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         if node is None or not hasattr(node, "lineno"):
             return ExpressionError(message)
-        return ExpressionError(f"{message} (line {node.lineno}, column {node.col_offset + 1})",
-                               node.lineno, node.col_offset + 1)
+        column = node.col_offset + 1
+        if isinstance(node, ast.Attribute) and node.end_lineno == node.lineno:
+            column = node.end_col_offset - len(node.attr) + 1  # point at the attribute, not the object
+        return ExpressionError(f"{message} (line {node.lineno}, column {column})", node.lineno, column)
 
     def program(self, tree: ast.Module) -> Program:
         body = tree.body
