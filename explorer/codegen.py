@@ -1,0 +1,395 @@
+"""Copy as PyTorch code: the plain script that reproduces an exploration's numbers.
+
+The script is written by walking the validated expression tree of
+:mod:`explorer.expression` (never by pasting or evaluating the user's text):
+each :class:`~explorer.expression.Call` becomes the torch call the function
+table runs, so the script computes what the explorer computed. Inputs are
+built as :mod:`explorer.inputs` builds them: one CPU generator seeded with
+``seed`` and drawn from in the order of the inputs, the same dtype, a plain
+number as a one-element vector; then ``backward(v)`` with ``v = ones`` unless
+another ``v`` is given, as the seeds do.
+
+>>> print(pytorch_script("x**3 + 2*x**2 + 8*x", {"x": 4}))  # doctest: +ELLIPSIS
+\"\"\"f(x) = x**3 + 2*x**2 + 8*x, as the Autograd Explorer computed it...
+...
+x = torch.tensor([4.0], dtype=dtype).requires_grad_()
+<BLANKLINE>
+f = x**3 + 2 * x**2 + 8 * x
+...
+f.backward(v)
+<BLANKLINE>
+print("f =", f.detach())
+print("x.grad =", x.grad)
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import math
+import numbers
+from typing import Any, Mapping, Sequence
+
+from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, parse
+from explorer.functions import FUNCTIONS
+from explorer.inputs import CONSTRUCTOR_NAMES, DTYPES
+
+# Functions whose torch spelling is not ``torch.<name>``; every other table entry is.
+_SPELLINGS = {
+    "softplus": "F.softplus", "gelu": "F.gelu", "silu": "F.silu", "elu": "F.elu",
+    "leaky_relu": "F.leaky_relu", "cross": "torch.linalg.cross", "vector_norm": "torch.linalg.vector_norm",
+    "linalg_norm": "torch.linalg.norm", "det": "torch.linalg.det", "inv": "torch.linalg.inv",
+    "inverse": "torch.linalg.inv", "norm": "torch.norm", "reshape": "torch.reshape",
+}
+# Table entries that wrap torch to give students' defaults (see explorer.functions); the
+# script spells out the same default.
+_WRAPPED = {"softmax", "log_softmax", "logsumexp", "max", "min", "T", "reshape", "stack", "cat"}
+
+# Helpers the script defines when the function needs them (names with "_" cannot be user names).
+_HELPERS = {
+    "T": "def _T(t):\n    # x.T as the explorer reads it: a transpose for matrices, a vector stays as it is\n"
+         "    return t.T if t.dim() >= 2 else t\n",
+    "logsumexp": "def _logsumexp_all(t, keepdim=False):\n    # logsumexp over every dimension\n"
+                 "    return torch.logsumexp(t, dim=tuple(range(t.dim())), keepdim=keepdim)\n",
+}
+
+# Binding strength of what an expression's text is, to know where parentheses are needed.
+_ATOM, _POWER, _UNARY, _PRODUCT, _SUM, _COMPARE = 6, 5, 4, 3, 2, 1
+_BINARY = {"add": ("+", _SUM), "sub": ("-", _SUM), "mul": ("*", _PRODUCT), "div": ("/", _PRODUCT),
+           "matmul": ("@", _PRODUCT), "pow": ("**", _POWER)}
+
+_SCRIPT_NAMES = {"torch", "F", "dtype", "device", "generator"}
+
+
+def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: int = 0,
+                   dtype: str = "float32", device: str = "cpu", v: Any = None) -> str:
+    """A plain PyTorch script that computes ``program`` on ``inputs`` and prints outputs and gradients.
+
+    ``inputs`` maps each input name to its spec, as :func:`explorer.explore`
+    takes it (``4``, ``[0.5, 0.75]``, ``"rand(10, 2)"``, a tensor); ``v`` is
+    the vector of ``backward(v)``: ``None`` for ones, else one spec (or one
+    per output). Raises :class:`~explorer.ExpressionError` for a function or
+    spec the explorer would refuse, ``ValueError`` for bad options.
+
+    >>> script = pytorch_script("sin(A @ x)", {"A": "rand(2, 3)", "x": "ones(3)"}, seed=1)
+    >>> "A = torch.rand((2, 3), generator=generator, dtype=dtype).requires_grad_()" in script
+    True
+    """
+    if isinstance(program, str):
+        program = parse(program)
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        raise ValueError(f"device must be auto, cpu, cuda or mps, got {device!r}")
+    missing = [n for n in program.inputs if n not in inputs]
+    if missing:
+        raise ValueError(f"no input spec for {', '.join(missing)}")
+
+    writer = _Writer(program, on_device=device != "cpu")
+    names = writer.names
+    where = "the best device" if device == "auto" else device
+    lines = [f'"""The Autograd Explorer\'s f({", ".join(program.inputs)}) in plain PyTorch: '
+             f'{dtype} on {where}, seed {seed}.', "",
+             "Run it to print the outputs and gradients the explorer shows.", '"""',
+             "# The function, as typed:", *("#     " + line for line in _source_lines(program.source)),
+             "import torch"]
+    if any(_uses(expr, _SPELLINGS, "F.") for expr in writer.all_exprs()):
+        lines.append("import torch.nn.functional as F")
+    lines += ["", f"dtype = torch.{dtype}"]
+    if device == "auto":
+        lines.append('device = torch.device("cuda" if torch.cuda.is_available() else '
+                     '"mps" if torch.backends.mps.is_available() else "cpu")')
+    elif device != "cpu":
+        lines.append(f'device = torch.device("{device}")')
+    specs = {name: _spec_program(inputs[name], name) for name in program.inputs}
+    if any(_calls(p, ("rand", "randn")) for p in specs.values()):
+        lines.append(f"generator = torch.Generator().manual_seed({seed})  # random inputs draw from it, in order")
+    lines.append("")
+    lines.append("# The inputs: leaf tensors that require grad.")
+    for name in program.inputs:
+        lines.append(f"{names[name]} = {writer.spec(specs[name])}{writer.to_device()}.requires_grad_()")
+
+    body = [f"{names[name]} = {writer.text(expr)}" for name, expr in program.assignments]
+    outputs: list[str] = []
+    for i, (expr, named) in enumerate(zip(program.outputs, _output_names(program))):
+        if named:
+            outputs.append(names[named])
+        else:
+            out = writer.fresh("f" if len(program.outputs) == 1 else f"f{i}")
+            body.append(f"{out} = {writer.text(expr)}")
+            outputs.append(out)
+    helpers = [code for op, code in _HELPERS.items() if op in writer.helpers]
+    if helpers:
+        lines += ["", *helpers]
+    lines += ["", *body, ""]
+
+    vectors = _vector_specs(v, len(outputs))
+    v_names = [writer.fresh("v" if len(outputs) == 1 else f"v{i}") for i in range(len(outputs))]
+    if all(spec is None for spec in vectors):
+        lines.append("# backward(v) needs v when the output is not a scalar: ones, as the seeds use.")
+    else:
+        lines.append("# The v of backward(v).")
+    for out, v_name, spec in zip(outputs, v_names, vectors):
+        if spec is None:
+            lines.append(f"{v_name} = torch.ones_like({out})")
+        else:
+            vec = writer.spec(_spec_program(spec, "v"))
+            lines.append(f"{v_name} = {vec}{writer.to_device()}.reshape({out}.shape)")
+    if len(outputs) == 1:
+        lines.append(f"{outputs[0]}.backward({v_names[0]})")
+    else:
+        lines.append(f"torch.autograd.backward([{', '.join(outputs)}], [{', '.join(v_names)}])")
+    lines.append("")
+    for out in outputs:
+        lines.append(f'print("{out} =", {out}.detach())')
+    for name in program.inputs:
+        lines.append(f'print("{name}.grad =", {names[name]}.grad)')
+    return "\n".join(lines) + "\n"
+
+
+def _source_lines(source: str) -> list[str]:
+    # The user's text lands in comments only, to be read, never run: one comment per line,
+    # split as Python splits lines, so that nothing in it can end a comment.
+    return [line.rstrip() for line in source.strip().splitlines() if line.strip()]
+
+
+def _output_names(program: Program) -> Sequence[str]:
+    return program.output_names or ("",) * len(program.outputs)
+
+
+def _vector_specs(v: Any, count: int) -> list[Any]:
+    if v is None:
+        return [None] * count
+    if count == 1:
+        return [v]
+    if not isinstance(v, (list, tuple)) or len(v) != count:
+        raise ValueError(f"give one v for each of the {count} outputs")
+    return list(v)
+
+
+def _spec_program(spec: Any, name: str) -> Program:
+    """An input spec as a program of constructors, parsed as :func:`explorer.inputs.make_input` parses it."""
+    if hasattr(spec, "detach") and hasattr(spec, "tolist"):
+        spec = spec.detach().cpu().tolist()
+    if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Real, list, tuple)):
+        raise ValueError(f"{name}: give a number, a list or a constructor, not {type(spec).__name__}")
+    text = spec if isinstance(spec, str) else repr(_plain(spec))
+    return parse(text, constructors=dict.fromkeys(CONSTRUCTOR_NAMES))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"lists may hold numbers only, not {type(value).__name__}")
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _children(expr: Expr) -> list:
+    if isinstance(expr, Call):
+        return list(expr.args)
+    if isinstance(expr, Index):
+        return [expr.value]
+    if isinstance(expr, Compare):
+        return [expr.left, expr.right]
+    if isinstance(expr, Seq):
+        return list(expr.items)
+    return []
+
+
+def _walk(expr: Expr):
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(_children(node))
+
+
+def _calls(program: Program, ops: Sequence[str]) -> bool:
+    return any(isinstance(node, Call) and node.op in ops
+               for expr in program.outputs for node in _walk(expr))
+
+
+def _uses(expr: Expr, spellings: Mapping[str, str], prefix: str) -> bool:
+    return any(isinstance(node, Call) and spellings.get(node.op, "").startswith(prefix) for node in _walk(expr))
+
+
+class _Writer:
+    """Python text for expression trees, with the user's names made safe to assign in a script."""
+
+    def __init__(self, program: Program, on_device: bool):
+        self.program = program
+        self.on_device = on_device
+        self.helpers: set[str] = set()
+        self.taken: set[str] = set(_SCRIPT_NAMES)
+        self.names: dict[str, str] = {}
+        for name in (*program.inputs, *(n for n, _ in program.assignments)):
+            # A variable called `print` or `dtype` is fine in the explorer, not in a script.
+            self.names[name] = self.fresh(name)
+
+    def fresh(self, name: str) -> str:
+        candidate = name
+        while candidate in self.taken or keyword.iskeyword(candidate) or hasattr(builtins, candidate):
+            candidate += "_"
+        self.taken.add(candidate)
+        return candidate
+
+    def all_exprs(self) -> list:
+        return [e for _, e in self.program.assignments] + list(self.program.outputs)
+
+    def to_device(self) -> str:
+        return ".to(device)" if self.on_device else ""
+
+    def tensor(self, value_text: str) -> str:
+        where = ", device=device" if self.on_device else ""
+        return f"torch.tensor({value_text}, dtype=dtype{where})"
+
+    def text(self, expr: Expr) -> str:
+        return self.emit(expr)[0]
+
+    # -- input specs -------------------------------------------------------
+
+    def spec(self, program: Program) -> str:
+        """An input spec's value: a literal vector for numbers and lists, else the constructor calls."""
+        (expr,) = program.outputs
+        if isinstance(expr, Num):  # a plain number is a one-element vector, like torch.tensor([4.])
+            return f"torch.tensor([{self.number_text(expr, as_float=True)}], dtype=dtype)"
+        if isinstance(expr, Seq) and _numbers_only(expr):
+            return f"torch.tensor({self.literal_list(expr)}, dtype=dtype)"
+        text = self.text_of_spec(expr)
+        if isinstance(expr, Call) and expr.op in CONSTRUCTOR_NAMES:
+            return text
+        # Arithmetic on constructors: keep the dtype, and a vector at least, as the explorer does.
+        return f"torch.atleast_1d({text}).to(dtype)"
+
+    def literal_list(self, expr: Expr) -> str:
+        if isinstance(expr, Seq):
+            return "[" + ", ".join(self.literal_list(item) for item in expr.items) + "]"
+        return self.number_text(expr, as_float=True)
+
+    def text_of_spec(self, expr: Expr) -> str:
+        self.in_spec = True
+        try:
+            return self.emit(expr)[0]
+        finally:
+            self.in_spec = False
+
+    in_spec = False
+
+    def constructor(self, node: Call) -> str:
+        args = [self.emit(a)[0] for a in node.args]
+        rng = "generator=generator, " if node.op in ("rand", "randn") else ""
+        if node.op in ("rand", "randn", "ones", "zeros"):
+            if len(node.args) == 1 and isinstance(node.args[0], Seq):
+                args = [self.literal_list(item) for item in node.args[0].items]
+            size = f"({args[0]},)" if len(args) == 1 else f"({', '.join(args)})"
+            return f"torch.{node.op}({size}, {rng}dtype=dtype)"
+        if node.op == "linspace":
+            start, end = (self.number_text(a, as_float=True) for a in node.args[:2])
+            steps = args[2] if len(args) > 2 else "100"
+            return f"torch.linspace({start}, {end}, {steps}, dtype=dtype)"
+        if node.op == "full":
+            size = (self.literal_list(node.args[0]) if isinstance(node.args[0], Seq) else f"({args[0]},)")
+            return f"torch.full({size}, {self.number_text(node.args[1], as_float=True)}, dtype=dtype)"
+        if node.op == "tensor":
+            return f"torch.tensor({args[0]}, dtype=dtype)"
+        return f"torch.{node.op}({', '.join(args)}, dtype=dtype)"  # eye, arange
+
+    def number_text(self, expr: Expr, as_float: bool = False) -> str:
+        if isinstance(expr, Num) and as_float and not isinstance(expr.value, bool):
+            return self.number(Num(float(expr.value)))[0]
+        return self.emit(expr)[0]
+
+    # -- expressions -------------------------------------------------------
+
+    def number(self, node: Num) -> tuple[str, int]:
+        if node.name in ("pi", "e", "inf"):
+            return f"torch.{node.name}", _ATOM
+        value = node.value
+        if isinstance(value, float) and not math.isfinite(value):
+            text = "torch.inf" if value > 0 else "-torch.inf"
+        else:
+            text = repr(value)
+        return text, (_UNARY if text.startswith("-") else _ATOM)
+
+    def emit(self, node: Expr) -> tuple[str, int]:
+        """The text of ``node`` and how tightly it binds."""
+        if isinstance(node, Num):
+            return self.number(node)
+        if isinstance(node, Name):
+            return self.names.get(node.id, node.id), _ATOM
+        if isinstance(node, Seq):
+            return "[" + ", ".join(self.emit(item)[0] for item in node.items) + "]", _ATOM
+        if isinstance(node, Index):
+            return f"{self.wrap(node.value, _ATOM)}[{_index_text(node.index)}]", _ATOM
+        if isinstance(node, Compare):
+            return f"{self.wrap(node.left, _SUM)} {node.op} {self.wrap(node.right, _SUM)}", _COMPARE
+        if node.op == "neg":
+            return "-" + self.wrap(node.args[0], _UNARY), _UNARY
+        if node.op in _BINARY:
+            symbol, strength = _BINARY[node.op]
+            left, right = node.args
+            if node.op == "pow":  # right-associative, and -x**2 is -(x**2)
+                return f"{self.wrap(left, _ATOM)}**{self.wrap(right, _UNARY)}", _POWER
+            return f"{self.wrap(left, strength)} {symbol} {self.wrap(right, strength + 1)}", strength
+        if self.in_spec and node.op in CONSTRUCTOR_NAMES:
+            return self.constructor(node), _ATOM
+        return self.call(node), _ATOM
+
+    def wrap(self, node: Expr, strength: int) -> str:
+        text, own = self.emit(node)
+        return text if own >= strength else f"({text})"
+
+    def call(self, node: Call) -> str:
+        function = FUNCTIONS[node.op]
+        args = []
+        for i, arg in enumerate(node.args):
+            text = self.emit(arg)[0]
+            if i < function.tensor_args and isinstance(arg, Num):
+                text = self.tensor(text)  # sin(2): a number where a tensor is needed, as the explorer does
+            args.append(text)
+        kwargs = dict(node.kwargs)
+        keywords = [f"{k}={v!r}" for k, v in node.kwargs]
+        if node.op in ("softmax", "log_softmax") and len(args) == 1 and "dim" not in kwargs:
+            keywords.append("dim=-1")
+        elif node.op == "logsumexp" and len(args) == 1 and kwargs.get("dim") is None:
+            self.helpers.add("logsumexp")
+            keep = [f"keepdim={kwargs['keepdim']!r}"] if "keepdim" in kwargs else []
+            return f"_logsumexp_all({', '.join(args + keep)})"
+        elif node.op in ("max", "min"):
+            if len(args) == 2:
+                return f"torch.{node.op}imum({', '.join(args)})"
+            if kwargs.get("dim") is not None:
+                return f"torch.{node.op}({', '.join(args + keywords)}).values"
+            return f"torch.{node.op}({args[0]})"
+        elif node.op == "T":
+            self.helpers.add("T")
+            return f"_T({args[0]})"
+        elif node.op == "reshape" and len(args) > 2:
+            args = [args[0], f"({', '.join(args[1:])})"]
+        return f"{_SPELLINGS.get(node.op, 'torch.' + node.op)}({', '.join(args + keywords)})"
+
+
+def _numbers_only(expr: Expr) -> bool:
+    if isinstance(expr, Seq):
+        return all(_numbers_only(item) for item in expr.items)
+    return isinstance(expr, Num)
+
+
+def _index_text(index: tuple) -> str:
+    parts = []
+    for item in index:
+        if item is Ellipsis:
+            parts.append("...")
+        elif item is None:
+            parts.append("None")
+        elif isinstance(item, slice):
+            text = f"{'' if item.start is None else item.start}:{'' if item.stop is None else item.stop}"
+            parts.append(text + (f":{item.step}" if item.step is not None else ""))
+        else:
+            parts.append(str(item))
+    return ", ".join(parts)
+
+
+__all__ = ["pytorch_script"]
