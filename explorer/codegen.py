@@ -366,8 +366,8 @@ class _Writer:
         elif node.op == "T":
             self.helpers.add("T")
             return f"_T({args[0]})"
-        elif node.op == "reshape" and len(args) > 2:
-            args = [args[0], f"({', '.join(args[1:])})"]
+        elif node.op == "reshape" and not (len(args) == 2 and isinstance(node.args[1], Seq)):
+            args = [args[0], f"({', '.join(args[1:])},)"]  # reshape(x, 2, 3) takes the sizes loose
         return f"{_SPELLINGS.get(node.op, 'torch.' + node.op)}({', '.join(args + keywords)})"
 
 

@@ -229,7 +229,7 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         "log_dot", "log(1 + xᵀx)", "003", "seed 003 (a), In [12]-[16]",
-        "log(1 + dot(x, x))", {"x": _vector(_LOG_X)}, dtype="float64",
+        "z = dot(x, x)\nf = log(1 + z)", {"x": _vector(_LOG_X)}, dtype="float64",
         description=(
             "The gradient is 2x / (1 + xᵀx). The seed prints only nine of the ten values of x: "
             "the tenth, 0.0492, is reconstructed from the printed gradient (each printed pair "
@@ -239,7 +239,7 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         "sin_affine", "sin(Ax + b) with v = ones", "003", "seed 003 (b), In [33]-[40]",
-        "sin(mv(A, x) + b)", {"A": _matrix(_MV_A), "x": _vector(_MV_X), "b": _vector(_MV_B)},
+        "z = mv(A, x) + b\nf = sin(z)", {"A": _matrix(_MV_A), "x": _vector(_MV_X), "b": _vector(_MV_B)},
         dtype="float64", v="ones(10)",
         description=(
             "A vector output: backward(v) with v = ones gives vᵀJ = cos(Ax + b)ᵀA, the seed's "

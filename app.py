@@ -1,0 +1,90 @@
+"""Autograd Explorer: ``streamlit run app.py``.
+
+The shell: page navigation, the header that says which device computes, and
+the presets of the seeds in the sidebar. Each page is a module of
+``explorer/ui`` with a ``render()`` function; a page whose module is not
+there (yet) is left out rather than breaking the app.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import streamlit as st
+
+from explorer.device import best_device, describe_device
+from explorer.ui.explorer_page import apply_preset
+
+# (module, url_path, title, icon): fixed names only, never names taken from a request.
+PAGES = (
+    ("explorer.ui.explorer_page", "explore", "Explorer", ":material/account_tree:"),
+    ("explorer.ui.jacobian_page", "jacobian", "Jacobians & VJP lab", ":material/grid_on:"),
+    ("explorer.ui.higher_order_page", "higher-order", "Higher order", ":material/functions:"),
+    ("explorer.ui.compare_page", "four-ways", "Four ways to a derivative", ":material/compare:"),
+    ("explorer.ui.mechanics_page", "mechanics", "Autograd mechanics", ":material/settings:"),
+    ("explorer.ui.regression_page", "regression", "SGD regression", ":material/show_chart:"),
+    ("explorer.ui.tsne_page", "tsne", "t-SNE", ":material/scatter_plot:"),
+)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_sandbox() -> bool:
+    """Start a sandbox worker once per server, so the first visitor does not wait for torch to import."""
+    from explorer.sandbox import warm_up
+
+    warm_up()
+    return True
+
+
+def _pages() -> dict[str, st.Page]:
+    pages = {}
+    for module_name, url_path, title, icon in PAGES:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        pages[url_path] = st.Page(module.render, title=title, icon=icon, url_path=url_path,
+                                  default=url_path == "explore")
+    return pages
+
+
+def _sidebar_presets(pages: dict[str, st.Page]) -> None:
+    from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS
+
+    with st.sidebar:
+        st.subheader("Worked examples")
+        st.caption("Every example of the seed documents, with the numbers they print.")
+        for seed, about in SEEDS.items():
+            with st.expander(f"Seed {seed}", expanded=seed == "001"):
+                st.caption(about)
+                for preset in (p for p in PRESETS if p.seed == seed):
+                    if preset.explorable:
+                        st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset,
+                                  args=(preset.key,), help=preset.description, width="stretch")
+                    if preset.page != "explore" and preset.page in pages:
+                        st.page_link(pages[preset.page], label=f"{preset.title}: {pages[preset.page].title}",
+                                     icon=":material/arrow_forward:")
+        models = [p for p in MODEL_PRESETS if p.model]
+        if models and importlib.util.find_spec("explorer.models") is not None:
+            with st.expander("Big graphs"):
+                for preset in models:
+                    st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset,
+                              args=(preset.key,), help=preset.description, width="stretch")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide")
+    _warm_sandbox()
+    pages = _pages()
+    navigation = st.navigation(list(pages.values()))
+    st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
+                f"computing on **{describe_device(best_device())}**")
+    _sidebar_presets(pages)
+    if st.session_state.pop("open_explorer", False) and navigation.url_path != "explore":
+        st.switch_page(pages["explore"])
+    navigation.run()
+
+
+# Guarded: the sandbox's worker processes are spawned, and spawning imports the main
+# module again (as __mp_main__); the app must not start itself a second time there.
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Shared Streamlit widgets: the function editor, the inputs panel, errors, and the graph view.
+
+Other pages import these; their signatures are kept stable:
+
+- :func:`function_editor` ``(key="f", *, label, height, help) -> str``
+- :func:`show_error` ``(err, source=None, *, inputs_panel=None) -> None``
+- :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
+- :func:`options_panel` ``(*, key_prefix="") -> Options``
+- :func:`graph_view` ``(dot, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
+- :func:`cached_exploration` ``(source, inputs, *, seed, dtype, device, vector=ONES) -> Exploration | ExpressionError``
+- :func:`pan_zoom_html` ``(svg, *, focus=None, height=560) -> str`` (plain text, no Streamlit call)
+
+Every widget keeps its value under a fixed session-state key that is bound to
+the URL's query string (``bind="query-params"``), so that a link reproduces
+what is on screen. Defaults are set through session state (never both a
+``value=`` and session state, which Streamlit warns about).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import streamlit as st
+
+from explorer.device import available_devices
+from explorer.expression import ExpressionError
+from explorer.vjp import ONES, VectorChoice
+
+DTYPE_CHOICES = ("float32", "float64")
+WORK_TIMEOUT = 10.0  # seconds an evaluation of user text may take (the sandbox kills it after)
+
+
+# ---------------------------------------------------------------------------
+# The function and its inputs.
+
+def function_editor(key: str = "f", *, label: str = "Function", height: int = 130,
+                    default: str = "x**3 + 2*x**2 + 8*x",
+                    help: str | None = None) -> str:
+    """A text area for the function, bound to the URL as ``?{key}=...``; returns its text.
+
+    Several lines (or ``;``) name intermediate results; the last line is the output.
+    """
+    st.session_state.setdefault(key, default)
+    return st.text_area(
+        label, key=key, height=height, bind="query-params",
+        help=help or ("Python-style math: + - * / ** @, sin, exp, log, tanh, relu, sum, dot, mv, "
+                      "x[0], XY[:, 1]... Name intermediate results on their own lines "
+                      "(w1 = x**2); the last line is the output, a tuple for several outputs."),
+        placeholder="e.g. sin(x) * y",
+    ) or ""
+
+
+def error_marker(source: str, line: int | None, column: int | None) -> str | None:
+    """The source line an error points at, with a caret under the column (``None`` without a place).
+
+    >>> print(error_marker("x +* 2", 1, 4))
+    x +* 2
+       ^
+    """
+    lines = source.splitlines()
+    if not line or not column or not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    column = max(1, min(column, len(text) + 1))
+    return f"{text}\n{' ' * (column - 1)}^"
+
+
+@dataclass
+class InputsPanel:
+    """The inputs panel's specs (name -> text) and the places next to each input for its shape or error."""
+
+    specs: dict[str, str]
+    _notes: dict = field(default_factory=dict, repr=False)
+
+    def show_shapes(self, shapes: Mapping[str, Sequence[int]]) -> None:
+        """Write each input's shape under it, e.g. ``shape (10, 2)``."""
+        for name, shape in shapes.items():
+            if name in self._notes:
+                self._notes[name].caption(f"shape {tuple(shape)}")
+
+    def show_error(self, name: str, message: str) -> bool:
+        """Show ``message`` under input ``name``; False when there is no such input."""
+        if name not in self._notes:
+            return False
+        self._notes[name].error(message, icon=":material/error:")
+        return True
+
+
+def inputs_panel(names: Sequence[str], *, key_prefix: str = "var_", default: str = "1") -> InputsPanel:
+    """One text box per free name of the function (bound to ``?{key_prefix}{name}=...``).
+
+    A value is a number (``4``), a nested list (``[0.5, 0.75]``) or a
+    constructor (``rand(10, 2)``, ``randn(3)``, ``linspace(0, 1, 101)``,
+    ``eye(3)``, ``ones(3)``, ``2*pi*rand(10)``).
+    """
+    panel = InputsPanel({})
+    if not names:
+        st.caption("The function has no inputs.")
+    for name in names:
+        key = f"{key_prefix}{name}"
+        st.session_state.setdefault(key, default)
+        panel.specs[name] = st.text_input(
+            f"{name} =", key=key, bind="query-params",
+            help="a number (4), a list ([0.5, 0.75]) or a constructor: rand(10, 2), randn(3), "
+                 "linspace(0, 1, 101), eye(3), ones(3), 2*pi*rand(10)",
+        ) or ""
+        panel._notes[name] = st.empty()
+    return panel
+
+
+@dataclass(frozen=True)
+class Options:
+    """Seed, dtype and device, as chosen in :func:`options_panel`."""
+
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "auto"
+
+
+def options_panel(*, key_prefix: str = "") -> Options:
+    """Seed, dtype and device widgets in one row (bound to ``?seed=``, ``?dtype=``, ``?device=``)."""
+    devices = ("auto", *available_devices())
+    for name, default in (("seed", 0), ("dtype", "float32"), ("device", "auto")):
+        st.session_state.setdefault(key_prefix + name, default)
+    if st.session_state[key_prefix + "device"] not in devices:  # a link made on a machine with a GPU
+        st.session_state[key_prefix + "device"] = "auto"
+    seed_col, dtype_col, device_col = st.columns(3)
+    seed = seed_col.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
+                                 bind="query-params", help="seed of the random constructors (rand, randn)")
+    dtype = dtype_col.selectbox("dtype", DTYPE_CHOICES, key=key_prefix + "dtype", bind="query-params")
+    device = device_col.selectbox("device", devices, key=key_prefix + "device", bind="query-params",
+                                  help="auto: CUDA, then Apple MPS, then the CPU")
+    return Options(int(seed or 0), dtype or "float32", device or "auto")
+
+
+def show_error(err: BaseException, source: str | None = None, *, panel: InputsPanel | None = None) -> None:
+    """Show a refusal: under the input it concerns, or with a caret at its place in the function."""
+    message = getattr(err, "message", None) or str(err)
+    if panel is not None:
+        name, sep, rest = message.partition(": ")
+        if sep and name in panel.specs and panel.show_error(name, rest):
+            st.error(f"The input {name} is not valid: {rest}", icon=":material/error:")
+            return
+    st.error(message, icon=":material/error:")
+    marker = error_marker(source, getattr(err, "line", None), getattr(err, "column", None)) if source else None
+    if marker:
+        st.code(marker, language=None)
+
+
+# ---------------------------------------------------------------------------
+# Running user text: in the sandbox, cached per input.
+
+def _run(fn, source: str, inputs: tuple, seed: int, dtype: str, device: str, vector: tuple) -> tuple:
+    from explorer.sandbox import run_isolated
+
+    choice = VectorChoice(*vector)
+    try:
+        return "ok", run_isolated(fn, source, inputs=dict(inputs), vector=choice, seed=seed, dtype=dtype,
+                                  device=device, timeout=WORK_TIMEOUT)
+    except ExpressionError as err:
+        return "error", err
+    except ValueError as err:  # a bad v choice or option
+        return "error", ExpressionError(str(err))
+    except RuntimeError as err:  # a failure of ours, reported by the worker: shown, not raised
+        return "error", ExpressionError(f"the evaluation failed: {err}")
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def _exploration(source: str, inputs: tuple, seed: int, dtype: str, device: str, vector: tuple) -> tuple:
+    from explorer.vjp import explore_with_vector
+
+    return _run(explore_with_vector, source, inputs, seed, dtype, device, vector)
+
+
+@st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
+def _vector_jacobian(source: str, inputs: tuple, seed: int, dtype: str, device: str, vector: tuple) -> tuple:
+    from explorer.vjp import vector_jacobian
+
+    return _run(vector_jacobian, source, inputs, seed, dtype, device, vector)
+
+
+def _vector_key(vector: VectorChoice) -> tuple:
+    return (vector.kind, vector.index, vector.seed, vector.values)
+
+
+def cached_exploration(source: str, inputs: Mapping[str, str], *, seed: int = 0, dtype: str = "float32",
+                       device: str = "auto", vector: VectorChoice = ONES):
+    """:func:`explorer.vjp.explore_with_vector` in the sandbox, cached per input.
+
+    Returns the :class:`~explorer.Exploration`, or the
+    :class:`~explorer.ExpressionError` that refused it (refusals are cached
+    too, so a rerun that changed nothing does no work). Every call returns a
+    fresh copy: nothing a session changes is shared.
+    """
+    kind, value = _exploration(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
+    return value
+
+
+def cached_vector_jacobian(source: str, inputs: Mapping[str, str], *, seed: int = 0, dtype: str = "float32",
+                           device: str = "auto", vector: VectorChoice = ONES):
+    """:func:`explorer.vjp.vector_jacobian` in the sandbox, cached per input (or its ExpressionError)."""
+    kind, value = _vector_jacobian(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
+    return value
+
+
+# ---------------------------------------------------------------------------
+# The graph view: server-side SVG in a pan/zoom frame, with downloads.
+
+_VIEWER = """<!doctype html><html><head><meta charset="utf-8"><style>
+html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-serif}
+#view{position:absolute;inset:0;overflow:hidden;cursor:grab;touch-action:none}
+#view.dragging{cursor:grabbing}
+#view svg{width:100%;height:100%;display:block}
+#bar{position:absolute;top:6px;right:6px;z-index:2;display:flex;gap:4px}
+#bar button{border:1px solid #d0d0d8;background:#fafafa;border-radius:6px;padding:2px 9px;
+  cursor:pointer;font-size:14px;color:#333}
+#bar button:hover{background:#eef}
+#hint{position:absolute;left:8px;bottom:4px;font-size:11px;color:#999;pointer-events:none}
+</style></head><body>
+<div id="view" data-testid="graph-view">__SVG__</div>
+<div id="bar"><button id="zoom-in" title="Zoom in">+</button><button id="zoom-out" title="Zoom out">&minus;</button>
+<button id="fit" title="Fit the whole graph">Fit</button><button id="fullscreen" title="Fullscreen">&#x26F6;</button></div>
+<div id="hint">scroll to zoom &middot; drag to pan &middot; double-click to fit</div>
+<script>
+(function () {
+  var view = document.getElementById("view"), svg = view.querySelector("svg");
+  if (!svg) return;
+  svg.removeAttribute("width"); svg.removeAttribute("height");
+  svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+  var b = svg.viewBox.baseVal, home = {x: b.x, y: b.y, w: b.width, h: b.height}, vb = Object.assign({}, home);
+  function apply() { svg.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h); }
+  function unitsPerPixel() { var r = view.getBoundingClientRect(); return Math.max(vb.w / r.width, vb.h / r.height); }
+  function at(e) {  // the point under the mouse, in the SVG's coordinates ('meet' centres the drawing)
+    var r = view.getBoundingClientRect(), s = unitsPerPixel();
+    return {x: vb.x + (e.clientX - r.left - (r.width - vb.w / s) / 2) * s,
+            y: vb.y + (e.clientY - r.top - (r.height - vb.h / s) / 2) * s};
+  }
+  function zoom(f, c) {
+    c = c || {x: vb.x + vb.w / 2, y: vb.y + vb.h / 2};
+    vb = {x: c.x - (c.x - vb.x) / f, y: c.y - (c.y - vb.y) / f, w: vb.w / f, h: vb.h / f}; apply();
+  }
+  function fit() { vb = Object.assign({}, home); apply(); }
+  view.addEventListener("wheel", function (e) { e.preventDefault(); zoom(Math.exp(-e.deltaY * 0.0015), at(e)); },
+                        {passive: false});
+  var drag = null;
+  view.addEventListener("pointerdown", function (e) {
+    drag = {x: e.clientX, y: e.clientY}; view.classList.add("dragging"); view.setPointerCapture(e.pointerId); });
+  view.addEventListener("pointermove", function (e) {
+    if (!drag) return; var s = unitsPerPixel();
+    vb.x -= (e.clientX - drag.x) * s; vb.y -= (e.clientY - drag.y) * s; drag = {x: e.clientX, y: e.clientY}; apply(); });
+  view.addEventListener("pointerup", function () { drag = null; view.classList.remove("dragging"); });
+  view.addEventListener("dblclick", fit);
+  document.getElementById("zoom-in").onclick = function () { zoom(1.25); };
+  document.getElementById("zoom-out").onclick = function () { zoom(0.8); };
+  document.getElementById("fit").onclick = fit;
+  document.getElementById("fullscreen").onclick = function () {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else document.documentElement.requestFullscreen().catch(function () {});
+  };
+  var focus = __FOCUS__;
+  if (focus) {  // centre a large drawing on the focused node, at a readable scale
+    var nodes = svg.querySelectorAll("g.node");
+    for (var i = 0; i < nodes.length; i++) {
+      var t = nodes[i].querySelector("title");
+      if (!t || t.textContent !== focus) continue;
+      var box = nodes[i].getBBox(), m = nodes[i].getCTM(), root = svg.getCTM();
+      var p = svg.createSVGPoint(); p.x = box.x + box.width / 2; p.y = box.y + box.height / 2;
+      p = p.matrixTransform(root.inverse().multiply(m));
+      if (unitsPerPixel() > 1.3) {
+        var r = view.getBoundingClientRect();
+        vb = {x: p.x - r.width / 2, y: p.y - r.height / 2, w: r.width, h: r.height};
+      }
+      break;
+    }
+  }
+  apply();
+})();
+</script></body></html>"""
+
+_UNSAFE_SVG = re.compile(r"<\s*script|javascript:|<\s*foreignObject", re.IGNORECASE)
+
+
+def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
+    """A small HTML page showing ``svg`` with pan (drag), zoom (wheel, buttons), fit and fullscreen.
+
+    ``focus`` names a node (its Graphviz ``<title>``) to centre on when the
+    drawing is too large to read whole. Written here, no CDN: the app runs
+    without internet.
+
+    >>> html = pan_zoom_html('<svg viewBox="0 0 10 10"><g class="node"><title>a</title></g></svg>')
+    >>> 'data-testid="graph-view"' in html and '"a"' not in html
+    True
+    """
+    start = svg.find("<svg")
+    if start < 0:
+        raise ValueError("not an SVG drawing: no <svg> element")
+    body = svg[start:]
+    if _UNSAFE_SVG.search(body):
+        raise ValueError("the SVG holds script or foreign content; it is not shown")
+    focus_js = json.dumps(focus).replace("</", "<\\/") if focus else "null"
+    return _VIEWER.replace("__FOCUS__", focus_js).replace("__SVG__", body)
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def _drawing(dot: str, fmt: str) -> bytes:
+    from explorer.export import render
+
+    return render(dot, fmt)
+
+
+def graph_view(dot: str, *, key: str, file_stem: str = "graph", height: int = 560, focus: str | None = None,
+               alt: str = "Autograd graph") -> None:
+    """Show DOT as an SVG drawn on the server by Graphviz, with pan, zoom, fullscreen and downloads.
+
+    The browser never lays out the graph itself (its Graphviz stalls at a few
+    thousand nodes): ``dot`` draws it once per distinct DOT text (cached), and
+    the page only pans and zooms the drawing. Downloads: SVG, PNG (drawn when
+    asked for) and the DOT source.
+    """
+    try:
+        svg = _drawing(dot, "svg").decode("utf-8")
+        html = pan_zoom_html(svg, focus=focus)
+    except (ValueError, RuntimeError, OSError) as err:
+        st.error(f"The graph could not be drawn: {err}", icon=":material/error:")
+        st.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz", key=f"{key}_dot")
+        return
+    st.iframe(html, height=height, alt=alt)
+    svg_col, png_col, dot_col, _ = st.columns([1, 1, 1, 5])
+    svg_col.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
+                            icon=":material/download:", key=f"{key}_svg", on_click="ignore")
+    png_col.download_button("PNG", lambda: _drawing(dot, "png"), file_name=f"{file_stem}.png", mime="image/png",
+                            icon=":material/download:", key=f"{key}_png", on_click="ignore")
+    dot_col.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
+                            icon=":material/download:", key=f"{key}_dot", on_click="ignore")
