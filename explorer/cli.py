@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import math
 import sys
@@ -25,9 +26,10 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message}")
 
 
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+def add_input_arguments(parser: argparse.ArgumentParser, *, source_required: bool = True) -> None:
     """The options shared by every command that takes a function: SOURCE, --var, --seed, --dtype, --device."""
-    parser.add_argument("source", metavar="SOURCE", help="the function, e.g. 'x**3 + 2*x**2 + 8*x'")
+    parser.add_argument("source", metavar="SOURCE", nargs=None if source_required else "?",
+                        help="the function, e.g. 'x**3 + 2*x**2 + 8*x'")
     parser.add_argument(
         "--var", action="append", default=[], metavar="NAME=SPEC",
         help="an input: a number (4), a list ([0.5, 0.75]) or a constructor (rand(10, 2), "
@@ -82,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Autograd Explorer without a browser: render graphs, tables and demo results.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS:  # fixed names, never from the command line
+        if importlib.util.find_spec(f"explorer.commands.{name}") is None:
+            continue  # a command whose module is not installed in this build
         module = importlib.import_module(f"explorer.commands.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
