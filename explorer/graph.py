@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
 
@@ -36,6 +37,7 @@ from torch.overrides import TorchFunctionMode
 LOCAL_JACOBIAN_MAX = 4096   # entries of a local Jacobian worth computing and showing
 TORCHVIZ_MAX_NODES = 1500   # torchviz's recursive walk; beyond this we draw its style ourselves
 TORCHVIZ_MAX_DEPTH = 800    # torchviz fails with RecursionError near 1,000 levels
+RAW_CALL_MAX_NODES = 5000   # graphs small enough to run each node's backward once more
 
 
 @dataclass
@@ -288,11 +290,7 @@ def capture(outputs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
         if node.id in received:
             node.grad = received[node.id][0] if len(received[node.id]) == 1 else received[node.id][0]
             node.sends = list(sent.get(node.id, ()))
-            node.reduced = [
-                (tuple(s.shape), nodes[i].shape) if s is not None and i is not None and nodes[i].shape is not None
-                and tuple(s.shape) != nodes[i].shape else None
-                for s, i in zip(node.sends, node.inputs)
-            ]
+            node.reduced = [None] * len(node.sends)
     grad_by_name = {}
     for (name, _, fn), g in zip(leaf_tensors, grads):
         nodes[ids[fn]].grad = _detach(g)
@@ -327,11 +325,28 @@ def _accumulated(fn):
 
 
 def _local_jacobians(order: list, ids: dict, nodes: list[Node], received: dict) -> None:
-    """Ask each small node for ``∂y/∂x_i``: its backward applied to each one-hot output gradient."""
+    """Ask each small node for ``∂y/∂x_i``: its backward applied to each one-hot output gradient.
+
+    The same call with the gradient the node received shows where the engine,
+    not the node, summed a broadcast: a node's backward returns the gradient in
+    the broadcast shape, and the engine reduces it to the input's shape before
+    passing it on (and before post-hooks see it).
+    """
     for fn in order:
         node = nodes[ids[fn]]
         if node.kind == "leaf" or node.id not in received or node.grad is None:
             continue
+        if len(order) <= RAW_CALL_MAX_NODES and all(g is not None for g in received[node.id]):
+            try:
+                with torch.no_grad():
+                    raw = fn(*(g.to(_device_of(fn, "cpu")) for g in received[node.id]))
+            except RuntimeError:
+                raw = ()
+            raw = raw if isinstance(raw, tuple) else (raw,)
+            for i, (g, target) in enumerate(zip(raw, node.inputs)):
+                if g is not None and target is not None and nodes[target].shape is not None \
+                        and tuple(g.shape) != nodes[target].shape and i < len(node.reduced):
+                    node.reduced[i] = (tuple(g.shape), nodes[target].shape)
         shapes = [g.shape if g is not None else None for g in received[node.id]]
         if len(shapes) != 1 or shapes[0] is None:
             continue
@@ -402,6 +417,8 @@ def _torchviz_drawings(outputs, leaves, order, ids) -> dict[tuple[bool, bool], s
         import torchviz
     except ImportError:
         return {}
+    # torchviz 0.0.3 compares versions with distutils on every call.
+    warnings.filterwarnings("ignore", message="distutils Version classes", category=DeprecationWarning)
     params = {name: t for name, t in leaves.items() if isinstance(t, torch.Tensor) and t.requires_grad}
     drawings = {}
     target = tuple(outputs) if len(outputs) > 1 else outputs[0]
