@@ -1,0 +1,1 @@
+"""Live demos: SGD regression and t-SNE."""

@@ -1,0 +1,142 @@
+"""The live SGD regression demo: fit a line with autograd while the charts follow."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.demos.regression import (
+    OPTIMIZERS, fit, least_squares, loss_at, loss_graph_tensors, make_data, seed_log, stability_limit,
+)
+from explorer.device import available_devices, describe_device
+
+FRAME_SECONDS = 0.25  # redraw at most four times a second; training never waits for drawing
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _data(n: int, noise: float, seed: int, device: str):
+    data = make_data(n, 2.0, 1.0, noise, seed=seed, device=device)
+    return data, least_squares(data), stability_limit(data)
+
+
+def _contours(data, ols, path) -> go.Figure:
+    b0s = [p[0] for p in path] + [ols[0]]
+    b1s = [p[1] for p in path] + [ols[1]]
+    pad = 1.0
+    g0 = np.linspace(min(b0s) - pad, max(b0s) + pad, 60)
+    g1 = np.linspace(min(b1s) - pad, max(b1s) + pad, 60)
+    x = data.x.double().cpu().numpy()[:20_000]
+    y = data.y.double().cpu().numpy()[:20_000]
+    B0, B1 = np.meshgrid(g0, g1)
+    loss = ((y[None, None, :] - B0[..., None] - B1[..., None] * x[None, None, :]) ** 2).mean(-1)
+    fig = go.Figure(go.Contour(x=g0, y=g1, z=np.log10(loss), colorscale="Blues", showscale=False,
+                               contours_coloring="lines", name="log10 loss"))
+    fig.add_scatter(x=[p[0] for p in path], y=[p[1] for p in path], mode="lines+markers",
+                    marker_size=4, name="path")
+    fig.add_scatter(x=[ols[0]], y=[ols[1]], mode="markers", marker=dict(symbol="star", size=14),
+                    name="least squares")
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), title="parameters on the loss contours",
+                      xaxis_title="b0", yaxis_title="b1")
+    return fig
+
+
+def _loss_curve(history, ols_loss: float, log_scale: bool) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=[s.epoch for s in history], y=[s.loss for s in history], name="loss"))
+    fig.add_hline(y=ols_loss, line_dash="dot", annotation_text="least squares")
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), title="loss",
+                      xaxis_title="epoch", yaxis_type="log" if log_scale else "linear")
+    return fig
+
+
+def _fit_line(data, snapshot) -> go.Figure:
+    x = data.x.cpu().numpy()[:2000]
+    y = data.y.cpu().numpy()[:2000]
+    fig = go.Figure(go.Scattergl(x=x, y=y, mode="markers", marker=dict(size=4, opacity=0.5), name="data"))
+    if snapshot is not None and np.isfinite(snapshot.b0) and np.isfinite(snapshot.b1):
+        xs = np.array([x.min(), x.max()])
+        fig.add_scatter(x=xs, y=snapshot.b0 + snapshot.b1 * xs, mode="lines", name="fit")
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), title="the fitted line")
+    return fig
+
+
+def _draw(slots, data, ols, ols_loss, history, log_scale, frame: int):
+    # Each frame replaces the last one in the same slot; a new key per frame keeps Streamlit's ids apart.
+    last = history[-1] if history else None
+    slots["loss"].plotly_chart(_loss_curve(history, ols_loss, log_scale), key=f"reg_loss_{frame}", width="stretch")
+    slots["line"].plotly_chart(_fit_line(data, last), key=f"reg_line_{frame}", width="stretch")
+    path = [(s.b0, s.b1) for s in history if np.isfinite(s.b0) and np.isfinite(s.b1)][-400:] or [(0.0, 0.0)]
+    slots["path"].plotly_chart(_contours(data, ols, path), key=f"reg_path_{frame}", width="stretch")
+
+
+def render() -> None:
+    st.title("SGD regression")
+    st.caption("Seed 004: fit y = b0 + b1·x with autograd and an optimiser, and compare with least squares.")
+    with st.form("regression"):
+        c1, c2, c3, c4 = st.columns(4)
+        n = c1.number_input("points", 10, 1_000_000, 100, step=10)
+        noise = c1.number_input("noise (std)", 0.0, 10.0, 1.0)
+        optimizer = c2.selectbox("optimizer", OPTIMIZERS)
+        lr = c2.number_input("learning rate", 1e-5, 10.0, 0.1, format="%.4f")
+        batch = c3.number_input("batch size (0 = all points)", 0, 1_000_000, 0)
+        epochs = c3.number_input("epochs", 1, 100_000, 500)
+        every = c4.number_input("log every k epochs", 1, 10_000, 100)
+        seed = c4.number_input("seed", 0, 2**31 - 1, 0)
+        device = st.selectbox("device", ["auto", *available_devices()])
+        log_scale = st.checkbox("log-scale loss", value=True)
+        started = st.form_submit_button("Start", type="primary")
+    try:
+        data, ols, limit = _data(int(n), float(noise), int(seed), device)
+    except ValueError as err:
+        st.error(str(err))
+        return
+    ols_loss = loss_at(data, *ols)
+    st.markdown(f"Device: **{describe_device(data.x.device)}** · least squares b0 = {ols[0]:.5f}, "
+                f"b1 = {ols[1]:.5f} · full-batch gradient descent is stable for learning rates below "
+                f"**{limit:.4g}** (2/λmax of the Hessian)")
+    if lr > limit and (batch == 0 or batch >= n) and optimizer == "sgd":
+        st.warning(f"The learning rate {lr:g} is above the stability limit {limit:.4g}: expect divergence.")
+    stop = st.button("Stop", key="regression_stop")
+    progress = st.progress(0.0, text="press Start")
+    cols = st.columns(3)
+    slots = {"loss": cols[0].empty(), "line": cols[1].empty(), "path": cols[2].empty()}
+    log_slot = st.empty()
+    state = st.session_state.setdefault("regression_run", {"history": [], "log": [], "done": False})
+    if started:
+        state.update(history=[], log=[], done=False)
+        last_draw, frame = 0.0, 0
+        try:
+            for snapshot in fit(data, optimizer=optimizer, lr=float(lr), batch_size=int(batch) or None,
+                                epochs=int(epochs), seed=int(seed), report_every=1):
+                state["history"].append(snapshot)
+                if snapshot.epoch % int(every) == 0:
+                    state["log"].append(seed_log(snapshot))
+                now = time.monotonic()
+                if now - last_draw >= FRAME_SECONDS:
+                    last_draw, frame = now, frame + 1
+                    progress.progress((snapshot.epoch + 1) / int(epochs), text=f"epoch {snapshot.epoch + 1}")
+                    _draw(slots, data, ols, ols_loss, state["history"], log_scale, frame)
+                    log_slot.code("\n".join(state["log"][-8:]))
+        except ValueError as err:
+            st.error(str(err))
+            return
+        state["done"] = True
+    history = state["history"]
+    if history:
+        progress.progress(min(1.0, (history[-1].epoch + 1) / int(epochs)),
+                          text="stopped" if stop or not state["done"] else "done")
+        _draw(slots, data, ols, ols_loss, history, log_scale, -1)
+        log_slot.code("\n".join(state["log"][-8:]))
+        last = history[-1]
+        if last.diverged:
+            st.error(f"Diverged at epoch {last.epoch}: the learning rate {lr:g} is above the limit {limit:.4g}.")
+        else:
+            st.table({"": ["gradient descent", "least squares"], "b0": [last.b0, ols[0]],
+                      "b1": [last.b1, ols[1]], "loss": [loss_at(data, last.b0, last.b1), ols_loss]})
+    with st.expander("The autograd graph of the loss"):
+        from explorer import trace
+
+        b0, b1 = (history[-1].b0, history[-1].b1) if history and not history[-1].diverged else (0.0, 0.0)
+        loss, params = loss_graph_tensors(data, b0, b1)
+        st.graphviz_chart(trace(loss, params).to_dot("annotated"))
