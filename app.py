@@ -13,7 +13,7 @@ import importlib.util
 import streamlit as st
 
 from explorer.device import best_device, describe_device
-from explorer.ui.explorer_page import apply_preset
+from explorer.ui.explorer_page import preset_query
 
 # (module, url_path, title, icon): fixed names only, never names taken from a request.
 PAGES = (
@@ -41,15 +41,20 @@ def _pages() -> dict[str, st.Page]:
     for module_name, url_path, title, icon in PAGES:
         if importlib.util.find_spec(module_name) is None:
             continue
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # a page whose own dependencies are missing: leave it out, keep the app up
+            continue
         pages[url_path] = st.Page(module.render, title=title, icon=icon, url_path=url_path,
                                   default=url_path == "explore")
     return pages
 
 
 def _sidebar_presets(pages: dict[str, st.Page]) -> None:
+    """Every worked example as a link: the link's query string is the whole state of the view."""
     from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS
 
+    explore = pages["explore"]
     with st.sidebar:
         st.subheader("Worked examples")
         st.caption("Every example of the seed documents, with the numbers they print.")
@@ -58,17 +63,17 @@ def _sidebar_presets(pages: dict[str, st.Page]) -> None:
                 st.caption(about)
                 for preset in (p for p in PRESETS if p.seed == seed):
                     if preset.explorable:
-                        st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset,
-                                  args=(preset.key,), help=preset.description, width="stretch")
+                        st.page_link(explore, label=preset.title, query_params=preset_query(preset),
+                                     help=preset.description, icon=":material/function:")
                     if preset.page != "explore" and preset.page in pages:
-                        st.page_link(pages[preset.page], label=f"{preset.title}: {pages[preset.page].title}",
+                        target = pages[preset.page]
+                        st.page_link(target, label=f"{preset.title}: on {target.title}", help=preset.description,
                                      icon=":material/arrow_forward:")
-        models = [p for p in MODEL_PRESETS if p.model]
-        if models and importlib.util.find_spec("explorer.models") is not None:
+        if importlib.util.find_spec("explorer.models") is not None:
             with st.expander("Big graphs"):
-                for preset in models:
-                    st.button(preset.title, key=f"preset_{preset.key}", on_click=apply_preset,
-                              args=(preset.key,), help=preset.description, width="stretch")
+                for preset in MODEL_PRESETS:
+                    st.page_link(explore, label=preset.title, query_params=preset_query(preset),
+                                 help=preset.description, icon=":material/hub:")
 
 
 def main() -> None:
@@ -79,8 +84,6 @@ def main() -> None:
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
                 f"computing on **{describe_device(best_device())}**")
     _sidebar_presets(pages)
-    if st.session_state.pop("open_explorer", False) and navigation.url_path != "explore":
-        st.switch_page(pages["explore"])
     navigation.run()
 
 

@@ -277,16 +277,35 @@ PRESETS: tuple[Preset, ...] = (
     ),
 )
 
-# Model presets: graphs too large to draw node by node, for the level-of-detail view.
+# Model presets: real graphs too large to draw node by node, for the level-of-detail view.
 MODEL_PRESETS: tuple[Preset, ...] = (
-    Preset("mlp_deep", "MLP, 200 layers", "-", "model preset", "", model="mlp",
-           model_options={"depth": 200, "width": 8},
-           description="A deep multilayer perceptron: thousands of autograd nodes, drawn with "
-                       "level of detail."),
-    Preset("rnn_long", "RNN unrolled 500 steps", "-", "model preset", "", model="rnn",
-           model_options={"steps": 500, "hidden": 8},
-           description="A recurrent network unrolled in time: a very long chain of nodes."),
+    Preset("mlp_200", "MLP, 200 layers (1,000 nodes)", "-", "model preset", "", model="mlp",
+           model_options={"depth": 200},
+           description="A deep tanh multilayer perceptron: about five autograd nodes per layer."),
+    Preset("mlp_4000", "MLP, 4,000 layers (20,000 nodes)", "-", "model preset", "", model="mlp",
+           model_options={"depth": 4000},
+           description="Tens of thousands of autograd nodes: chains collapse, the nodes nearest the "
+                       "loss are drawn."),
+    Preset("rnn_100", "RNN unrolled 100 steps", "-", "model preset", "", model="rnn",
+           model_options={"depth": 100},
+           description="Backpropagation through time: W, U and b are used at every step and their "
+                       "gradients sum over all steps."),
 )
+
+
+def model_exploration(name: str, depth: int, *, seed: int = 0):
+    """The :class:`~explorer.Exploration` of built-in model ``name`` (:mod:`explorer.models`) at ``depth``.
+
+    >>> ex = model_exploration("mlp", 2)
+    >>> sorted(ex.grads)[:2]
+    ['layer0.bias', 'layer0.weight']
+    """
+    from explorer.exploration import trace
+    from explorer.models import build_model
+
+    loss, params = build_model(name, depth, seed=seed)
+    return trace(loss, params)
+
 
 _BY_KEY = {p.key: p for p in PRESETS + MODEL_PRESETS}
 
@@ -314,4 +333,5 @@ def presets_of_seed(seed: str) -> list[Preset]:
     return [p for p in PRESETS if p.seed == seed]
 
 
-__all__ = ["Expected", "MODEL_PRESETS", "PRESETS", "Preset", "SEEDS", "preset", "presets_of_seed"]
+__all__ = ["Expected", "MODEL_PRESETS", "PRESETS", "Preset", "SEEDS", "model_exploration", "preset",
+           "presets_of_seed"]

@@ -1,18 +1,27 @@
 """The explorer page: type a function, see the graph autograd builds and everything backward does.
 
-Thin: the library computes (in the sandbox, cached per input), this page lays
-it out. Its whole state lives in the URL: the function (``f``), the inputs
-(``var_<name>``), ``seed``, ``dtype``, ``device``, the ``v`` of backward(v)
-(``v``, ``v_index``, ``v_seed``, ``v_values``), the graph options and the open
-``tab``.
+Thin: the library computes, this page lays it out. A typed function runs in
+the sandbox (:func:`explorer.ui.widgets.cached_exploration`); a built-in
+model (no user text, sizes validated) runs in the server. What the page
+shows of a run (the summary, the DOT of each view, the node table, the steps)
+is cached per request, so a rerun that changed nothing does no work and does
+not even copy the exploration.
+
+The whole state lives in the URL: ``mode`` (function or model), the function
+``f``, its inputs ``var_<name>``, ``seed``, ``dtype``, ``device``, the ``v`` of
+backward(v) (``v``, ``v_index``, ``v_seed``, ``v_values``), the model
+(``model``, ``depth``), the graph options (``attrs``, ``saved``,
+``max_nodes``), the ``step`` and the open ``tab``.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import streamlit as st
 import torch
 
 from explorer.expression import ExpressionError, parse
-from explorer.presets import Preset, preset
+from explorer.presets import PRESETS, Preset, preset
 from explorer.ui.widgets import (
     InputsPanel, cached_exploration, cached_vector_jacobian, function_editor, graph_view, inputs_panel,
     options_panel, show_error,
@@ -21,45 +30,225 @@ from explorer.vjp import VECTOR_KINDS, VectorChoice
 
 TABS = ("Annotated graph", "torchviz graph", "Node table", "Step through backward",
         "Vector-Jacobian product", "PyTorch code")
+MODES = ("function", "model")
 DEFAULT_PRESET = "poly"
 INPUT_PREFIX = "var_"
+DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
+APP_MAX_DEPTH = 5000        # layers / steps of a model in the app (about 25,000 nodes)
+
+
+class Request(NamedTuple):
+    """What the page shows: a typed function with its inputs and options, or a built-in model.
+
+    A tuple, so that it keys the caches of everything derived from the run.
+    """
+
+    source: str = ""
+    inputs: tuple = ()
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "auto"
+    vector: tuple = ("ones", 0, 0, "")
+    model: str = ""
+    depth: int = 0
+
+    @property
+    def choice(self) -> VectorChoice:
+        return VectorChoice(*self.vector)
 
 
 # ---------------------------------------------------------------------------
 # Presets: one click puts a worked example into the page's state (and so into the URL).
 
-def _vector_of(p: Preset) -> dict:
-    if p.v is None or p.v.startswith("ones("):
-        return {"v": "ones"}
-    return {"v": "typed", "v_values": p.v}
-
-
 def preset_state(p: Preset) -> dict:
     """The session-state values that show preset ``p`` on this page."""
-    state = {"f": p.source, "seed": 0, "dtype": p.dtype, "device": "auto", "step": 0,
-             "v_index": 0, "v_seed": 0, "v_values": "", **_vector_of(p)}
+    if p.model:
+        return {"mode": "model", "model": p.model, "depth": int(p.model_options.get("depth", 8)), "seed": 0,
+                "step": 0, "max_nodes": DEFAULT_MAX_NODES}
+    vector = ({"v": "ones"} if p.v is None or p.v.startswith("ones(") else {"v": "typed", "v_values": p.v})
+    state = {"mode": "function", "f": p.source, "seed": 0, "dtype": p.dtype, "device": "auto", "step": 0,
+             "v_index": 0, "v_seed": 0, "v_values": "", "max_nodes": DEFAULT_MAX_NODES, **vector}
     state.update({f"{INPUT_PREFIX}{name}": spec for name, spec in p.inputs.items()})
     return state
 
 
-def apply_preset(key: str) -> None:
-    """Button callback: load preset ``key`` into the explorer and open it."""
-    for name, value in preset_state(preset(key)).items():
-        st.session_state[name] = value
-    st.session_state["open_explorer"] = True
+def preset_query(p: Preset) -> dict[str, str]:
+    """The query string that opens preset ``p`` on this page (for ``st.page_link``): the URL is the state.
+
+    >>> preset_query(preset("partials"))["f"]
+    '(x + y) * (y + 3)'
+    """
+    keep = ("mode", "f", "seed", "dtype", "device", "v", "model", "depth")
+    state = preset_state(p)
+    query = {k: str(v) for k, v in state.items() if k in keep or k.startswith(INPUT_PREFIX)}
+    if state.get("v") == "typed":
+        query["v_values"] = state["v_values"]
+    return query
 
 
-def _matching_preset(source: str, specs: dict, dtype: str) -> Preset | None:
-    from explorer.presets import PRESETS
-
+def _matching_preset(request: Request) -> Preset | None:
     for p in PRESETS:
-        if p.source and p.source.strip() == source.strip() and dict(p.inputs) == specs and p.dtype == dtype:
+        if (p.source and p.source.strip() == request.source.strip() and tuple(p.inputs.items()) == request.inputs
+                and p.dtype == request.dtype and p.explorable):
             return p
     return None
 
 
 # ---------------------------------------------------------------------------
+# Runs, and what the page shows of them, cached per request.
+
+@st.cache_resource(max_entries=4, show_spinner="Building the model's graph…")
+def _model_exploration(name: str, depth: int, seed: int):
+    """A built-in model's exploration (read-only: nothing on the page writes to it).
+
+    Kept as a resource, not copied per rerun: a graph of 20,000 nodes takes
+    seconds to pickle. It holds no user text and no session's state.
+    """
+    from explorer.presets import model_exploration
+
+    try:
+        return model_exploration(name, depth, seed=seed)
+    except ValueError as err:
+        return ExpressionError(str(err))
+
+
+def _exploration(request: Request):
+    if request.model:
+        return _model_exploration(request.model, request.depth, request.seed)
+    return cached_exploration(request.source, dict(request.inputs), seed=request.seed, dtype=request.dtype,
+                              device=request.device, vector=request.choice)
+
+
+def _output_names(ex) -> list[str]:
+    names = list(ex.output_names or ())
+    names += [""] * (len(ex.outputs) - len(names))
+    if not any(names) and len(ex.outputs) == 1 and not ex.source:
+        return ["loss"]
+    return [name or ("f" if len(ex.outputs) == 1 else f"f{i}") for i, name in enumerate(names)]
+
+
+@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
+def _summary(request: Request) -> dict:
+    """The numbers shown above the tabs (small): outputs, gradients, shapes, and the seed's numbers."""
+    ex = _exploration(request)
+    if isinstance(ex, Exception):
+        return {"error": ex}
+    lines = [f"{name} = {out!s}" for name, out in zip(_output_names(ex), ex.outputs)]
+    if request.model:
+        count = sum(t.numel() for t in ex.grads.values())
+        lines.append(f"{len(ex.grads)} parameter tensors ({count:,} numbers); largest |grad| = "
+                     f"{max(float(g.abs().max()) for g in ex.grads.values()):.4g}")
+    else:
+        lines += [f"{name}.grad = {grad!s}" for name, grad in ex.grads.items()]
+    summary = {
+        "lines": lines, "device": ex.device, "dtype": ex.dtype, "nodes": len(ex.nodes),
+        "scalar": all(o.numel() == 1 for o in ex.outputs),
+        "v": [v.tolist() for v in ex.v] if not request.model and request.choice != VectorChoice() else None,
+        "shapes": {name: tuple(t.shape) for name, t in ex.inputs.items()},
+        "preset": None,
+    }
+    found = _matching_preset(request) if not request.model else None
+    if found is not None:
+        summary["preset"] = (found.key, _agreement(found, ex))
+    return summary
+
+
+def _agreement(p: Preset, ex) -> tuple[bool, list[str]]:
+    """Whether our numbers agree with what the seed prints for ``p``, and the seed's numbers as text."""
+    lines, agree = [], True
+    for name, printed in p.expected.grads.items():
+        ours = ex.grads[name].reshape(-1).double()
+        if isinstance(printed, dict):
+            pairs = [(ours[i].item(), value) for i, value in printed.items()]
+            lines.append(f"{name}.grad[{', '.join(map(str, printed))}] = "
+                         f"{', '.join(f'{v:g}' for v in printed.values())}")
+        else:
+            pairs = list(zip(ours.tolist(), torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
+            lines.append(f"{name}.grad = {printed}")
+        agree &= all(abs(a - b) <= p.expected.atol for a, b in pairs)
+    for out, printed in zip(ex.outputs, p.expected.outputs or ()):
+        mine = out.reshape(-1).double().tolist()
+        agree &= all(abs(a - b) <= p.expected.atol
+                     for a, b in zip(mine, torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
+        lines.append(f"output = {printed}")
+    return agree, lines
+
+
+@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
+def _dot(request: Request, style: str, options: tuple) -> str:
+    return _exploration(request).to_dot(style, **dict(options))
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def _table(request: Request) -> tuple[list[dict], bool]:
+    ex = _exploration(request)
+    return node_rows(ex), received_is_sum_of_sent(ex)
+
+
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def _steps(request: Request) -> list[tuple[int, str, str]]:
+    """(node id, heading, chain-rule text) for each node, in the engine's order."""
+    ex = _exploration(request)
+    texts = {s.node: s.text for s in ex.graph.steps}
+    out = []
+    for node in ex.nodes:
+        heading = node.op + (f" ({node.label})" if node.label else "")
+        if node.kind == "leaf":
+            text = (f"{node.name}.grad = {_cell(node.grad)}: the sum of what its consumers sent "
+                    f"(AccumulateGrad)")
+        else:
+            text = f"{node.name} received {_cell(node.grad)}" + (f"\n{texts[node.id]}" if texts.get(node.id) else "")
+        out.append((node.id, heading, text))
+    return out
+
+
+# ---------------------------------------------------------------------------
 # The page.
+
+def render() -> None:
+    """The explorer page."""
+    if "f" not in st.session_state and "f" not in st.query_params and "model" not in st.query_params:
+        for name, value in preset_state(preset(DEFAULT_PRESET)).items():
+            st.session_state.setdefault(name, value)
+    st.session_state.setdefault("mode", "function")
+    title, switch = st.columns([3, 2], vertical_alignment="bottom")
+    title.header("Explorer")
+    # Options are written into the URL as they are labelled, so the labels are the plain words.
+    mode = switch.segmented_control("Explore a", MODES, key="mode", bind="query-params", required=True,
+                                    help="a function you type, or a built-in model with a big graph") or "function"
+    request = _model_form() if mode == "model" else _function_form()
+    if request is not None:
+        _tabs(request)
+
+
+def _function_form() -> Request | None:
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        lines = str(st.session_state.get("f", "")).count("\n") + 1
+        source = function_editor("f", default=preset(DEFAULT_PRESET).source, height=max(110, 28 + 24 * min(lines, 12)))
+    try:
+        program, parse_error = parse(source), None
+    except ExpressionError as err:
+        program, parse_error = None, err
+    with right:
+        st.markdown("**Inputs**")
+        panel = inputs_panel(program.inputs if program else (), key_prefix=INPUT_PREFIX)
+        options = options_panel()
+        vector = _vector_panel()
+    with left:
+        if parse_error is not None:
+            show_error(parse_error, source)
+            return None
+        request = Request(source, tuple(panel.specs.items()), options.seed, options.dtype, options.device,
+                          (vector.kind, vector.index, vector.seed, vector.values))
+        summary = _summary(request)
+        if "error" in summary:
+            show_error(summary["error"], source, panel=panel)
+            return None
+        panel.show_shapes(summary["shapes"])
+        _results(summary, request)
+    return request
+
 
 def _vector_panel() -> VectorChoice:
     for name, default in (("v", "ones"), ("v_index", 0), ("v_seed", 0), ("v_values", "")):
@@ -82,239 +271,266 @@ def _vector_panel() -> VectorChoice:
     return VectorChoice()
 
 
-def render() -> None:
-    """The explorer page."""
-    if "f" not in st.session_state and "f" not in st.query_params:
-        for name, value in preset_state(preset(DEFAULT_PRESET)).items():
-            st.session_state.setdefault(name, value)
-    st.header("Explorer", divider="gray")
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        source = function_editor("f", default=preset(DEFAULT_PRESET).source)
-    try:
-        program, parse_error = parse(source), None
-    except ExpressionError as err:
-        program, parse_error = None, err
-    with right:
-        st.markdown("**Inputs**")
-        panel = inputs_panel(program.inputs if program else (), key_prefix=INPUT_PREFIX)
-        options = options_panel()
-        vector = _vector_panel()
-    with left:
-        if parse_error is not None:
-            show_error(parse_error, source)
-            return
-        ex = cached_exploration(source, panel.specs, seed=options.seed, dtype=options.dtype,
-                                device=options.device, vector=vector)
-        if isinstance(ex, Exception):
-            show_error(ex, source, panel=panel)
-            return
-        panel.show_shapes({name: tuple(t.shape) for name, t in ex.inputs.items()})
-        _results(ex)
-        found = _matching_preset(source, panel.specs, options.dtype)
-        if found is not None:
-            _preset_note(found, ex)
-    _tabs(ex, source, panel, options, vector)
+def _model_form() -> Request | None:
+    from explorer.models import MODELS
+
+    for name, default in (("model", "mlp"), ("depth", 8), ("seed", 0)):
+        st.session_state.setdefault(name, default)
+    if st.session_state["model"] not in MODELS:
+        st.session_state["model"] = "mlp"
+    a, b, c = st.columns(3)
+    name = a.selectbox("model", list(MODELS), key="model", bind="query-params",
+                       help="; ".join(f"{m}: {about}" for m, (_, about, _) in MODELS.items()))
+    depth = b.number_input("layers / time steps", min_value=1, max_value=APP_MAX_DEPTH, step=1, key="depth",
+                           bind="query-params", help="about five autograd nodes per layer or step")
+    seed = c.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key="seed", bind="query-params")
+    request = Request(seed=int(seed or 0), model=name or "mlp", depth=int(depth or 1))
+    summary = _summary(request)
+    if "error" in summary:
+        show_error(summary["error"])
+        return None
+    st.code("\n".join(summary["lines"]), language=None)
+    st.caption(f"{summary['nodes']:,} autograd nodes, computed on {summary['device']}. "
+               f"Large graphs are drawn with level of detail: chains collapse and only the nodes nearest the "
+               f"output are drawn.")
+    return request
 
 
-def _output_names(ex) -> list[str]:
-    names = list(ex.output_names or ())
-    names += [""] * (len(ex.outputs) - len(names))
-    return [name or ("f" if len(ex.outputs) == 1 else f"f{i}") for i, name in enumerate(names)]
-
-
-def _results(ex) -> None:
-    lines = [f"{name} = {out!s}" for name, out in zip(_output_names(ex), ex.outputs)]
-    lines += [f"{name}.grad = {grad!s}" for name, grad in ex.grads.items()]
-    st.code("\n".join(lines), language=None)
-    scalar = all(o.numel() == 1 for o in ex.outputs)
-    st.caption(f"Computed on {ex.device} in {ex.dtype}; "
-               + ("backward() of the output." if scalar else
-                  f"backward(v) with the v chosen on the right (v = {_short(ex.v)})."))
-
-
-def _short(tensors) -> str:
-    text = ", ".join(" ".join(str(t.tolist()).split()) for t in tensors)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _preset_note(p: Preset, ex) -> None:
-    """The numbers the seed prints for this preset, next to ours."""
-    lines = []
-    agree = True
-    for name, printed in p.expected.grads.items():
-        ours = ex.grads.get(name)
-        if ours is None:
-            continue
-        if isinstance(printed, dict):
-            flat = ours.reshape(-1)
-            pairs = [(flat[i].item(), value) for i, value in printed.items()]
-            lines.append(f"{name}.grad[{', '.join(map(str, printed))}] = "
-                         f"{', '.join(f'{v:g}' for v in printed.values())}")
-        else:
-            mine = ours.reshape(-1).tolist()
-            seeds = torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()
-            pairs = list(zip(mine, seeds))
-            lines.append(f"{name}.grad = {printed}")
-        agree &= all(abs(a - b) <= p.expected.atol for a, b in pairs)
-    for i, printed in enumerate(p.expected.outputs or ()):
-        mine = ex.outputs[i].reshape(-1).tolist()
-        seeds = torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()
-        agree &= all(abs(a - b) <= p.expected.atol for a, b in zip(mine, seeds))
-        lines.append(f"output = {printed}")
-    verdict = (f"agrees to within {p.expected.atol:g}" if agree else "DIFFERS")
-    with st.container(border=True):
-        st.markdown(f"**{p.title}** · {p.reference} · the seed prints (ours {verdict}):")
-        st.code("\n".join(lines), language=None)
-        st.caption(p.description)
+def _results(summary: dict, request: Request) -> None:
+    st.code("\n".join(summary["lines"]), language=None)
+    how = ("backward() of the output." if summary["scalar"] and request.choice == VectorChoice() else
+           f"backward(v) with {request.choice.describe()}.")
+    st.caption(f"Computed on {summary['device']} in {summary['dtype']}; {how} "
+               f"{summary['nodes']} autograd nodes.")
+    if summary["preset"] is not None:
+        key, (agree, lines) = summary["preset"]
+        p = preset(key)
+        verdict = f"ours agree to within {p.expected.atol:g}" if agree else "ours DIFFER"
+        with st.container(border=True, key="seed_note"):
+            st.markdown(f"**{p.title}** · {p.reference} · the seed prints ({verdict}):")
+            st.code("\n".join(lines), language=None)
+            st.caption(p.description)
 
 
 # ---------------------------------------------------------------------------
 # The tabs.
 
-def _tabs(ex, source: str, panel: InputsPanel, options, vector: VectorChoice) -> None:
+def _graph_options(nodes: int) -> dict:
+    """Level-of-detail options for large graphs (nothing to choose for small ones)."""
+    if nodes <= DEFAULT_MAX_NODES:
+        return {}
+    st.session_state.setdefault("max_nodes", DEFAULT_MAX_NODES)
+    most = st.number_input(f"nodes to draw (of {nodes:,}; chains are collapsed)", min_value=20, max_value=2000,
+                           step=50, key="max_nodes", bind="query-params",
+                           help="Graphviz lays out a few hundred nodes in a second or two; thousands take long")
+    return {"max_nodes": int(most or DEFAULT_MAX_NODES)}
+
+
+def _tabs(request: Request) -> None:
+    summary = _summary(request)
     st.session_state.setdefault("tab", TABS[0])
     tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
         if tabs[0].open:
-            graph_view(ex.to_dot("annotated"), key="annotated", file_stem="autograd_annotated",
-                       alt="Annotated autograd graph")
-            st.caption("Each node: the user's name, the forward value and the gradient it receives in backward, "
-                       "coloured by the size of that gradient. Leaves, outputs and constants are told apart.")
+            options = _graph_options(summary["nodes"])
+            graph_view(_dot(request, "annotated", tuple(options.items())), key="annotated",
+                       file_stem="autograd_annotated", alt="Annotated autograd graph")
+            st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
+                       "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
+                       "have a double border; each edge says what flowed back along it.")
     with tabs[1]:
         if tabs[1].open:
             for name in ("attrs", "saved"):
                 st.session_state.setdefault(name, False)
-            a, b = st.columns(2)
+            a, b, c = st.columns([1, 1, 3])
             show_attrs = a.toggle("show_attrs", key="attrs", bind="query-params",
                                   help="the attributes each backward node keeps (exponents, dims, ...)")
             show_saved = b.toggle("show_saved", key="saved", bind="query-params",
                                   help="the tensors saved for backward")
-            graph_view(ex.to_dot("torchviz", show_attrs=show_attrs, show_saved=show_saved), key="torchviz",
+            with c:
+                options = _graph_options(summary["nodes"])
+            options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
+            graph_view(_dot(request, "torchviz", tuple(options.items())), key="torchviz",
                        file_stem="autograd_torchviz", alt="torchviz graph")
+            st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
+                       "operations, the green output; orange saved tensors with show_saved.")
     with tabs[2]:
         if tabs[2].open:
-            _node_table(ex)
+            rows, adds_up = _table(request)
+            st.dataframe(rows, hide_index=True, width="stretch", key="node_table")
+            if adds_up:
+                st.caption("The numbers add up: every gradient received is the sum of what the node's consumers "
+                           "sent it, and each send is the gradient received times the local derivative.")
+            else:
+                st.warning("A gradient received differs from the sum of what its consumers sent.")
     with tabs[3]:
         if tabs[3].open:
-            _step_through(ex)
+            _step_through(request, summary)
     with tabs[4]:
         if tabs[4].open:
-            _vjp(ex, source, panel, options, vector)
+            if request.model:
+                st.info("The model's loss is a scalar: backward() needs no v. Type a function with a vector "
+                        "output to see vector-Jacobian products.")
+            else:
+                _vjp(request)
     with tabs[5]:
         if tabs[5].open:
-            _code(ex, source, panel, options, vector)
+            if request.model:
+                st.info("Copy as PyTorch code writes typed functions; the models' code is explorer/models.py.")
+            else:
+                _code(request, summary)
 
 
-def _node_table(ex) -> None:
-    st.dataframe(node_rows(ex), hide_index=True, width="stretch")
-
-
-def _step_through(ex) -> None:
-    nodes = ex.nodes
-    if not nodes:
-        st.info("There is no backward node: the output is an input itself.")
-        return
-    last = len(nodes) - 1
+def _step_through(request: Request, summary: dict) -> None:
+    steps = _steps(request)
+    last = len(steps) - 1
     st.session_state.setdefault("step", 0)
-    if st.session_state["step"] > last:
-        st.session_state["step"] = last
+    if not 0 <= int(st.session_state["step"] or 0) <= last:
+        st.session_state["step"] = 0
 
     def move(delta: int) -> None:
-        st.session_state["step"] = min(last, max(0, int(st.session_state.get("step", 0)) + delta))
+        st.session_state["step"] = min(last, max(0, int(st.session_state.get("step") or 0) + delta))
 
     prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="bottom")
     prev.button("◀ Previous", on_click=move, args=(-1,), disabled=st.session_state["step"] <= 0,
                 width="stretch", key="step_prev")
     nxt.button("Next ▶", on_click=move, args=(1,), disabled=st.session_state["step"] >= last,
                width="stretch", key="step_next")
-    step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs them)", min_value=0,
-                                  max_value=last, step=1, key="step", bind="query-params"))
-    node = nodes[step]
-    st.markdown(f"**Step {step}: {node.op}**" + (f" (`{node.label}`)" if node.label else ""))
-    graph_view(ex.to_dot("annotated", highlight=node.id), key="step", file_stem=f"autograd_step_{step}",
-               focus=node.id, alt="Autograd graph at this step")
+    step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
+                                  min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
+    node_id, heading, text = steps[step]
+    st.markdown(f"**Step {step} of {last}: {heading}**")
+    st.code(text, language=None)
+    options = {"highlight": node_id}
+    if summary["nodes"] > DEFAULT_MAX_NODES:  # draw the neighbourhood of the current node
+        options.update(focus=node_id, max_nodes=int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES))
+    graph_view(_dot(request, "annotated", tuple(options.items())), key="step", file_stem=f"autograd_step_{step}",
+               focus=str(node_id), alt="Autograd graph at this step")
 
 
-def _vjp(ex, source: str, panel: InputsPanel, options, vector: VectorChoice) -> None:
-    vj = cached_vector_jacobian(source, panel.specs, seed=options.seed, dtype=options.dtype, device=options.device,
-                                vector=vector)
+def _vjp(request: Request) -> None:
+    vj = cached_vector_jacobian(request.source, dict(request.inputs), seed=request.seed, dtype=request.dtype,
+                                device=request.device, vector=request.choice)
     if isinstance(vj, Exception):
-        show_error(vj, source, panel=panel)
+        show_error(vj, request.source)
         return
+    total = vj.v.numel()
     shapes = ", ".join(str(s) for s in vj.output_shapes)
-    st.markdown(f"The output{'s have' if len(vj.output_shapes) > 1 else ' has'} shape {shapes}: "
-                f"{vj.v.numel()} element{'s' if vj.v.numel() != 1 else ''} in all. "
-                f"`backward(v)` computes **vᵀJ** without ever building J; {vector.describe()}.")
+    st.markdown(f"The output{'s have shapes' if len(vj.output_shapes) > 1 else ' has shape'} {shapes}: "
+                f"{total} element{'s' if total != 1 else ''} in all. `backward(v)` computes **vᵀJ** without "
+                f"ever building J; here {request.choice.describe()} (choose v on the right).")
     st.markdown("**What PyTorch says when v is missing** (`backward()` with no argument):")
     if vj.implicit_error:
         st.code(f"RuntimeError: {vj.implicit_error}", language=None)
     else:
         st.code("(nothing: every output has one element, so PyTorch takes v = 1 itself)", language=None)
-    for name in vj.input_shapes:
+    grads = _exploration(request).grads
+    for name, shape in vj.input_shapes.items():
         jac = vj.jacobians.get(name)
-        st.markdown(f"**Input {name}** {vj.input_shapes[name]}")
+        st.markdown(f"**Input {name}**, shape {shape}")
         if jac is None:
-            st.caption(f"J is too large to show here ({vj.v.numel()} x "
-                       f"{torch.Size(vj.input_shapes[name]).numel()}); backward(v) gives vᵀJ all the same:")
-            st.code(f"{name}.grad = {ex.grads[name]}", language=None)
+            st.caption(f"J is too large to show ({total} x {torch.Size(shape).numel()}); backward(v) gives vᵀJ "
+                       f"all the same:")
+            st.code(f"{name}.grad = {grads[name]!s}", language=None)
             continue
         j_col, v_col, r_col = st.columns([4, 1, 2])
         with j_col:
-            st.caption(f"J = d(outputs)/d{name}, {jac.shape[0]} x {jac.shape[1]}")
-            st.dataframe(_matrix_frame(jac, rows="y", cols=name), width="stretch")
+            st.caption(f"J = ∂(outputs)/∂{name}: {jac.shape[0]} x {jac.shape[1]}")
+            st.dataframe(_matrix_frame(jac, rows="y", cols=name), width="stretch", key=f"jacobian_{name}")
         with v_col:
             st.caption("v")
-            st.dataframe(_matrix_frame(vj.v.reshape(-1, 1), rows="y", cols="v"), width="stretch")
+            st.dataframe(_matrix_frame(vj.v.reshape(-1, 1), rows="y", cols="v"), width="stretch",
+                         key=f"v_{name}")
         with r_col:
-            product = vj.products[name]
-            pytorch = ex.grads[name]
+            product, pytorch = vj.products[name], grads[name]
             same = torch.allclose(product.to(pytorch.dtype), pytorch, rtol=1e-5, atol=1e-6)
-            st.caption("vᵀJ, and PyTorch's backward(v)")
-            st.code(f"vᵀJ      = {_flat(product)}\nbackward = {_flat(pytorch)}\n"
+            st.caption("vᵀJ, and what backward(v) gave")
+            st.code(f"vᵀJ         = {_flat(product)}\nbackward(v) = {_flat(pytorch)}\n"
                     f"{'the same' if same else 'NOT the same'}", language=None)
-
-
-def _flat(t: torch.Tensor) -> str:
-    return " ".join(str([round(v, 4) for v in t.reshape(-1).tolist()]).split())
 
 
 def _matrix_frame(matrix: torch.Tensor, *, rows: str, cols: str):
     import pandas as pd
 
     data = matrix.detach().double().numpy()
-    return pd.DataFrame(data, index=[f"{rows}[{i}]" for i in range(data.shape[0])],
-                        columns=[f"{cols}[{j}]" if data.shape[1] > 1 or cols != "v" else cols
-                                 for j in range(data.shape[1])])
+    columns = [cols] if cols == "v" else [f"{cols}[{j}]" for j in range(data.shape[1])]
+    return pd.DataFrame(data, index=[f"{rows}[{i}]" for i in range(data.shape[0])], columns=columns)
 
 
-def _vector_spec(ex, vector: VectorChoice):
-    if vector == VectorChoice():
-        return None  # the script writes torch.ones_like, as the seeds do
-    values = [v.tolist() for v in ex.v]
-    return values[0] if len(values) == 1 else values
-
-
-def _code(ex, source: str, panel: InputsPanel, options, vector: VectorChoice) -> None:
+def _code(request: Request, summary: dict) -> None:
     from explorer.codegen import pytorch_script
 
-    script = pytorch_script(source, panel.specs, seed=options.seed, dtype=options.dtype, device=ex.device.split(":")[0],
-                            v=_vector_spec(ex, vector))
+    v = summary["v"]
+    script = pytorch_script(request.source, dict(request.inputs), seed=request.seed, dtype=request.dtype,
+                            device=summary["device"].split(":")[0], v=None if v is None else v[0] if len(v) == 1 else v)
     st.caption("The plain PyTorch script that reproduces the numbers above (copy button at its top right).")
     st.code(script, language="python")
     st.download_button("Download the script", script, file_name="autograd_explorer.py", mime="text/x-python",
-                       icon=":material/download:", key="download_script")
+                       icon=":material/download:", key="download_script", on_click="ignore")
 
+
+# ---------------------------------------------------------------------------
+# The node table.
 
 def node_rows(ex) -> list[dict]:
-    """The node table as rows for a data frame (engine order)."""
-    return [{"step": i, "node": n.op, "label": n.label or "", "grad received": _cell(n.grad)}
-            for i, n in enumerate(ex.nodes)]
+    """The node table as rows for a data frame, in the order PyTorch's engine ran the nodes.
+
+    For each node: what it computes, its inputs, its value, its local
+    derivative for each input (where small enough), the gradient it received,
+    and what it sent to each input (received times local derivative).
+    """
+    by_id = {n.id: n for n in ex.nodes}
+    rows = []
+    for n in ex.nodes:
+        targets = [(k, by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
+        rows.append({
+            "step": n.step,
+            "node": n.name,
+            "op": n.op,
+            "kind": n.kind,
+            "inputs": ", ".join(t.name for _, t in targets),
+            "value": _cell(n.value),
+            "local derivative": "; ".join(f"∂/∂{t.name}: {_cell(n.local[k] if k < len(n.local) else None)}"
+                                          for k, t in targets),
+            "grad received": _cell(n.grad),
+            "sent to inputs": "; ".join(f"→ {t.name}: {_cell(n.sends[k] if k < len(n.sends) else None)}"
+                                        for k, t in targets),
+        })
+    return rows
+
+
+def received_is_sum_of_sent(ex, atol: float = 1e-5) -> bool:
+    """Whether every node received the sum of what its consumers sent it (the chain rule's sum)."""
+    by_id = {n.id: n for n in ex.nodes}
+    for n in ex.nodes:
+        if n.grad is None or not n.consumers:
+            continue
+        total = torch.zeros_like(n.grad)
+        for c in set(n.consumers):
+            consumer = by_id[c]
+            for k, i in enumerate(consumer.inputs):
+                if i == n.id and k < len(consumer.sends) and consumer.sends[k] is not None:
+                    total = total + consumer.sends[k].sum_to_size(n.grad.shape)
+        if not torch.allclose(total, n.grad, atol=atol, rtol=1e-4):
+            return False
+    return True
+
+
+def _flat(t: torch.Tensor) -> str:
+    return " ".join(str([round(v, 4) for v in t.reshape(-1).tolist()]).split())
 
 
 def _cell(value) -> str:
     if value is None:
-        return "-"
+        return "–"
     if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            return f"{value.item():.6g}"
+        if value.numel() > 12:
+            return f"{tuple(value.shape)}: {_flat(value.reshape(-1)[:6])[:-1]}, …]"
         return _flat(value)
     return str(value)
+
+
+__all__ = ["Request", "preset_query", "node_rows", "preset_state", "received_is_sum_of_sent",
+           "render"]

@@ -53,13 +53,9 @@ def test_the_w_table_sends_48_16_and_8_to_x():
 
 def _sent_to(ex, name: str) -> list[torch.Tensor]:
     """The gradients the consumers of leaf ``name`` send it, from the node table."""
-    leaf = next(n for n in ex.nodes if getattr(n, "leaf", None) == name or
-                (n.op == "AccumulateGrad" and n.label == name))
-    return [contribution for node in ex.nodes for target, contribution in _edges(node) if target == leaf.id]
-
-
-def _edges(node) -> list[tuple]:
-    return [(edge.target, edge.grad) for edge in getattr(node, "sends", ()) if edge.grad is not None]
+    leaf = next(n for n in ex.nodes if n.kind == "leaf" and n.label == name)
+    return [n.sends[k] for n in ex.nodes for k, i in enumerate(n.inputs)
+            if i == leaf.id and k < len(n.sends) and n.sends[k] is not None]
 
 
 def test_the_printed_numbers_are_the_seed_texts():

@@ -1,0 +1,167 @@
+"""The app shell and the explorer page under Streamlit's AppTest: every preset shows its seed's numbers.
+
+The numbers checked come from the seed text (typed into explorer/presets.py);
+the page computes them in the sandbox, as the hosted app does.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.presets import MODEL_PRESETS, PRESETS, preset
+from explorer.ui.explorer_page import preset_query
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+TIMEOUT = 120  # the first run starts a sandbox worker (it imports torch)
+
+
+def start(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def codes(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.code)
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def numbers(text: str) -> list[float]:
+    text = re.sub(r"dtype=torch\.float\d+|grad_fn=<\w+>", "", text)
+    return [float(v) for v in re.findall(r"-?\d+\.?\d*(?:e[-+]?\d+)?", text)]
+
+
+def shown_grad(at: AppTest, name: str) -> list[float]:
+    block = codes(at)
+    match = re.search(rf"^{re.escape(name)}\.grad = (tensor\(.*?\))$", block, re.S | re.M)
+    assert match, block
+    return numbers(match.group(1))
+
+
+def test_the_shell_starts_on_the_explorer_with_the_device_and_the_presets():
+    at = start()
+    no_exception(at)
+    assert "computing on **CPU**" in at.markdown[0].value
+    links = {link.label for link in at.sidebar.page_link}
+    assert {p.title for p in PRESETS if p.explorable} | {p.title for p in MODEL_PRESETS} <= links
+    assert shown_grad(at, "x") == [72.0]  # the default is seed 001's polynomial at 4
+
+
+@pytest.mark.parametrize("p", [p for p in PRESETS if p.explorable], ids=lambda p: p.key)
+def test_every_preset_shows_its_seeds_numbers(p):
+    at = start(**preset_query(p))  # what the preset's link in the sidebar opens
+    no_exception(at)
+    assert at.text_area(key="f").value == p.source
+    block = codes(at)
+    assert "ours agree to within" in "\n".join(m.value for m in at.markdown), block
+    for name, printed in p.expected.grads.items():
+        shown = shown_grad(at, name)
+        if isinstance(printed, dict):
+            pairs = [(shown[i], value) for i, value in printed.items() if i < 3]  # the repr elides the middle
+        else:
+            flat = [float(v) for v in _flatten(printed)]
+            assert len(shown) == len(flat), (shown, flat)
+            pairs = list(zip(shown, flat))
+        # the page prints 4 decimals: allow their rounding on top of the preset's tolerance
+        assert all(abs(a - b) <= p.expected.atol + 5e-5 for a, b in pairs), (name, pairs)
+    assert at.query_params["f"] == [p.source] or at.query_params["f"] == p.source  # the URL holds the view
+
+
+def _flatten(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            yield from _flatten(v)
+        else:
+            yield v
+
+
+def test_the_url_reproduces_the_view():
+    query = {"f": "sin(x) * y", "var_x": "[0.0, 1.0]", "var_y": "2", "dtype": "float64", "tab": "Node table"}
+    at = start(**query)
+    no_exception(at)
+    assert at.text_area(key="f").value == "sin(x) * y"
+    assert at.text_input(key="var_x").value == "[0.0, 1.0]"
+    assert at.selectbox(key="dtype").value == "float64"
+    assert "dtype=torch.float64" in codes(at)
+    assert at.dataframe[0].value.shape[0] >= 4  # the node table tab is open, one row a node
+    # with v = ones: d/dy = sin(0) + sin(1) = 0.8415, d/dx = y cos(x) = [2, 2 cos(1)] = [2, 1.0806]
+    assert shown_grad(at, "y") == pytest.approx([0.8415], abs=1e-4)
+    assert shown_grad(at, "x") == pytest.approx([2.0, 1.0806], abs=1e-4)
+
+
+def test_a_syntax_error_is_shown_with_a_marker_at_its_column():
+    at = start(f="x +* 2")
+    no_exception(at)
+    assert "syntax error at line 1, column" in at.error[0].value
+    assert at.code[0].value.splitlines()[1].endswith("^")
+
+
+def test_a_bad_input_is_shown_under_the_input():
+    at = start(f="sin(x)", var_x="rand(")
+    no_exception(at)
+    assert any("The input x is not valid" in e.value for e in at.error)
+
+
+def test_a_refused_function_never_runs():
+    at = start(f="__import__('os')")
+    no_exception(at)
+    assert "names starting with '_' are not allowed" in at.error[0].value
+    assert not at.code or "pwned" not in codes(at)
+
+
+def test_step_through_backward():
+    at = start(tab="Step through backward")
+    no_exception(at)
+    assert at.number_input(key="step").value == 0
+    at.button(key="step_next").click().run()
+    no_exception(at)
+    assert at.number_input(key="step").value == 1
+    assert "Step 1 of" in "\n".join(m.value for m in at.markdown)
+    assert "∂L/∂" in codes(at) or "received" in codes(at)  # the chain-rule product of the step
+    at.button(key="step_prev").click().run()
+    assert at.number_input(key="step").value == 0
+
+
+def test_vector_jacobian_product_tab_shows_pytorchs_refusal_and_J():
+    at = start(tab="Vector-Jacobian product", **preset_query(preset("sin_affine")))
+    no_exception(at)
+    assert "RuntimeError: grad can be implicitly created only for scalar outputs" in codes(at)
+    frames = {f.value.shape: f.value for f in at.dataframe}
+    assert (10, 5) in frames and (10, 1) in frames  # J of x and v
+    assert "the same" in codes(at) and "NOT the same" not in codes(at)
+    at.segmented_control(key="v").set_value("one-hot").run()
+    at.number_input(key="v_index").set_value(3).run()
+    no_exception(at)
+    assert "v = e_3 (one-hot)" in "\n".join(m.value for m in at.markdown)
+    jac = next(f.value.to_numpy() for f in at.dataframe if f.value.shape == (10, 5))
+    assert shown_grad(at, "x") == pytest.approx(jac[3].tolist(), abs=1e-4)  # a one-hot v picks row 3
+
+
+def test_pytorch_code_tab():
+    at = start(tab="PyTorch code")
+    no_exception(at)
+    script = codes(at)
+    assert "import torch" in script and "x = torch.tensor([4.0], dtype=dtype).requires_grad_()" in script
+
+
+def test_torchviz_tab_toggles():
+    at = start(tab="torchviz graph", saved="true")  # the link's options come back
+    no_exception(at)
+    assert at.toggle(key="saved").value is True and at.toggle(key="attrs").value is False
+    at.toggle(key="attrs").set_value(True).run()
+    no_exception(at)
+    assert at.toggle(key="attrs").value is True
+
+
+def test_a_model_preset_draws_a_large_graph_with_level_of_detail():
+    at = start(mode="model", model="mlp", depth="300")
+    no_exception(at)
+    assert "autograd nodes" in "\n".join(c.value for c in at.caption)
+    assert at.number_input(key="max_nodes").value == 300
