@@ -61,6 +61,14 @@ def _fit_line(data, snapshot) -> go.Figure:
     return fig
 
 
+def _cadence(epochs: int, every: int) -> int:
+    """Snapshot every r epochs: at most ~400 snapshots, and r divides the log interval."""
+    r = max(1, epochs // 400)
+    while every % r:
+        r -= 1
+    return r
+
+
 def _draw(slots, data, ols, ols_loss, history, log_scale, frame: int):
     # Each frame replaces the last one in the same slot; a new key per frame keeps Streamlit's ids apart.
     last = history[-1] if history else None
@@ -108,7 +116,7 @@ def render() -> None:
         last_draw, frame = 0.0, 0
         try:
             for snapshot in fit(data, optimizer=optimizer, lr=float(lr), batch_size=int(batch) or None,
-                                epochs=int(epochs), seed=int(seed), report_every=1):
+                                epochs=int(epochs), seed=int(seed), report_every=_cadence(int(epochs), int(every))):
                 state["history"].append(snapshot)
                 if snapshot.epoch % int(every) == 0:
                     state["log"].append(seed_log(snapshot))
