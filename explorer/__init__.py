@@ -5,11 +5,7 @@
 >>> ex.grads["x"]
 tensor([72.])
 """
+from explorer.exploration import Exploration, explore, trace
 from explorer.expression import ExpressionError, Limits, parse
-
-try:
-    from explorer.exploration import Exploration, explore, trace
-except ImportError:  # explorer.graph lands in a parallel change; until then only parsing works
-    pass
 
 __all__ = ["ExpressionError", "Exploration", "Limits", "explore", "parse", "trace"]
