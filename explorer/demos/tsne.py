@@ -186,12 +186,20 @@ class _Gradient:
     appending a column of ones to ``Y``. P is read once per iteration; W is never stored whole.
     """
 
-    def __init__(self, P: torch.Tensor, block: int = 256):
+    def __init__(self, P: torch.Tensor, block: int = 512):
         self.P = P
         self.n = P.shape[0]
         self.block = block
         self.rows = [(s, min(s + block, self.n)) for s in range(0, self.n, block)]
         self.ones = torch.ones(self.n, 1, dtype=P.dtype, device=P.device)
+        self._scaled: dict[float, torch.Tensor] = {}  # αP, kept per phase: one pass less per iteration
+
+    def scaled(self, exaggeration: float) -> torch.Tensor:
+        if exaggeration == 1.0:
+            return self.P
+        if exaggeration not in self._scaled:
+            self._scaled = {exaggeration: self.P * exaggeration}
+        return self._scaled[exaggeration]
 
     def _w(self, A, Bt, s, e):
         W = A[s:e] @ Bt
@@ -204,14 +212,13 @@ class _Gradient:
         Y1 = torch.cat([Y, self.ones], 1)
         Z = sum(self._w(A, Bt, s, e).sum() for s, e in self.rows) - self.n  # the diagonal's w_ii = 1
         out = torch.empty(self.n, 3, dtype=Y.dtype, device=Y.device)
+        P = self.scaled(exaggeration)
         for s, e in self.rows:
             W = self._w(A, Bt, s, e)
             W.diagonal(offset=s).zero_()
-            M = W * self.P[s:e]
-            if exaggeration != 1.0:
-                M.mul_(exaggeration)
+            M = W * P[s:e]
             M.addcmul_(W, W, value=-1.0 / float(Z))
-            out[s:e] = M @ Y1
+            torch.mm(M, Y1, out=out[s:e])
         return 4.0 * (out[:, 2:3] * Y - out[:, :2])
 
 
