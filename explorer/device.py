@@ -16,8 +16,7 @@ def available_devices() -> list[str]:
     found = []
     if torch.cuda.is_available():
         found.append("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if torch.backends.mps.is_available():
         found.append("mps")
     found.append("cpu")
     return found

@@ -239,16 +239,18 @@ def _check_size(tree: ast.AST, limits: Limits) -> None:
         if depth > limits.max_depth:
             raise ExpressionError(
                 f"the expression is nested too deeply (more than {limits.max_depth} levels)",
-                getattr(node, "lineno", None), _column(node))
+                *_position(node))
         if count > limits.max_syntax_nodes:
             raise ExpressionError(
                 f"the expression is too large (more than {limits.max_syntax_nodes} syntax elements)")
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def _column(node: ast.AST) -> int | None:
-    offset = getattr(node, "col_offset", None)
-    return None if offset is None else offset + 1
+def _position(node: ast.AST) -> tuple[int | None, int | None]:
+    """(line, column), 1-based, of a node that has a place in the text."""
+    if isinstance(node, (ast.expr, ast.stmt, ast.keyword)):
+        return node.lineno, node.col_offset + 1
+    return None, None
 
 
 _FORBIDDEN = {
@@ -286,12 +288,12 @@ class _Parser:
         self.assigned: dict[str, int] = {}
 
     def fail(self, message: str, node: ast.AST | None = None) -> ExpressionError:
-        if node is None or not hasattr(node, "lineno"):
+        line, column = _position(node) if node is not None else (None, None)
+        if line is None:
             return ExpressionError(message)
-        column = node.col_offset + 1
         if isinstance(node, ast.Attribute) and node.end_lineno == node.lineno:
             column = node.end_col_offset - len(node.attr) + 1  # point at the attribute, not the object
-        return ExpressionError(f"{message} (line {node.lineno}, column {column})", node.lineno, column)
+        return ExpressionError(f"{message} (line {line}, column {column})", line, column)
 
     def program(self, tree: ast.Module) -> Program:
         body = tree.body
@@ -366,7 +368,8 @@ class _Parser:
                          "operators + - * / ** @ and the listed functions", node)
 
     def expr(self, node: ast.AST) -> Expr:
-        where = {"line": getattr(node, "lineno", 0), "column": (getattr(node, "col_offset", -1) + 1),
+        line, column = _position(node)
+        where = {"line": line or 0, "column": column or 0,
                  "text": ast.get_source_segment(self.source, node) or ""}
         if isinstance(node, ast.Constant):
             return Num(self.number(node), **where)
