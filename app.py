@@ -1,19 +1,15 @@
 """Autograd Explorer: ``streamlit run app.py``.
 
 The shell: page navigation, the header that says which device computes, and
-the presets of the seeds in the sidebar. Each page is a module of
+the worked examples of the seeds in the sidebar. Each page is a module of
 ``explorer/ui`` with a ``render()`` function; a page whose module is not
 there (yet) is left out rather than breaking the app.
+
+Imports live inside the functions: the sandbox's worker processes are
+spawned, and spawning imports this file again (as ``__mp_main__``); there it
+must cost nothing and start nothing.
 """
 from __future__ import annotations
-
-import importlib
-import importlib.util
-
-import streamlit as st
-
-from explorer.device import best_device, describe_device
-from explorer.ui.explorer_page import preset_query
 
 # (module, url_path, title, icon): fixed names only, never names taken from a request.
 PAGES = (
@@ -27,16 +23,26 @@ PAGES = (
 )
 
 
-@st.cache_resource(show_spinner=False)
-def _warm_sandbox() -> bool:
-    """Start a sandbox worker once per server, so the first visitor does not wait for torch to import."""
-    from explorer.sandbox import warm_up
+def _warm_sandbox() -> None:
+    """Start a sandbox worker once per server, so that the first visitor does not wait for torch."""
+    import streamlit as st
 
-    warm_up()
-    return True
+    @st.cache_resource(show_spinner=False)
+    def warm() -> bool:
+        from explorer.sandbox import warm_up
+
+        warm_up()
+        return True
+
+    warm()
 
 
-def _pages() -> dict[str, st.Page]:
+def _pages() -> dict:
+    import importlib
+    import importlib.util
+
+    import streamlit as st
+
     pages = {}
     for module_name, url_path, title, icon in PAGES:
         if importlib.util.find_spec(module_name) is None:
@@ -50,9 +56,14 @@ def _pages() -> dict[str, st.Page]:
     return pages
 
 
-def _sidebar_presets(pages: dict[str, st.Page]) -> None:
+def _sidebar_presets(pages: dict) -> None:
     """Every worked example as a link: the link's query string is the whole state of the view."""
+    import importlib.util
+
+    import streamlit as st
+
     from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS
+    from explorer.ui.explorer_page import preset_query
 
     explore = pages["explore"]
     with st.sidebar:
@@ -67,7 +78,7 @@ def _sidebar_presets(pages: dict[str, st.Page]) -> None:
                                      help=preset.description, icon=":material/function:")
                     if preset.page != "explore" and preset.page in pages:
                         target = pages[preset.page]
-                        st.page_link(target, label=f"{preset.title}: on {target.title}", help=preset.description,
+                        st.page_link(target, label=target.title, help=f"{preset.title}: {preset.description}",
                                      icon=":material/arrow_forward:")
         if importlib.util.find_spec("explorer.models") is not None:
             with st.expander("Big graphs"):
@@ -77,6 +88,10 @@ def _sidebar_presets(pages: dict[str, st.Page]) -> None:
 
 
 def main() -> None:
+    import streamlit as st
+
+    from explorer.device import best_device, describe_device
+
     st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide")
     _warm_sandbox()
     pages = _pages()
@@ -87,7 +102,5 @@ def main() -> None:
     navigation.run()
 
 
-# Guarded: the sandbox's worker processes are spawned, and spawning imports the main
-# module again (as __mp_main__); the app must not start itself a second time there.
 if __name__ == "__main__":
     main()

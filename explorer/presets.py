@@ -135,13 +135,13 @@ _ROUNDED = ("The seed prints its inputs to four decimals; typed back in, they re
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
-        "poly", "Polynomial x³ + 2x² + 8x at 4", "001", "seed 001, In [3]-[4]",
+        "poly", "x³ + 2x² + 8x at 4", "001", "seed 001, In [3]-[4]",
         "x**3 + 2*x**2 + 8*x", {"x": "4"},
         description="dz/dx = 3x² + 4x + 8, which is 3·16 + 16 + 8 = 72 at x = 4.",
         expected=Expected(grads={"x": [72.0]}),
     ),
     Preset(
-        "poly_w", "The w1 … w6 graph of x³ + 2x² + 8x", "001", "seed 001, 'Computation Graph'",
+        "poly_w", "The w1 … w6 graph", "001", "seed 001, 'Computation Graph'",
         "w1 = x\nw2 = w1**3\nw3 = w1**2\nw4 = 2*w3\nw5 = 8*w1\nw6 = w2 + w4 + w5\nw6",
         {"x": "4"},
         description=(
@@ -159,14 +159,14 @@ PRESETS: tuple[Preset, ...] = (
         expected=Expected(grads={"x": [-0.6536]}),
     ),
     Preset(
-        "sin_vector", "sin over ten values", "001", "seed 001, In [9]-[10]",
+        "sin_vector", "sin over 10 values", "001", "seed 001, In [9]-[10]",
         "sin(X)", {"X": _vector(_SIN_X)},
         description=("The output is a vector, so backward needs v: the seed passes ones and "
                      "gets cos(X) back. " + _ROUNDED.format(atol=1e-4)),
         expected=Expected(outputs=(_SIN_Z,), grads={"X": _SIN_GRAD}),
     ),
     Preset(
-        "poly_xy", "x³ + y² + ax + b with a = 1, b = 6", "001", "seed 001, In [11]-[13]",
+        "poly_xy", "x³ + y² + ax + b", "001", "seed 001, In [11]-[13]",
         "x**3 + y**2 + a*x + b", {"x": "4", "y": "2", "a": "1", "b": "6"},
         description="∂z/∂x = 3x² + a = 49 and ∂z/∂y = 2y = 4 at x = 4, y = 2.",
         expected=Expected(grads={"x": [49.0], "y": [4.0]}),
@@ -178,27 +178,27 @@ PRESETS: tuple[Preset, ...] = (
         expected=Expected(grads={"x": [-0.6536], "y": [-0.4161]}),
     ),
     Preset(
-        "sin_columns", "sin(XY[:, 0]) + sin(XY[:, 1])", "001", "seed 001, In [15]-[17]",
+        "sin_columns", "sin of XY's two columns", "001", "seed 001, In [15]-[17]",
         "sin(XY[:, 0]) + sin(XY[:, 1])", {"XY": _matrix(_XY)},
         description=("Two variables in the columns of one matrix: the gradient has the "
                      "same two columns, cos of each. " + _ROUNDED.format(atol=1e-4)),
         expected=Expected(outputs=(_XY_Z,), grads={"XY": _XY_GRAD}),
     ),
     Preset(
-        "tanh", "tanh over ten values", "001", "seed 001, In [18]-[20]",
+        "tanh", "tanh over 10 values", "001", "seed 001, In [18]-[20]",
         "tanh(X)", {"X": _vector(_TANH_X)},
         description="dz/dx = 1 - tanh²(x). " + _ROUNDED.format(atol=1e-4),
         expected=Expected(outputs=(_TANH_Z,), grads={"X": _TANH_GRAD}),
     ),
     Preset(
-        "accumulate", "backward three times: 72, 144, 216", "001", "seed 001, In [6]-[7]",
+        "accumulate", "backward ×3: 72, 144, 216", "001", "seed 001, In [6]-[7]",
         "x**3 + 2*x**2 + 8*x", {"x": "4"}, page="mechanics",
         description=("A second backward() without retain_graph fails; with it, gradients add "
                      "up: 72, 144, 216. extra['accumulated'] holds the three printed values."),
         expected=Expected(grads={"x": [72.0]}, extra={"accumulated": (72.0, 144.0, 216.0)}),
     ),
     Preset(
-        "sin_second", "sin'(0) and sin''(0), exactly", "002", "seed 002, 'real-valued function'",
+        "sin_second", "sin'(0) and sin''(0)", "002", "seed 002, 'real-valued function'",
         "sin(x)", {"x": "0"}, page="higher-order",
         description=("With create_graph=True the derivative has a graph of its own: sin'(0) = "
                      "cos(0) = 1 and sin''(0) = -sin(0) = 0, both with error exactly 0. "
@@ -206,7 +206,7 @@ PRESETS: tuple[Preset, ...] = (
         expected=Expected(grads={"x": [1.0]}, extra={"second_derivative": (0.0,)}),
     ),
     Preset(
-        "partials", "(x + y)(y + 3) at x = 1, y = 2", "002", "seed 002, partial derivatives",
+        "partials", "(x + y)(y + 3) at 1, 2", "002", "seed 002, partial derivatives",
         "(x + y) * (y + 3)", {"x": "1", "y": "2"},
         description="∂f/∂x = y + 3 = 5 and ∂f/∂y = 2y + x + 3 = 8.",
         expected=Expected(grads={"x": [5.0], "y": [8.0]}),
@@ -220,7 +220,7 @@ PRESETS: tuple[Preset, ...] = (
         expected=Expected(grads={"x": [2.0, 2.0, 2.0]}, extra={"divergence": 6.0}),
     ),
     Preset(
-        "sin_linspace", "sin over x = 0, 0.001, …, 1", "002", "seed 002, vector-valued function",
+        "sin_linspace", "sin over 0, 0.001, …, 1", "002", "seed 002, vector-valued function",
         "sin(x)", {"x": "linspace(0, 1, 1001)"}, page="jacobian",
         description=("A diagonal Jacobian, cos(x) on its diagonal: v = ones and the identity "
                      "give the same Laplacian, at very different cost (know your Jacobian). "
@@ -238,7 +238,7 @@ PRESETS: tuple[Preset, ...] = (
         expected=Expected(grads={"x": _LOG_GRAD}, atol=1.5e-4),
     ),
     Preset(
-        "sin_affine", "sin(Ax + b) with v = ones", "003", "seed 003 (b), In [33]-[40]",
+        "sin_affine", "sin(Ax + b), v = ones", "003", "seed 003 (b), In [33]-[40]",
         "z = mv(A, x) + b\nf = sin(z)", {"A": _matrix(_MV_A), "x": _vector(_MV_X), "b": _vector(_MV_B)},
         dtype="float64", v="ones(10)",
         description=(
@@ -248,7 +248,7 @@ PRESETS: tuple[Preset, ...] = (
         expected=Expected(outputs=(_MV_F,), grads={"x": _MV_GRAD}, atol=5e-4),
     ),
     Preset(
-        "log_sin", "log(x₁x₂)·sin(x₂) at [0.5, 0.75]", "004", "seed 004, Example",
+        "log_sin", "log(x₁x₂)·sin(x₂)", "004", "seed 004, Example",
         "log(x[0]*x[1]) * sin(x[1])", {"x": "[0.5, 0.75]"},
         description=(
             "g(f(x)) with f(x) = (log(x₁x₂), sin(x₂)) and g(a, b) = ab: the gradient is "
@@ -259,7 +259,7 @@ PRESETS: tuple[Preset, ...] = (
                           extra={"forward_difference": (1.3619, 0.1919), "step": 1e-3}),
     ),
     Preset(
-        "tsne_kl", "t-SNE KL gradient vs the paper", "000", "seed 000",
+        "tsne_kl", "t-SNE KL gradient", "000", "seed 000",
         "", page="tsne",
         description=("The autograd gradient of the t-SNE KL loss agrees with van der Maaten & "
                      "Hinton's formula once the reference code's missing factor 4 is put back "
@@ -279,15 +279,15 @@ PRESETS: tuple[Preset, ...] = (
 
 # Model presets: real graphs too large to draw node by node, for the level-of-detail view.
 MODEL_PRESETS: tuple[Preset, ...] = (
-    Preset("mlp_200", "MLP, 200 layers (1,000 nodes)", "-", "model preset", "", model="mlp",
+    Preset("mlp_200", "MLP, 200 layers", "-", "model preset", "", model="mlp",
            model_options={"depth": 200},
            description="A deep tanh multilayer perceptron: about five autograd nodes per layer."),
-    Preset("mlp_4000", "MLP, 4,000 layers (20,000 nodes)", "-", "model preset", "", model="mlp",
+    Preset("mlp_4000", "MLP, 4,000 layers", "-", "model preset", "", model="mlp",
            model_options={"depth": 4000},
            description="Tens of thousands of autograd nodes: chains collapse, the nodes nearest the "
                        "loss are drawn."),
-    Preset("rnn_100", "RNN unrolled 100 steps", "-", "model preset", "", model="rnn",
-           model_options={"depth": 100},
+    Preset("rnn_100", "RNN, 100 steps", "-", "model preset", "", model="rnn",
+           model_options={"depth": 100, "max_nodes": 100},
            description="Backpropagation through time: W, U and b are used at every step and their "
                        "gradients sum over all steps."),
 )

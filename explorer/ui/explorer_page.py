@@ -64,10 +64,10 @@ def preset_state(p: Preset) -> dict:
     """The session-state values that show preset ``p`` on this page."""
     if p.model:
         return {"mode": "model", "model": p.model, "depth": int(p.model_options.get("depth", 8)), "seed": 0,
-                "step": 0, "max_nodes": DEFAULT_MAX_NODES}
+                "step": 0, "max_nodes": int(p.model_options.get("max_nodes", DEFAULT_MAX_NODES))}
     vector = ({"v": "ones"} if p.v is None or p.v.startswith("ones(") else {"v": "typed", "v_values": p.v})
     state = {"mode": "function", "f": p.source, "seed": 0, "dtype": p.dtype, "device": "auto", "step": 0,
-             "v_index": 0, "v_seed": 0, "v_values": "", "max_nodes": DEFAULT_MAX_NODES, **vector}
+             "v_index": 0, "v_seed": 0, "v_values": "", **vector}
     state.update({f"{INPUT_PREFIX}{name}": spec for name, spec in p.inputs.items()})
     return state
 
@@ -78,7 +78,7 @@ def preset_query(p: Preset) -> dict[str, str]:
     >>> preset_query(preset("partials"))["f"]
     '(x + y) * (y + 3)'
     """
-    keep = ("mode", "f", "seed", "dtype", "device", "v", "model", "depth")
+    keep = ("mode", "f", "seed", "dtype", "device", "v", "model", "depth", "max_nodes")
     state = preset_state(p)
     query = {k: str(v) for k, v in state.items() if k in keep or k.startswith(INPUT_PREFIX)}
     if state.get("v") == "typed":
@@ -139,7 +139,7 @@ def _summary(request: Request) -> dict:
         lines.append(f"{len(ex.grads)} parameter tensors ({count:,} numbers); largest |grad| = "
                      f"{max(float(g.abs().max()) for g in ex.grads.values()):.4g}")
     else:
-        lines += [f"{name}.grad = {grad!s}" for name, grad in ex.grads.items()]
+        lines += [f"{name}.grad = {ex.grads[name]!s}" for name in ex.inputs if name in ex.grads]
     summary = {
         "lines": lines, "device": ex.device, "dtype": ex.dtype, "nodes": len(ex.nodes),
         "scalar": all(o.numel() == 1 for o in ex.outputs),
@@ -207,9 +207,12 @@ def _steps(request: Request) -> list[tuple[int, str, str]]:
 
 def render() -> None:
     """The explorer page."""
-    if "f" not in st.session_state and "f" not in st.query_params and "model" not in st.query_params:
-        for name, value in preset_state(preset(DEFAULT_PRESET)).items():
-            st.session_state.setdefault(name, value)
+    if "f" not in st.query_params and "model" not in st.query_params and "f" not in st.session_state:
+        # A bare visit shows the default preset, through the URL like any preset: the widgets read their
+        # values from it, so the address bar holds the whole view from the first run on. (Values set
+        # through session state alone would not reach the URL.)
+        st.query_params.update(preset_query(preset(DEFAULT_PRESET)))
+        st.rerun()
     st.session_state.setdefault("mode", "function")
     title, switch = st.columns([3, 2], vertical_alignment="bottom")
     title.header("Explorer")
@@ -230,9 +233,13 @@ def _function_form() -> Request | None:
         program, parse_error = parse(source), None
     except ExpressionError as err:
         program, parse_error = None, err
+    # While the text does not parse, keep the last inputs on screen: their values (and their place in
+    # the URL) survive a typo.
+    names = program.inputs if program else st.session_state.get("explorer_inputs", ())
+    st.session_state["explorer_inputs"] = names
     with right:
         st.markdown("**Inputs**")
-        panel = inputs_panel(program.inputs if program else (), key_prefix=INPUT_PREFIX)
+        panel = inputs_panel(names, key_prefix=INPUT_PREFIX)
         options = options_panel()
         vector = _vector_panel()
     with left:
@@ -425,7 +432,8 @@ def _vjp(request: Request) -> None:
     else:
         st.code("(nothing: every output has one element, so PyTorch takes v = 1 itself)", language=None)
     grads = _exploration(request).grads
-    for name, shape in vj.input_shapes.items():
+    # the smallest Jacobians first: they are the readable ones
+    for name, shape in sorted(vj.input_shapes.items(), key=lambda item: torch.Size(item[1]).numel()):
         jac = vj.jacobians.get(name)
         st.markdown(f"**Input {name}**, shape {shape}")
         if jac is None:
@@ -433,7 +441,7 @@ def _vjp(request: Request) -> None:
                        f"all the same:")
             st.code(f"{name}.grad = {grads[name]!s}", language=None)
             continue
-        j_col, v_col, r_col = st.columns([4, 1, 2])
+        j_col, v_col = st.columns([5, 1])
         with j_col:
             st.caption(f"J = ∂(outputs)/∂{name}: {jac.shape[0]} x {jac.shape[1]}")
             st.dataframe(_matrix_frame(jac, rows="y", cols=name), width="stretch", key=f"jacobian_{name}")
@@ -441,12 +449,10 @@ def _vjp(request: Request) -> None:
             st.caption("v")
             st.dataframe(_matrix_frame(vj.v.reshape(-1, 1), rows="y", cols="v"), width="stretch",
                          key=f"v_{name}")
-        with r_col:
-            product, pytorch = vj.products[name], grads[name]
-            same = torch.allclose(product.to(pytorch.dtype), pytorch, rtol=1e-5, atol=1e-6)
-            st.caption("vᵀJ, and what backward(v) gave")
-            st.code(f"vᵀJ         = {_flat(product)}\nbackward(v) = {_flat(pytorch)}\n"
-                    f"{'the same' if same else 'NOT the same'}", language=None)
+        product, pytorch = vj.products[name], grads[name]
+        same = torch.allclose(product.to(pytorch.dtype), pytorch, rtol=1e-5, atol=1e-6)
+        st.code(f"vᵀJ         = {_flat(product)}\nbackward(v) = {_flat(pytorch)}   "
+                f"({'the same' if same else 'NOT the same'})", language=None, wrap_lines=True)
 
 
 def _matrix_frame(matrix: torch.Tensor, *, rows: str, cols: str):

@@ -30,6 +30,7 @@ from explorer.vjp import ONES, VectorChoice
 
 DTYPE_CHOICES = ("float32", "float64")
 WORK_TIMEOUT = 10.0  # seconds an evaluation of user text may take (the sandbox kills it after)
+DRAWING_TIMEOUT = 15.0  # seconds Graphviz may take to lay a graph out before the page gives up
 
 
 # ---------------------------------------------------------------------------
@@ -210,7 +211,7 @@ def cached_vector_jacobian(source: str, inputs: Mapping[str, str], *, seed: int 
 
 _VIEWER = """<!doctype html><html><head><meta charset="utf-8"><style>
 html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-serif}
-#view{position:absolute;inset:0;overflow:hidden;cursor:grab;touch-action:none}
+#view{position:absolute;top:34px;left:0;right:0;bottom:0;overflow:hidden;cursor:grab;touch-action:none}
 #view.dragging{cursor:grabbing}
 #view svg{width:100%;height:100%;display:block}
 #bar{position:absolute;top:6px;right:6px;z-index:2;display:flex;gap:4px}
@@ -221,7 +222,9 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
 </style></head><body>
 <div id="view" data-testid="graph-view">__SVG__</div>
 <div id="bar"><button id="zoom-in" title="Zoom in">+</button><button id="zoom-out" title="Zoom out">&minus;</button>
-<button id="fit" title="Fit the whole graph">Fit</button><button id="fullscreen" title="Fullscreen">&#x26F6;</button></div>
+<button id="fit" title="Fit the whole graph">Fit</button><button id="fullscreen" title="Fullscreen">
+<svg width="12" height="12" viewBox="0 0 12 12" fill="none" stroke="#333" stroke-width="1.6"><path d="M1 4V1h3M8 1h3v3M11 8v3H8M4 11H1V8"/></svg>
+</button></div>
 <div id="hint">scroll to zoom &middot; drag to pan &middot; double-click to fit</div>
 <script>
 (function () {
@@ -229,7 +232,14 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
   if (!svg) return;
   svg.removeAttribute("width"); svg.removeAttribute("height");
   svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-  var b = svg.viewBox.baseVal, home = {x: b.x, y: b.y, w: b.width, h: b.height}, vb = Object.assign({}, home);
+  var b = svg.viewBox.baseVal, drawing = {x: b.x, y: b.y, w: b.width, h: b.height};
+  function home() {  // the whole drawing, but never larger than Graphviz drew it (1 pt = 4/3 px)
+    var r = view.getBoundingClientRect();
+    if (!r.width || Math.min(r.width / drawing.w, r.height / drawing.h) <= 4 / 3) return Object.assign({}, drawing);
+    var w = r.width * 0.75, h = r.height * 0.75;
+    return {x: drawing.x + (drawing.w - w) / 2, y: drawing.y + (drawing.h - h) / 2, w: w, h: h};
+  }
+  var vb = home(), fitted = true;
   function apply() { svg.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h); }
   function unitsPerPixel() { var r = view.getBoundingClientRect(); return Math.max(vb.w / r.width, vb.h / r.height); }
   function at(e) {  // the point under the mouse, in the SVG's coordinates ('meet' centres the drawing)
@@ -239,9 +249,10 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
   }
   function zoom(f, c) {
     c = c || {x: vb.x + vb.w / 2, y: vb.y + vb.h / 2};
-    vb = {x: c.x - (c.x - vb.x) / f, y: c.y - (c.y - vb.y) / f, w: vb.w / f, h: vb.h / f}; apply();
+    vb = {x: c.x - (c.x - vb.x) / f, y: c.y - (c.y - vb.y) / f, w: vb.w / f, h: vb.h / f}; fitted = false; apply();
   }
-  function fit() { vb = Object.assign({}, home); apply(); }
+  function fit() { vb = home(); fitted = true; apply(); }
+  window.addEventListener("resize", function () { if (fitted) fit(); });
   view.addEventListener("wheel", function (e) { e.preventDefault(); zoom(Math.exp(-e.deltaY * 0.0015), at(e)); },
                         {passive: false});
   var drag = null;
@@ -249,7 +260,8 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
     drag = {x: e.clientX, y: e.clientY}; view.classList.add("dragging"); view.setPointerCapture(e.pointerId); });
   view.addEventListener("pointermove", function (e) {
     if (!drag) return; var s = unitsPerPixel();
-    vb.x -= (e.clientX - drag.x) * s; vb.y -= (e.clientY - drag.y) * s; drag = {x: e.clientX, y: e.clientY}; apply(); });
+    vb.x -= (e.clientX - drag.x) * s; vb.y -= (e.clientY - drag.y) * s; drag = {x: e.clientX, y: e.clientY};
+    fitted = false; apply(); });
   view.addEventListener("pointerup", function () { drag = null; view.classList.remove("dragging"); });
   view.addEventListener("dblclick", fit);
   document.getElementById("zoom-in").onclick = function () { zoom(1.25); };
@@ -270,7 +282,7 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
       p = p.matrixTransform(root.inverse().multiply(m));
       if (unitsPerPixel() > 1.3) {
         var r = view.getBoundingClientRect();
-        vb = {x: p.x - r.width / 2, y: p.y - r.height / 2, w: r.width, h: r.height};
+        vb = {x: p.x - r.width / 2, y: p.y - r.height / 2, w: r.width, h: r.height}; fitted = false;
       }
       break;
     }
@@ -307,7 +319,7 @@ def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
 def _drawing(dot: str, fmt: str) -> bytes:
     from explorer.export import render
 
-    return render(dot, fmt)
+    return render(dot, fmt, timeout=DRAWING_TIMEOUT)
 
 
 def graph_view(dot: str, *, key: str, file_stem: str = "graph", height: int = 560, focus: str | None = None,

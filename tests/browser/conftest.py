@@ -92,12 +92,13 @@ def page(browser):
 
 @pytest.fixture
 def screenshot(page):
-    """``screenshot("name")`` saves ``docs/screenshots/name.png`` of the current page."""
+    """``screenshot("name")`` saves ``docs/screenshots/name.png`` of the current page
+    (``locator=`` an element of it instead; other keywords go to Playwright's ``screenshot``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str, **kwargs) -> Path:
+    def take(name: str, locator=None, **kwargs) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), **kwargs)
+        (locator or page).screenshot(path=str(path), **kwargs)
         return path
 
     return take
@@ -111,3 +112,29 @@ def wait_for_app(page) -> None:
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=60_000,
     )
+
+
+def graph_frame(page, title: str = "Annotated autograd graph"):
+    """The frame of a graph view (``explorer.ui.widgets.graph_view``), once its drawing is visible.
+
+    Returns the Playwright ``Frame``: ``frame.locator("#view svg")`` is the drawing.
+    """
+    page.wait_for_selector(f'iframe[title="{title}"]', timeout=60_000)
+    frame = page.frame_locator(f'iframe[title="{title}"]')
+    frame.locator("#view svg").wait_for(timeout=60_000)
+    return frame
+
+
+def open_tab(page, label: str) -> None:
+    """Click a tab of the explorer by its label and wait for the rerun it starts."""
+    page.get_by_role("tab", name=label).click()
+    wait_for_app(page)
+
+
+@pytest.fixture
+def ui():
+    """The helpers above as one object (``ui.wait``, ``ui.graph_frame``, ``ui.open_tab``), so that
+    test modules need not import this conftest by name."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(wait=wait_for_app, graph_frame=graph_frame, open_tab=open_tab)
