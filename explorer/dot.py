@@ -1,19 +1,33 @@
-"""DOT source of a captured graph, in two styles.
+"""DOT source of a captured graph, in two styles, readable at any size.
 
-``"torchviz"`` is what ``torchviz.make_dot`` draws (grey operation boxes, blue
-leaves, green outputs, orange saved tensors with ``show_saved``, attributes
-with ``show_attrs``), kept from the live graph, with each saved tensor in a
-node of its own. Where torchviz cannot draw (beyond ~1,000 levels it fails
-with a RecursionError) the same look is drawn from the captured data.
+``"torchviz"`` is what ``torchviz.make_dot`` draws: grey operation boxes, blue
+leaves with name and shape, green outputs, orange saved tensors with
+``show_saved``, attribute tables with ``show_attrs``. For small graphs it is
+torchviz's own drawing, kept while the graph was alive; otherwise the same
+look is drawn from the captured data. Either way each saved tensor is a box of
+its own (torchviz merges a saved leaf into the leaf's box).
 
 ``"annotated"`` labels every node with the user's name, its value and the
-gradient it received, colours operations by the size of that gradient, tells
-leaves, outputs and operations apart, and writes on each edge what flowed
-back along it, with the broadcast sums the engine made.
+gradient it received, fills it by the size of that gradient (a sequential
+scale, with a legend), tells leaves (ellipses), outputs (double border) and
+constants (grey diamonds) apart, and writes on each edge what flowed back
+along it, with the broadcast sums the engine made.
 
-Big graphs get a level-of-detail view: linear chains collapse into one box,
-and only the ``max_nodes`` nodes nearest the outputs (or ``focus``) are drawn;
-a note on the picture says what was left out.
+Big graphs (more than ``max_nodes``) get a level-of-detail view, built
+without recursion:
+
+1. small branches that feed one node only (a weight and its transpose, a
+   bias) ride along with that node: the *spine* is what remains;
+2. a node of the spine that every path from the outputs to what lies below it
+   passes through cuts the spine into blocks (one node each for a plain
+   chain, one layer each for a residual network);
+3. the blocks nearest the outputs (or around ``focus``) and the last ones are
+   drawn in full, each run of blocks between them collapses into one box that
+   names its repeating pattern ("[TanhBackward0 → AddmmBackward0] ×3,996");
+4. if that is still more than ``max_nodes`` boxes, the boxes nearest the
+   outputs are kept, and a "… N more" stub marks every cut edge.
+
+A note on the picture says what was collapsed and what was left out.
 
 >>> import torch
 >>> from explorer.graph import capture
@@ -25,44 +39,357 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
+from dataclasses import dataclass, field
 
-from explorer.graph import Graph, Node
+from explorer.graph import Graph, Node, short_op, summed_dims
 
 STYLES = ("torchviz", "annotated")
 DEFAULT_MAX_NODES = 300
-# A colour-blind-safe sequential scale (light to dark) for |gradient|.
+SIDE_MAX = 4        # nodes in a branch that rides along with the one node it feeds
+HUB_CONSUMERS = 8   # a node used this often is not allowed to hold the spine's blocks apart
+PROXY_USES = 8      # a node feeding more boxes than this is drawn again beside each of them
+HEAD_SHARE, TAIL_SHARE = 0.6, 0.15  # of max_nodes, drawn in full near the outputs and near the inputs
+# ColorBrewer's Oranges (sequential, colour-blind safe), light to dark, for |gradient|.
 PALETTE = ("#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d94801", "#a63603")
+DECADES = 6         # the scale spans this many powers of ten below the largest |gradient|
+LEAF_BORDER = ' color="#2166ac" penwidth=2'
+MAX_SIZE = 60       # inches: torchviz grows its drawing with its content
+_HEADER = '\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]'
 
 
 def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, show_saved: bool = False,
            highlight: int | None = None, max_nodes: int = DEFAULT_MAX_NODES, focus: int | None = None,
-           depth: int | None = None) -> str:
-    """DOT source of ``graph`` in ``style``.
+           depth: int | None = None, max_attr_chars: int = 50) -> str:
+    """DOT source of ``graph`` in ``style`` (``"torchviz"`` or ``"annotated"``).
 
-    ``highlight`` marks one node (the current step of a step-through);
-    ``max_nodes``, ``focus`` (a node id: draw its neighbourhood) and ``depth``
-    (levels from the outputs or the focus) bound what is drawn.
+    ``show_attrs`` and ``show_saved`` are torchviz's options (the annotated
+    style honours them too); ``highlight`` marks one node (the current step of
+    a step-through); ``max_nodes`` bounds the boxes drawn, ``depth`` the
+    levels below the outputs (or around ``focus``, a node id whose
+    neighbourhood is drawn).
+
+    >>> import torch
+    >>> from explorer.graph import capture
+    >>> x = torch.ones(1, requires_grad=True)
+    >>> y = x
+    >>> for _ in range(2000):
+    ...     y = y.sin()
+    >>> "collapsed" in to_dot(capture(y, {"x": x}), "torchviz")
+    True
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    small = len(graph.nodes) <= max_nodes and focus is None and depth is None
-    if style == "torchviz" and small and highlight is None and (show_attrs, show_saved) in graph.torchviz_dot:
-        return graph.torchviz_dot[(show_attrs, show_saved)]
-    shown, groups, note = _level_of_detail(graph, max_nodes, focus, depth)
-    lines = ["digraph {", '\tgraph [size="12,12" rankdir=BT]',
-             '\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]']
-    if style == "annotated":
-        lines += _annotated(graph, shown, groups, highlight)
-    else:
-        lines += _torchviz_look(graph, shown, groups, highlight)
-    if note:
-        lines.append(f'\tnote [label="{_escape(note)}" shape=note fillcolor="#ffffcc"]')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be a whole number of at least 1, not {max_nodes!r}")
+    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
+        raise ValueError(f"depth must be None or a whole number of at least 0, not {depth!r}")
+    if not isinstance(max_attr_chars, int) or max_attr_chars < 3:
+        raise ValueError(f"max_attr_chars must be a whole number of at least 3, not {max_attr_chars!r}")
+    for name, node_id in (("highlight", highlight), ("focus", focus)):
+        if node_id is not None and node_id not in graph.by_id:
+            raise ValueError(f"{name} must be the id of a node (0 to {len(graph.nodes) - 1}), not {node_id!r}")
+    whole = len(graph.nodes) <= max_nodes and focus is None and depth is None
+    kept = graph.torchviz_dot.get((show_attrs, show_saved))
+    if style == "torchviz" and whole and highlight is None and max_attr_chars == 50 and kept:
+        return kept
+    view = level_of_detail(graph, max_nodes=max_nodes, focus=focus, depth=depth)
+    draw = _annotated if style == "annotated" else _torchviz_look
+    body = draw(graph, view, show_attrs=show_attrs, show_saved=show_saved, highlight=highlight,
+                max_attr_chars=max_attr_chars)
+    if view.note:
+        body.append(f'\tnote [label="{_escape(view.note)}" shape=note fillcolor="#ffffcc" fontsize=11]')
+    # torchviz's resize_graph, bounded: a level-of-detail view is meant to be read at one size
+    size = min(MAX_SIZE, max(12, len(body) * 0.15)) if style == "torchviz" else 12
+    head = ["digraph {", f'\tgraph [size="{size},{size}"]', _HEADER]
+    return "\n".join(head + body + ["}"]) + "\n"
 
+
+# ---------------------------------------------------------------------------
+# Level of detail.
+
+@dataclass
+class View:
+    """What to draw of a graph: single nodes, collapsed groups, stubs for cut edges, and a note.
+
+    ``box`` maps each drawn node to its box's DOT name: its own id, or
+    ``group<k>`` for the nodes of ``groups[k]``. ``stubs`` are ``(box, hidden
+    inputs, hidden consumers)``.
+    """
+
+    singles: list[int]
+    groups: list[list[int]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    box: dict[int, str] = field(default_factory=dict)
+    stubs: list[tuple[str, int, int]] = field(default_factory=list)
+    note: str = ""
+
+
+def level_of_detail(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES, focus: int | None = None,
+                    depth: int | None = None) -> View:
+    """The boxes to draw: everything for a small graph; blocks, groups and stubs for a big one.
+
+    >>> import torch
+    >>> from explorer.graph import capture
+    >>> x = torch.ones(3, requires_grad=True)
+    >>> y = x
+    >>> for _ in range(1000):
+    ...     y = y.tanh()
+    >>> view = level_of_detail(capture(y.sum(), {"x": x}), max_nodes=50)
+    >>> len(view.singles) <= 50 and len(view.groups)
+    1
+    """
+    by_id = graph.by_id
+    start = [focus] if focus is not None else [o for o in graph.outputs if o in by_id]
+    visible = _within(graph, start, depth, both_ways=focus is not None)
+    view = View(singles=sorted(visible)) if len(visible) <= max_nodes else \
+        _collapse(graph, visible, start, focus, max_nodes)
+    view.box = {n: str(n) for n in view.singles}
+    for k, members in enumerate(view.groups):
+        view.box.update(dict.fromkeys(members, f"group{k}"))
+    reasons = []
+    if len(visible) < len(graph.nodes):
+        reasons.append(f"more than {depth} levels from the {'focus' if focus is not None else 'outputs'}")
+    if len(view.singles) + len(view.groups) > max_nodes:
+        _keep_nearest(graph, view, start, focus, max_nodes)
+        reasons.append(f"beyond max_nodes={max_nodes}")
+    notes = []
+    if view.groups:
+        collapsed = sum(map(len, view.groups))
+        notes.append(f"{len(graph.nodes):,} nodes: {collapsed:,} of them collapsed into "
+                     f"{len(view.groups)} dashed box{'es' if len(view.groups) > 1 else ''}")
+    hidden = len(graph.nodes) - len(view.box)
+    for name, members in _boxes(view):
+        ins = {i for m in members for i in by_id[m].inputs if i is not None and i not in view.box}
+        outs = {c for m in members for c in by_id[m].consumers if c not in view.box}
+        if ins or outs:
+            view.stubs.append((name, len(ins), len(outs)))
+    if hidden:
+        notes.append(f"{hidden:,} nodes not drawn ({' and '.join(reasons)}): "
+                     "raise max_nodes or depth, or focus on a node")
+    view.note = "\n".join(notes)
+    return view
+
+
+def _boxes(view: View):
+    """``(DOT name, node ids)`` of every box of the view."""
+    for n in view.singles:
+        yield str(n), (n,)
+    for k, members in enumerate(view.groups):
+        yield f"group{k}", members
+
+
+def _within(graph: Graph, start: list[int], depth: int | None, both_ways: bool) -> set[int]:
+    """Ids of the nodes at most ``depth`` edges from ``start`` (down through inputs, or both ways)."""
+    if depth is None:
+        return set(graph.by_id)
+    by_id = graph.by_id
+    level = dict.fromkeys(start, 0)
+    queue = deque(start)
+    while queue:
+        n = queue.popleft()
+        if level[n] == depth:
+            continue
+        near = [i for i in by_id[n].inputs if i is not None] + (by_id[n].consumers if both_ways else [])
+        for i in near:
+            if i not in level:
+                level[i] = level[n] + 1
+                queue.append(i)
+    return set(level)
+
+
+def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | None, max_nodes: int) -> View:
+    """Draw the blocks of the spine nearest the outputs (or the focus) and the last ones; collapse the rest."""
+    by_id = graph.by_id
+    ids = sorted(visible)   # node ids are a topological order: consumers before producers
+    inputs = {n: [i for i in by_id[n].inputs if i is not None and i in visible] for n in ids}
+    consumers = {n: {c for c in by_id[n].consumers if c in visible} for n in ids}
+    shared = {n for n in ids if by_id[n].kind == "leaf" and len(consumers[n]) > 1}
+
+    # 1. Small branches feeding one node ride along with it (producers first).
+    size: dict[int, int] = {}
+    for n in reversed(ids):
+        if len(consumers[n]) != 1 or n in start:
+            continue
+        if by_id[n].kind == "leaf":
+            size[n] = 1
+        elif all(i in size or i in shared for i in inputs[n]):
+            total = 1 + sum(size.get(i, 0) for i in set(inputs[n]))
+            if total <= SIDE_MAX:
+                size[n] = total
+    owner: dict[int, int] = {}
+    for n in ids:   # consumers first: a branch's owner is known before the branch
+        if n in size:
+            (c,) = consumers[n]
+            owner[n] = owner.get(c, c)
+        elif n not in shared:
+            owner[n] = n
+    spine = [n for n in ids if owner.get(n) == n]
+    if not spine:
+        return View(singles=ids)
+
+    # 2. Cut points: no edge of the spine jumps over them.
+    position = {n: k for k, n in enumerate(spine)}
+    hubs = {n for n in spine if len(consumers[n]) >= HUB_CONSUMERS}
+    blocks: list[list[int]] = []
+    reach = 0
+    for k, n in enumerate(spine):
+        if reach <= k or not blocks:
+            blocks.append([])
+        blocks[-1].append(n)
+        for i in inputs[n]:
+            if i in position and i not in hubs:
+                reach = max(reach, position[i])
+    members: dict[int, list[int]] = {n: [n] for n in spine}
+    for n in ids:
+        if n in owner and owner[n] != n:
+            members[owner[n]].append(n)
+    weight = [sum(len(members[n]) for n in block) for block in blocks]
+
+    # 3. Keep the blocks nearest the outputs (or around the focus) and the last ones.
+    keep: set[int] = set()
+    if focus is not None:
+        anchor = owner[focus] if focus in owner else \
+            next((owner[c] for c in sorted(consumers[focus]) if c in owner), spine[0])
+        centre = next(k for k, block in enumerate(blocks) if anchor in block)
+        _grow(keep, weight, [centre], range(centre - 1, -1, -1), range(centre + 1, len(blocks)),
+              (HEAD_SHARE + TAIL_SHARE) * max_nodes)
+    else:
+        firsts = sorted({k for k, block in enumerate(blocks) for n in block if n in start} or {0})
+        _grow(keep, weight, firsts, range(1, len(blocks)), (), HEAD_SHARE * max_nodes)
+        _grow(keep, weight, [], range(len(blocks) - 1, -1, -1), (), TAIL_SHARE * max_nodes, avoid=set(keep))
+    view = View(singles=[])
+    run: list[int] = []
+    for k in range(len(blocks) + 1):
+        if k < len(blocks) and k not in keep:
+            run.append(k)
+            continue
+        if sum(weight[j] for j in run) > 1:
+            group = [m for j in run for n in blocks[j] for m in members[n]]
+            view.groups.append(group)
+            view.labels.append(_pattern(graph, [blocks[j] for j in run], group))
+        elif run:
+            view.singles += [m for j in run for n in blocks[j] for m in members[n]]
+        if k < len(blocks):
+            view.singles += [m for n in blocks[k] for m in members[n]]
+        run = []
+    view.singles += sorted(shared)
+    return view
+
+
+def _grow(keep: set[int], weight: list[int], first: list[int], before, after, budget: float,
+          avoid: set[int] = frozenset()) -> None:
+    """Add blocks to ``keep`` (``first``, then alternately from ``before`` and ``after``) within ``budget`` nodes."""
+    used = 0
+    for k in first:
+        keep.add(k)
+        used += weight[k]
+    sides = [iter(before), iter(after)]
+    while sides:
+        for side in list(sides):
+            k = next(side, None)
+            if k is None or k in avoid or used + weight[k] > budget:
+                sides.remove(side)
+                continue
+            keep.add(k)
+            used += weight[k]
+
+
+def _pattern(graph: Graph, blocks: list[list[int]], group: list[int]) -> str:
+    """What a collapsed run holds: its repeating block, or its commonest operations."""
+    by_id = graph.by_id
+    signatures = [tuple(by_id[n].op for n in block) for block in blocks]
+    spine = sum(len(block) for block in blocks)
+    text = f"… {len(group):,} nodes collapsed: {spine:,} in a chain of blocks"
+    for period in range(1, min(12, len(signatures) // 2) + 1):
+        if all(signatures[k] == signatures[k - period] for k in range(period, len(signatures))):
+            ops = [op for signature in signatures[:period] for op in signature]
+            shown = " → ".join(ops[:6]) + (" → …" if len(ops) > 6 else "")
+            text += f"\n[{shown}] ×{len(signatures) // period:,}"
+            if len(signatures) % period:
+                text += f" and {len(signatures) % period} more block{'s' if len(signatures) % period > 1 else ''}"
+            break
+    else:
+        counts = Counter(by_id[n].op for block in blocks for n in block)
+        text += "\n" + ", ".join(f"{op} ×{k:,}" for op, k in counts.most_common(3)) + (", …" if len(counts) > 3 else "")
+    if len(group) > spine:
+        counts = Counter(by_id[n].op for n in group) - Counter(by_id[n].op for block in blocks for n in block)
+        text += f"\nwith {len(group) - spine:,} nodes on its side inputs (" + ", ".join(
+            f"{op} ×{k:,}" for op, k in counts.most_common(2)) + (", …" if len(counts) > 2 else "") + ")"
+    return text
+
+
+def _keep_nearest(graph: Graph, view: View, start: list[int], focus: int | None, max_nodes: int) -> None:
+    """Keep only the ``max_nodes`` boxes nearest ``start`` (breadth first over boxes)."""
+    by_id = graph.by_id
+    members = dict(_boxes(view))
+    first = [view.box[s] for s in start if s in view.box]
+    seen = dict.fromkeys(first)
+    queue = deque(first)
+    while queue and len(seen) < max_nodes:
+        name = queue.popleft()
+        for m in members[name]:
+            near = by_id[m].inputs + (by_id[m].consumers if focus is not None else [])
+            for i in near:
+                if i is not None and i in view.box and view.box[i] not in seen and len(seen) < max_nodes:
+                    seen[view.box[i]] = None
+                    queue.append(view.box[i])
+    view.singles = [n for n in view.singles if str(n) in seen]
+    keep = [k for k in range(len(view.groups)) if f"group{k}" in seen]
+    view.groups = [view.groups[k] for k in keep]
+    view.labels = [view.labels[k] for k in keep]
+    view.box = {n: str(n) for n in view.singles}
+    for k, group in enumerate(view.groups):
+        view.box.update(dict.fromkeys(group, f"group{k}"))
+
+
+def _edges(graph: Graph, view: View) -> tuple[list[tuple], list[tuple[str, int, int]]]:
+    """The edges between boxes, ``(source box, target box, sending node or None, input index)``, and
+    the proxies ``(DOT name, node id, uses)`` that stand in for a much-used node.
+
+    Between two single nodes every edge is drawn (``x * x`` has two); into or
+    out of a group, one edge per pair of boxes. A node feeding more than
+    ``PROXY_USES`` boxes (an RNN's shared weight) keeps its first edge; each
+    other box gets a copy of it beside it: a long edge per use would make
+    Graphviz's layout slow (seconds at a hundred uses) and the picture a web.
+    """
+    by_id = graph.by_id
+    seen = set()
+    edges = []
+    for name, members in _boxes(view):
+        for m in members:
+            node = by_id[m]
+            for index, i in enumerate(node.inputs):
+                if i is None or i not in view.box or view.box[i] == name:
+                    continue
+                source = view.box[i]
+                if source.startswith("group") or name.startswith("group"):
+                    if (source, name) in seen:
+                        continue
+                    seen.add((source, name))
+                    edges.append((source, name, None, index))
+                else:
+                    edges.append((source, name, node, index))
+    targets: dict[str, dict[str, None]] = {}
+    for source, target, _, _ in edges:
+        targets.setdefault(source, {})[target] = None
+    proxies, proxy_of = [], {}
+    for source, uses in targets.items():
+        if len(uses) > PROXY_USES and not source.startswith("group"):
+            for target in list(uses)[1:]:
+                proxy_of[source, target] = f"use{source}_{len(proxies)}"
+                proxies.append((proxy_of[source, target], int(source), len(by_id[int(source)].consumers)))
+    return [(proxy_of.get((s, t), s), t, sender, index) for s, t, sender, index in edges], proxies
+
+
+# ---------------------------------------------------------------------------
+# Drawing.
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _short(t) -> str:
@@ -71,158 +398,182 @@ def _short(t) -> str:
     if t.numel() == 1:
         return f"{t.item():.4g}"
     flat = t.reshape(-1)[:3].tolist()
-    return f"[{', '.join(f'{v:.3g}' for v in flat)}{', …' if t.numel() > 3 else ''}] {tuple(t.shape)}"
+    return f"[{', '.join(f'{v:.3g}' for v in flat)}{', …' if t.numel() > 3 else ''}] {_shape(t.shape)}"
 
 
-def _size(t) -> float:
-    return 0.0 if t is None or t.numel() == 0 else float(t.detach().abs().max())
+def _shape(shape) -> str:
+    """A shape as torchviz writes it: ``(3, 4)``, ``()``."""
+    return "(" + ", ".join("%d" % v for v in (shape or ())) + ")"
 
 
-def _colour(value: float, top: float) -> str:
-    if top <= 0 or value <= 0 or not math.isfinite(value):
-        return PALETTE[0]
-    # log scale over six decades below the largest gradient
-    level = 1 + math.log10(max(value / top, 1e-6)) / 6
-    return PALETTE[min(len(PALETTE) - 1, max(0, round(level * (len(PALETTE) - 1))))]
+def _level(value: float | None, top: float) -> int | None:
+    """The palette index of |gradient| ``value`` on a log scale of ``DECADES`` below ``top``."""
+    if value is None or not math.isfinite(value):
+        return None if value is None else len(PALETTE) - 1
+    if top <= 0 or value <= 0:
+        return 0
+    place = 1 + math.log10(max(value / top, 10.0 ** -DECADES)) / DECADES
+    return min(len(PALETTE) - 1, max(0, round(place * (len(PALETTE) - 1))))
 
 
-def _level_of_detail(graph: Graph, max_nodes: int, focus: int | None, depth: int | None):
-    """Which nodes to draw, chains collapsed into groups, and a note on what was left out."""
-    by_id = {n.id: n for n in graph.nodes}
-    total = len(by_id)
-    groups: dict[int, list[int]] = {}
-    notes = []
-    if total > max_nodes or depth is not None or focus is not None:
-        # Collapse linear runs: a node with one input whose input has only it as consumer.
-        member_of: dict[int, int] = {}
-        for node in graph.nodes:
-            if node.id in member_of or node.kind != "intermediate":
-                continue
-            run, cur = [node.id], node
-            while True:
-                ins = [i for i in cur.inputs if i is not None]
-                if len(ins) != 1:
-                    break
-                nxt = by_id[ins[0]]
-                if nxt.kind != "intermediate" or len(nxt.consumers) != 1 or nxt.id in member_of:
-                    break
-                run.append(nxt.id)
-                cur = nxt
-            if len(run) >= 3:
-                for member in run:
-                    member_of[member] = run[0]
-                groups[run[0]] = run
-        start = [focus] if focus is not None else list(graph.outputs)
-        limit = depth if depth is not None else math.inf
-        kept: list[int] = []
-        seen = set()
-        queue = deque((s, 0) for s in start if s in by_id)
-        while queue and len(kept) < max_nodes:
-            node_id, level = queue.popleft()
-            head = member_of.get(node_id, node_id)
-            if head in seen or level > limit:
-                continue
-            seen.add(head)
-            kept.append(head)
-            members = groups.get(head, [head])
-            for member in members:
-                node = by_id[member]
-                neighbours = [i for i in node.inputs if i is not None]
-                if focus is not None:
-                    neighbours += node.consumers
-                for i in neighbours:
-                    if member_of.get(i, i) not in seen:
-                        queue.append((i, level + 1))
-        drawn = sum(len(groups.get(h, [h])) for h in kept)
-        if groups:
-            notes.append(f"{sum(len(g) for g in groups.values() if g[0] in seen)} nodes in linear chains "
-                         f"are collapsed into {sum(1 for g in groups if g in seen)} boxes")
-        if drawn < total:
-            notes.append(f"{total - drawn} of {total} nodes are not shown"
-                         + (f" (more than {depth} levels away)" if depth is not None else "")
-                         + ": raise max_nodes or focus on a node to see them")
-        shown = kept
-    else:
-        shown = [n.id for n in graph.nodes]
-    return shown, {h: g for h, g in groups.items() if h in set(shown)}, "\n".join(notes)
+def _fill(value: float | None, top: float) -> str:
+    level = _level(value, top)
+    if level is None:
+        return 'fillcolor=white'
+    return f'fillcolor="{PALETTE[level]}"' + (" fontcolor=white" if level >= len(PALETTE) - 2 else "")
 
 
-def _group_label(graph: Graph, members: list[int]) -> str:
-    by_id = {n.id: n for n in graph.nodes}
-    counts = Counter(by_id[m].op for m in members)
-    kinds = ", ".join(f"{op} ×{k}" for op, k in counts.most_common(3))
-    return f"… {len(members)} ops in a chain: {kinds}{', …' if len(counts) > 3 else ''}"
+def _legend(top: float) -> str:
+    """A table node: the colour scale with the |gradient| each colour starts at, and the shapes."""
+    cells = []
+    for k, colour in enumerate(PALETTE):
+        bound = top * 10.0 ** (DECADES * ((k - 0.5) / (len(PALETTE) - 1) - 1)) if k else 0.0
+        text = "0" if k == 0 else f"≥{bound:.2g}"
+        font = ' COLOR="white"' if k >= len(PALETTE) - 2 else ""
+        cells.append(f'<TD BGCOLOR="{colour}"><FONT{font}>{_html(text)}</FONT></TD>')
+    return ('\tlegend [shape=plaintext style="" margin=0 label=<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" '
+            f'CELLPADDING="3"><TR><TD COLSPAN="{len(PALETTE)}">fill: |gradient received| (largest entry)</TD></TR>'
+            f'<TR>{"".join(cells)}</TR><TR><TD COLSPAN="{len(PALETTE)}">ellipse: leaf · double border: output · '
+            'diamond: constant · dashed: collapsed</TD></TR></TABLE>>]')
 
 
-def _edges(graph: Graph, shown: list[int], groups: dict[int, list[int]]):
-    """(source, target, sending node, input index) for every edge between drawn boxes."""
-    by_id = {n.id: n for n in graph.nodes}
-    box = {}
-    for head in shown:
-        for member in groups.get(head, [head]):
-            box[member] = head
-    for head in shown:
-        for member in groups.get(head, [head]):
-            node = by_id[member]
-            for index, i in enumerate(node.inputs):
-                if i is not None and i in box and box[i] != box[member]:
-                    yield box[i], box[member], node, index
+def _attr_lines(node: Node, max_chars: int) -> list[str]:
+    """torchviz's attribute table: ``name: value`` lines under a rule (``get_fn_name``)."""
+    if not node.attrs:
+        return []
+    width = max(len(k) for k in node.attrs)
+    values = min(max(len(v) for v in node.attrs.values()), max_chars)
+    rule = "-" * max(width + values + 2, len(node.op))
+
+    def cut(v: str) -> str:
+        return v[:values - 3] + "..." if len(v) > values else v
+
+    return [rule] + [f"{k:<{width}}: {cut(v):>{values}}" for k, v in node.attrs.items()]
 
 
-def _annotated(graph: Graph, shown: list[int], groups: dict[int, list[int]], highlight: int | None) -> list[str]:
-    by_id = {n.id: n for n in graph.nodes}
-    top = max((_size(n.grad) for n in graph.nodes), default=0.0)
-    lines = ['\tlegend [shape=plaintext style="" label="fill: |gradient received| (light = small, dark = large)"]']
-    for head in shown:
-        node = by_id[head]
-        attrs = []
-        if head in groups:
-            label = _group_label(graph, groups[head])
-            attrs.append('fillcolor="#eeeeee" style="filled,dashed"')
-        elif node.kind == "leaf":
-            label = f"{node.label} = {_short(node.value)}\ngrad {_short(node.grad)}"
-            attrs.append(f'shape=ellipse fillcolor=lightblue color="{_colour(_size(node.grad), top)}" penwidth=3')
+def _constant_label(node: Node, index: int) -> str:
+    """The value of the constant at input ``index``, where the node saved exactly one constant."""
+    constants = [s for s in node.saved if s.of is None]
+    nones = [k for k, i in enumerate(node.inputs) if i is None]
+    if len(constants) == 1 and len(nones) == 1 and constants[0].value is not None:
+        return f"constant\n{_short(constants[0].value)}"
+    return "constant"
+
+
+def _annotated(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, highlight: int | None,
+               max_attr_chars: int) -> list[str]:
+    by_id = graph.by_id
+    drawn = [by_id[n] for n in view.singles] + [by_id[m] for g in view.groups for m in g]
+    sizes = graph.grad_sizes
+    top = max((s for s in (sizes[n.id] for n in drawn) if s is not None and math.isfinite(s)), default=0.0)
+    lines = [_legend(top)]
+    red = " color=red penwidth=4"
+    for n in view.singles:
+        node = by_id[n]
+        mark = red if n == highlight else ""
+        fill = _fill(sizes[n], top)
+        if node.kind == "leaf":
+            label = f"{node.name} = {_short(node.value)}\ngrad {_short(node.grad)}"
+            extra = " peripheries=2" if n in graph.outputs else ""
+            lines.append(f'\t{n} [label="{_escape(label)}" shape=ellipse {fill}{extra}{mark or LEAF_BORDER}]')
+            continue
+        title = f"{node.label} = {node.op}" if node.label else node.op
+        rows = [title] + (_attr_lines(node, max_attr_chars) if show_attrs else [])
+        if node.value is not None:
+            rows.append(f"value {_short(node.value)}")
+        elif node.shape is not None:
+            rows.append(f"shape {_shape(node.shape)}")
+        if node.grad is not None or len(node.received) <= 1:
+            rows.append(f"grad {_short(node.grad)}")
         else:
-            title = f"{node.label} · {node.op}" if node.label else node.op
-            label = f"{title}\nvalue {_short(node.value)}\ngrad {_short(node.grad)}"
-            fill = _colour(_size(node.grad), top)
-            attrs.append(f'fillcolor="{fill}"')
-            if node.kind == "output":
-                attrs.append("peripheries=2 color=darkgreen")
-        if head == highlight:
-            attrs.append('color=red penwidth=4')
-        lines.append(f'\t{head} [label="{_escape(label)}" {" ".join(attrs)}]')
-    for source, target, sender, index in _edges(graph, shown, groups):
+            rows += [f"grad[{k}] {_short(g)}" for k, g in enumerate(node.received)]
+        extra = " peripheries=2" + ("" if mark else " color=darkgreen") if node.kind == "output" else ""
+        lines.append(f'\t{n} [label="{_escape(chr(10).join(rows))}" {fill}{extra}{mark}]')
+        for k, i in enumerate(node.inputs):
+            if i is None:
+                lines.append(f'\tconst{n}_{k} [label="{_escape(_constant_label(node, k))}" shape=diamond '
+                             'fillcolor="#eeeeee" fontsize=9 height=0.1]')
+                lines.append(f'\tconst{n}_{k} -> {n} [style=dashed color=grey label="no grad" fontsize=8]')
+        if show_saved:
+            for k, s in enumerate(node.saved):
+                text = f"{s.name} {_shape(s.shape)}" + (f"\n{_short(s.value)}" if s.value is not None else "")
+                lines.append(f'\tsaved{n}_{k} [label="{_escape(text)}" fillcolor=orange fontsize=8]')
+                lines.append(f"\t{n} -> saved{n}_{k} [dir=none style=dotted]")
+    for k, (members, label) in enumerate(zip(view.groups, view.labels)):
+        biggest = max((s for s in (sizes[m] for m in members) if s is not None), default=None)
+        text = label + (f"\n|grad| up to {biggest:.3g}" if biggest is not None else "")
+        mark = red if highlight in members else ""
+        lines.append(f'\tgroup{k} [label="{_escape(text)}" style="filled,dashed" '
+                     f'{_fill(biggest, top)}{mark}]')
+    edges, proxies = _edges(graph, view)
+    for name, n, uses in proxies:
+        node = by_id[n]
+        lines.append(f'\t{name} [label="{_escape(node.name)}\\n(used {uses:,}×)" shape=ellipse '
+                     f'style="filled,dashed" {_fill(sizes[n], top)} fontsize=9{LEAF_BORDER}]')
+    for source, target, sender, index in edges:
+        if sender is None:
+            lines.append(f"\t{source} -> {target} [style=dashed]")
+            continue
         send = sender.sends[index] if index < len(sender.sends) else None
-        text = f"← {_short(send)}" if send is not None else ""
+        text = f"grad {_short(send)}" if send is not None else ""
         reduced = sender.reduced[index] if index < len(sender.reduced) else None
         if reduced is not None:
-            text += f"\nsummed {reduced[0]} → {reduced[1]}"
-        style = ' color=red penwidth=2' if sender.id == highlight else ""
+            dims = ", ".join(map(str, summed_dims(reduced)))
+            text += f"\nsum over dim {dims}\n{_shape(reduced[0])} → {_shape(reduced[1])}"
+        style = " color=red penwidth=2" if sender.id == highlight else ""
         lines.append(f'\t{source} -> {target} [label="{_escape(text)}" fontsize=9{style}]')
+    lines += _stub_lines(view)
     return lines
 
 
-def _torchviz_look(graph: Graph, shown: list[int], groups: dict[int, list[int]], highlight: int | None) -> list[str]:
-    """torchviz's colours and labels, drawn from the captured data (for graphs torchviz cannot draw)."""
-    by_id = {n.id: n for n in graph.nodes}
+def _torchviz_look(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, highlight: int | None,
+                   max_attr_chars: int) -> list[str]:
+    """torchviz's ``make_dot`` drawing, from the captured data: for graphs torchviz cannot draw."""
+    by_id = graph.by_id
     lines = []
-    for head in shown:
-        node = by_id[head]
-        extra = ' color=red penwidth=4' if head == highlight else ""
-        if head in groups:
-            lines.append(f'\t{head} [label="{_escape(_group_label(graph, groups[head]))}" fillcolor=lightgrey'
-                         f' style="filled,dashed"{extra}]')
-            continue
-        lines.append(f'\t{head} [label="{node.op}" fillcolor=lightgrey{extra}]')
+    red = " color=red penwidth=4"
+    for k, out in enumerate(graph.outputs):
+        if out in view.box and by_id[out].kind != "leaf":
+            node = by_id[out]
+            lines.append(f'\tout{k} [label="\\n {_shape(node.shape)}" fillcolor=darkolivegreen1]')
+            lines.append(f"\t{view.box[out]} -> out{k}")
+    for n in view.singles:
+        node = by_id[n]
+        mark = red if n == highlight else ""
+        rows = [node.op] + (_attr_lines(node, max_attr_chars) if show_attrs else [])
+        lines.append(f'\t{n} [label="{_escape(chr(10).join(rows))}"{mark}]')
         if node.kind == "leaf":
-            shape = ", ".join(map(str, node.shape or ()))
-            lines.append(f'\tvar{head} [label="{_escape(node.label)}\\n ({shape})" fillcolor=lightblue]')
-            lines.append(f"\tvar{head} -> {head}")
-        if head in graph.outputs:
-            shape = ", ".join(map(str, node.shape or ()))
-            lines.append(f'\tout{head} [label=" ({shape})" fillcolor=darkolivegreen1]')
-            lines.append(f"\t{head} -> out{head}")
-    for source, target, _, _ in _edges(graph, shown, groups):
-        lines.append(f"\t{source} -> {target}")
+            fill = "darkolivegreen1" if n in graph.outputs else "lightblue"
+            lines.append(f'\tvar{n} [label="{_escape(node.label)}\\n {_shape(node.shape)}" fillcolor={fill}]')
+            lines.append(f"\tvar{n} -> {n}")
+        if show_saved:
+            for k, s in enumerate(node.saved):
+                lines.append(f'\tsaved{n}_{k} [label="{_escape(s.name)}\\n {_shape(s.shape)}" fillcolor=orange]')
+                lines.append(f"\t{n} -> saved{n}_{k} [dir=none]")
+    for k, label in enumerate(view.labels):
+        mark = red if highlight in view.groups[k] else ""
+        lines.append(f'\tgroup{k} [label="{_escape(label)}" fillcolor=lightgrey style="filled,dashed"{mark}]')
+    edges, proxies = _edges(graph, view)
+    for name, n, _ in proxies:
+        node = by_id[n]
+        label = f"{node.label}\\n {_shape(node.shape)}" if node.kind == "leaf" else node.op
+        fill = "lightblue" if node.kind == "leaf" else "lightgrey"
+        lines.append(f'\t{name} [label="{_escape(label)}" fillcolor={fill} style="filled,dashed"]')
+    lines += [f"\t{source} -> {target}" for source, target, _, _ in edges]
+    lines += _stub_lines(view)
+    return lines
+
+
+def _stub_lines(view: View) -> list[str]:
+    """A "… N more" stub on every box with neighbours that are not drawn."""
+    lines = []
+    for name, ins, outs in view.stubs:
+        if ins:
+            lines.append(f'\tmore_in_{name} [label="… {ins:,} more input{"s" if ins > 1 else ""}" shape=plaintext '
+                         'style="" fontsize=9]')
+            lines.append(f"\tmore_in_{name} -> {name} [style=dotted]")
+        if outs:
+            lines.append(f'\tmore_out_{name} [label="… {outs:,} more consumer{"s" if outs > 1 else ""}" '
+                         'shape=plaintext style="" fontsize=9]')
+            lines.append(f"\t{name} -> more_out_{name} [style=dotted]")
     return lines

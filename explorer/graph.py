@@ -1,17 +1,19 @@
 """The autograd graph PyTorch built, captured as plain data while it is alive.
 
 :func:`capture` walks the ``grad_fn`` graph of some outputs (iteratively, so
-depth is no limit), runs the backward pass once with hooks on every node to
-see the order PyTorch's engine really executes them and the gradient each one
-receives and sends, asks each small node for its local Jacobian by calling
-its own backward on one-hot vectors, and keeps torchviz's drawing of the live
-graph. What it returns, a :class:`Graph`, holds no reference to autograd
-objects: it can be pickled, cached and drawn after the graph is freed.
+depth is no limit), reads what each node saved for its backward, runs the
+backward pass once with hooks on every node to see the order PyTorch's engine
+really executes them and the gradients each one receives and sends, asks
+each small node for its local Jacobian by calling its own backward on one-hot
+vectors, and keeps torchviz's drawing of the live graph. What it returns, a
+:class:`Graph`, holds no reference to autograd objects: it can be pickled,
+cached and drawn after the graph is freed.
 
 The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
 
-    received(n)     = sum over consumers c of sent(c -> n)       (the engine's input buffer)
-    sent(n -> x_i)  = received(n) · ∂y/∂x_i                      (the node's backward: a VJP)
+    received(n)     = Σ over consumers c of sent(c → n)          (the engine's input buffer)
+    sent(n → x_i)   = sum_to_size(received(n) · ∂y/∂x_i)          (the node's backward: a VJP,
+                                                                   then the engine's broadcast sum)
 
 >>> import torch
 >>> from explorer.graph import capture
@@ -25,6 +27,7 @@ tensor([72.])
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import re
 import warnings
@@ -32,49 +35,88 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
 
 import torch
+from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
-LOCAL_JACOBIAN_MAX = 4096   # entries of a local Jacobian worth computing and showing
-TORCHVIZ_MAX_NODES = 1500   # torchviz's recursive walk; beyond this we draw its style ourselves
-TORCHVIZ_MAX_DEPTH = 800    # torchviz fails with RecursionError near 1,000 levels
-RAW_CALL_MAX_NODES = 5000   # graphs small enough to run each node's backward once more
+LOCAL_JACOBIAN_MAX = 64 * 64     # entries of a local Jacobian worth computing and showing
+JACOBIAN_CALL_BUDGET = 5000      # one-hot backward calls for all local Jacobians of one graph (~0.5 s)
+GRADIENT_BUDGET = 10_000_000     # elements of received and sent gradients kept for one graph
+RAW_CALL_MAX_NODES = 5000        # graphs small enough to run each node's backward once more
+TORCHVIZ_MAX_NODES = 300         # torchviz's own drawing is kept up to here; beyond, we draw its look
+TORCHVIZ_MAX_DEPTH = 800         # torchviz recurses once per level and fails near 1,000
+SAVED_VALUE_MAX = 4096           # elements of a saved constant kept to show (its shape is always kept)
+ATTR_CHARS = 200                 # characters of a saved attribute's text kept
+_SAVED_PREFIX = "_saved_"        # PyTorch's generated nodes expose what they saved under this prefix
+
+
+@dataclass
+class Saved:
+    """A tensor a node saved for its backward (torchviz's orange boxes).
+
+    ``of`` is the id of the node whose output it is (a leaf's
+    ``AccumulateGrad``, an input's node, or the node itself for ``result``) and
+    ``slot`` which of that node's outputs; ``of is None`` marks a constant: a
+    tensor that needs no gradient.
+    """
+
+    name: str
+    shape: tuple
+    dtype: str
+    value: torch.Tensor | None = None   # kept for constants (another node's output is that node's value)
+    of: int | None = None
+    slot: int = 0
 
 
 @dataclass
 class Node:
     """One node of the backward graph, as the node table shows it.
 
-    ``grad`` is the gradient the node received (the sum over its consumers);
-    ``sends`` what it sent to each input node (``None`` where nothing flows),
-    ``reduced`` where the engine summed a broadcast before passing it on, and
-    ``local`` the local Jacobian ``∂y/∂x_i`` per input, shaped
-    ``(y.numel(), x_i.numel())``, where small enough to compute.
+    ``inputs[i]`` is the node that receives the gradient of the node's i-th
+    input (``None``: a constant, nothing flows) and ``input_slots[i]`` which
+    of that node's outputs it is. ``received`` holds the gradient of each of
+    the node's outputs (the sum over its consumers); ``grad`` is that gradient
+    for a node with one output (every node but ``unbind``, ``split``...).
+    ``sends[i]`` is what the node sent to input ``i``, ``reduced[i]``
+    ``(shape the node's backward returned, shape passed on)`` where the engine
+    summed a broadcast, and ``local[i]`` the local Jacobian ``∂y/∂x_i``,
+    shaped ``(y.numel(), x_i.numel())``, where small enough to compute.
+    ``attrs`` are the node's saved non-tensor attributes (``exponent``,
+    ``dim``...), ``saved`` its saved tensors.
     """
 
     id: int
     op: str
-    kind: str                      # "leaf", "output", "intermediate" or "constant"
+    kind: str                      # "leaf", "output" or "intermediate"
     label: str = ""
     inputs: list[int | None] = field(default_factory=list)
+    input_slots: list[int | None] = field(default_factory=list)
     consumers: list[int] = field(default_factory=list)
     shape: tuple | None = None
     dtype: str = ""
     value: torch.Tensor | None = None
     grad: torch.Tensor | None = None
+    received: list[torch.Tensor | None] = field(default_factory=list)
     sends: list[torch.Tensor | None] = field(default_factory=list)
     reduced: list[tuple | None] = field(default_factory=list)
     local: list[torch.Tensor | None] = field(default_factory=list)
+    saved: list[Saved] = field(default_factory=list)
+    attrs: dict[str, str] = field(default_factory=dict)
     step: int | None = None        # position in the engine's execution order
 
     @property
     def name(self) -> str:
-        """The user's label, or the operation without its ``Backward`` suffix."""
-        return self.label or self.op.replace("Backward0", "").replace("Backward1", "")
+        """The user's label, else the operation and the node's id (``Mul#3``)."""
+        return self.label or f"{short_op(self.op)}#{self.id}"
 
 
 @dataclass
 class Step:
-    """One step of the backward pass: a node runs and sends gradients to its inputs."""
+    """One step of the backward pass: node ``node`` runs and sends gradients to its inputs.
+
+    ``text`` is the chain rule of the step written out, one line per input:
+    ``∂L/∂w3 = ∂L/∂w4 · ∂w4/∂w3 = 1 · 2 = 2`` (``+=`` where the input has
+    several consumers and this is one term of its sum).
+    """
 
     node: int
     received: torch.Tensor | None
@@ -84,47 +126,88 @@ class Step:
 
 @dataclass
 class Graph:
-    """A captured autograd graph: nodes in engine order, leaves' gradients, and its drawings."""
+    """A captured autograd graph: nodes in engine order, every leaf's gradient, the steps, its drawings.
+
+    ``outputs`` are the ids of the outputs' nodes; ``leaves`` maps each leaf's
+    name to its node id; ``derivative`` (with ``create_graph=True``) is the
+    captured graph that computed the gradients. ``gradients_kept`` is None
+    when every node's gradients were kept, else how many nodes (nearest the
+    outputs) kept theirs before ``GRADIENT_BUDGET`` ran out; the leaves'
+    gradients are always kept.
+    """
 
     nodes: list[Node]
     grads: dict[str, torch.Tensor]
-    steps: list[Step]
     outputs: list[int]
+    leaves: dict[str, int] = field(default_factory=dict)
+    gradients_kept: int | None = None   # where the memory budget ran out: the nodes whose gradients were kept
     torchviz_dot: dict[tuple[bool, bool], str] = field(default_factory=dict)
-    derivative: "Graph | None" = None  # with create_graph=True: the graph that computed the gradients
+    derivative: "Graph | None" = None
 
-    def node(self, node_id: int) -> Node:
-        """The node with this id."""
-        return self._by_id()[node_id]
-
-    def _by_id(self) -> dict[int, Node]:
+    @functools.cached_property
+    def by_id(self) -> dict[int, Node]:
+        """The nodes by id."""
         return {n.id: n for n in self.nodes}
 
+    @functools.cached_property
+    def steps(self) -> list[Step]:
+        """The engine's steps in order, each with its chain rule written out (leaves run no step)."""
+        ran = [n for n in self.nodes if n.step is not None and n.kind != "leaf"]
+        nodes = self.by_id
+        return [_step(n, nodes) for n in sorted(ran, key=lambda n: n.step)]
+
+    @functools.cached_property
+    def grad_sizes(self) -> dict[int, float | None]:
+        """The largest |entry| of the gradient each node received (None where it received none)."""
+        sizes = {}
+        for n in self.nodes:
+            grads = [g for g in ([n.grad] if n.grad is not None else n.received) if g is not None]
+            sizes[n.id] = max((float(g.abs().max()) if g.numel() else 0.0 for g in grads), default=None)
+        return sizes
+
+    def node(self, node_id: int) -> Node:
+        """The node with this id (``ValueError`` if there is none)."""
+        try:
+            return self.by_id[node_id]
+        except (KeyError, TypeError):
+            raise ValueError(f"no node with id {node_id!r}; ids run from 0 to {len(self.nodes) - 1}") from None
+
     def to_dot(self, style: str = "annotated", **options) -> str:
-        """DOT source: ``"torchviz"`` or ``"annotated"`` (see :mod:`explorer.dot` for the options)."""
+        """DOT source: ``"torchviz"`` or ``"annotated"`` (options in :func:`explorer.dot.to_dot`)."""
         from explorer import dot
 
         return dot.to_dot(self, style, **options)
 
     def to_json(self) -> dict:
-        """Nodes (engine order) and steps as JSON-ready values (tensors as nested lists)."""
+        """Nodes (engine order), steps, outputs and gradients as JSON-ready values (tensors as lists)."""
         def plain(t):
             return None if t is None else t.tolist()
 
         return {
             "nodes": [{
-                "id": n.id, "op": n.op, "kind": n.kind, "label": n.label, "inputs": n.inputs,
-                "shape": list(n.shape) if n.shape is not None else None, "step": n.step,
-                "value": plain(n.value), "grad": plain(n.grad), "sends": [plain(s) for s in n.sends],
-                "local": [plain(j) for j in n.local],
+                "id": n.id, "op": n.op, "kind": n.kind, "label": n.label, "name": n.name, "step": n.step,
+                "inputs": n.inputs, "input_slots": n.input_slots, "consumers": n.consumers,
+                "shape": None if n.shape is None else list(n.shape), "dtype": n.dtype,
+                "value": plain(n.value), "grad": plain(n.grad), "received": [plain(g) for g in n.received],
+                "sends": [plain(s) for s in n.sends], "reduced": [None if r is None else [list(r[0]), list(r[1])]
+                                                                  for r in n.reduced],
+                "local": [plain(j) for j in n.local], "attrs": n.attrs,
+                "saved": [{"name": s.name, "shape": list(s.shape), "of": s.of} for s in n.saved],
             } for n in self.nodes],
             "steps": [{"node": s.node, "text": s.text} for s in self.steps],
+            "outputs": self.outputs,
+            "leaves": self.leaves,
             "grads": {k: v.tolist() for k, v in self.grads.items()},
         }
 
 
+def short_op(op: str) -> str:
+    """An operation's name without PyTorch's ``Backward0`` suffix: ``PowBackward0`` -> ``Pow``."""
+    return re.sub(r"Backward\d*$", "", op) or op
+
+
 class _Recorder(TorchFunctionMode):
-    """Remembers the value each autograd node produced during a forward pass."""
+    """Remembers the tensor each autograd node produced during a forward pass."""
 
     def __init__(self, values: dict):
         super().__init__()
@@ -133,14 +216,18 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
         for item in (result if isinstance(result, (tuple, list)) else (result,)):
-            if isinstance(item, torch.Tensor) and item.grad_fn is not None:
+            # The first output of a node with several (unbind, split) stands for the node.
+            if isinstance(item, torch.Tensor) and item.grad_fn is not None and item.output_nr == 0:
                 self.values.setdefault(item.grad_fn, item)
         return result
 
 
 @contextlib.contextmanager
 def recording() -> Iterator[dict]:
-    """Record, during a forward pass, the tensor each autograd node produced (for :func:`capture`).
+    """Record, during a forward pass, the tensor each autograd node produced (``values=`` of :func:`capture`).
+
+    Without it, :func:`capture` knows the values of the outputs, the leaves,
+    the labelled tensors and what the nodes saved for backward.
 
     >>> x = torch.tensor([2.0], requires_grad=True)
     >>> with recording() as values:
@@ -170,13 +257,13 @@ def _walk(roots: Sequence) -> tuple[list, dict]:
         for nxt, _ in fn.next_functions:
             if nxt is not None:
                 waiting[nxt] += 1
-    ready = [fn for fn in found if waiting[fn] == 0]
+    ready = [fn for fn in reversed(found) if waiting[fn] == 0]
     order, ids = [], {}
     while ready:
         fn = ready.pop()
         ids[fn] = len(order)
         order.append(fn)
-        for nxt, _ in fn.next_functions:
+        for nxt, _ in reversed(fn.next_functions):
             if nxt is not None:
                 waiting[nxt] -= 1
                 if waiting[nxt] == 0:
@@ -184,139 +271,32 @@ def _walk(roots: Sequence) -> tuple[list, dict]:
     return order, ids
 
 
-def _depth(order: list, ids: dict) -> int:
-    """The longest path from an output down (torchviz recurses once per level)."""
-    depth = [0] * len(order)
-    for fn in order:
-        for nxt, _ in fn.next_functions:
-            if nxt is not None:
-                depth[ids[nxt]] = max(depth[ids[nxt]], depth[ids[fn]] + 1)
-    return max(depth, default=0)
+def longest_path(nodes: Sequence[Node]) -> int:
+    """The most edges on a path from an output down to a leaf (the depth torchviz recurses to)."""
+    depth = {n.id: 0 for n in nodes}
+    for node in sorted(nodes, key=lambda n: n.id):   # ids are a topological order, consumers first
+        for i in node.inputs:
+            if i is not None:
+                depth[i] = max(depth[i], depth[node.id] + 1)
+    return max(depth.values(), default=0)
 
 
-def _detach(t) -> torch.Tensor | None:
+def _cpu(t) -> torch.Tensor | None:
+    """A detached CPU copy: the user's tensors may change after capture (an optimiser step, say)."""
     return t.detach().cpu().clone() if isinstance(t, torch.Tensor) else None
 
 
-def capture(outputs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor], *,
-            labels: Mapping[str, torch.Tensor] | None = None,
-            grad_outputs: Sequence[torch.Tensor] | None = None, create_graph: bool = False,
-            values: Mapping | None = None) -> Graph:
-    """Run backward once through the graph of ``outputs`` and record everything a learner needs.
+def _own(t, foreign: set[int]) -> torch.Tensor | None:
+    """A gradient the engine has let go of, on the CPU: copied only where it shares memory with a
+    tensor of the caller's (the ``v`` of ``backward(v)`` flows on unchanged through sums and views)."""
+    if t is None:
+        return None
+    t = t.detach()
+    return t.cpu().clone() if t.untyped_storage().data_ptr() in foreign or t.device.type != "cpu" else t
 
-    ``leaves`` names the leaf tensors (every leaf found gets a gradient; unnamed
-    ones are called ``leaf0``, ``leaf1``...); ``labels`` names intermediate
-    tensors; ``grad_outputs`` is the ``v`` of ``backward(v)`` (ones by default);
-    ``values`` maps nodes to the tensors they produced (from :func:`recording`).
-    With ``create_graph=True`` the gradients are differentiable and
-    ``Graph.derivative`` is the graph that computed them. ``.grad`` of the
-    tensors is never touched.
-    """
-    outputs = list(outputs)
-    grad_outputs = list(grad_outputs) if grad_outputs is not None else [torch.ones_like(o) for o in outputs]
-    roots = [o.grad_fn if o.grad_fn is not None else None for o in outputs]
-    order, ids = _walk([r for r in roots if r is not None])
 
-    produced: dict = dict(values or {})
-    names: dict = {}
-    for i, out in enumerate(outputs):
-        if out.grad_fn is not None:
-            produced.setdefault(out.grad_fn, out)
-            names.setdefault(out.grad_fn, "output" if len(outputs) == 1 else f"output[{i}]")
-    for name, tensor in (labels or {}).items():
-        if isinstance(tensor, torch.Tensor) and tensor.grad_fn is not None:
-            produced[tensor.grad_fn] = tensor
-            names[tensor.grad_fn] = name
-
-    leaf_name = {id(t): n for n, t in leaves.items()}
-    leaf_tensors: list[tuple[str, torch.Tensor, object]] = []
-    for fn in order:
-        variable = _accumulated(fn)
-        if variable is not None:
-            name = leaf_name.get(id(variable)) or f"leaf{len([1 for n, _, _ in leaf_tensors if n.startswith('leaf')])}"
-            names[fn] = name
-            produced[fn] = variable
-            leaf_tensors.append((name, variable, fn))
-
-    nodes = []
-    output_fns = {r for r in roots if r is not None}
-    for fn in order:
-        node_id = ids[fn]
-        inputs = [ids[n] if n is not None else None for n, _ in fn.next_functions]
-        kind = "leaf" if _accumulated(fn) is not None else "output" if fn in output_fns else "intermediate"
-        value = produced.get(fn)
-        nodes.append(Node(
-            id=node_id, op=type(fn).__name__, kind=kind, label=names.get(fn, ""), inputs=inputs,
-            shape=tuple(value.shape) if value is not None else None,
-            dtype=str(value.dtype).removeprefix("torch.") if value is not None else "",
-            value=_detach(value),
-        ))
-    for node in nodes:
-        for i in node.inputs:
-            if i is not None:
-                nodes[i].consumers.append(node.id)
-
-    torchviz_dot = _torchviz_drawings(outputs, leaves, order, ids)
-
-    # The backward pass, watched: pre-hooks see what a node received, post-hooks what it sent.
-    executed: list[int] = []
-    received: dict[int, tuple] = {}
-    sent: dict[int, tuple] = {}
-    handles = []
-    for fn in order:
-        if _accumulated(fn) is not None:
-            continue
-        node_id = ids[fn]
-
-        def pre(grad_out, node_id=node_id):
-            executed.append(node_id)
-            received[node_id] = tuple(_detach(g) for g in grad_out)
-
-        def post(grad_in, grad_out, node_id=node_id):
-            sent[node_id] = tuple(_detach(g) for g in grad_in)
-
-        handles += [fn.register_prehook(pre), fn.register_hook(post)]
-    differentiable = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    leaf_list = [t for _, t, _ in leaf_tensors]
-    try:
-        grads = torch.autograd.grad([o for o, _ in differentiable], leaf_list, [g for _, g in differentiable],
-                                    retain_graph=True, create_graph=create_graph, allow_unused=True,
-                                    materialize_grads=True) if leaf_list else ()
-    finally:
-        for handle in handles:
-            handle.remove()
-
-    for node in nodes:
-        if node.id in received:
-            node.grad = received[node.id][0] if len(received[node.id]) == 1 else received[node.id][0]
-            node.sends = list(sent.get(node.id, ()))
-            node.reduced = [None] * len(node.sends)
-    grad_by_name = {}
-    for (name, _, fn), g in zip(leaf_tensors, grads):
-        nodes[ids[fn]].grad = _detach(g)
-        grad_by_name[name] = g.detach() if not create_graph else g
-    _local_jacobians(order, ids, nodes, received)
-
-    # Leaves are not run by the engine when gradients are asked for with autograd.grad; they
-    # complete when the last node that sends to them has run.
-    position = {node_id: i for i, node_id in enumerate(executed)}
-    for i, node_id in enumerate(executed):
-        nodes[node_id].step = i
-    leaves_done = sorted((max((position.get(c, -1) for c in n.consumers), default=-1), n.id)
-                         for n in nodes if n.kind == "leaf")
-    for k, (_, node_id) in enumerate(leaves_done):
-        nodes[node_id].step = len(executed) + k
-    ordered = sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id))
-    steps = [_step(nodes[i], nodes) for i in executed]
-
-    derivative = None
-    if create_graph:
-        derivative_outputs = [g for g in grad_by_name.values() if g.grad_fn is not None]
-        if derivative_outputs:
-            derivative = capture(derivative_outputs, leaves, grad_outputs=None)
-    return Graph(nodes=ordered, grads={k: v.detach().cpu() for k, v in grad_by_name.items()}, steps=steps,
-                 outputs=[ids[r] for r in roots if r is not None], torchviz_dot=torchviz_dot,
-                 derivative=derivative)
+def _dtype(t: torch.dtype) -> str:
+    return str(t).removeprefix("torch.")
 
 
 def _accumulated(fn):
@@ -324,59 +304,319 @@ def _accumulated(fn):
     return fn.variable if type(fn).__name__ == "AccumulateGrad" else None
 
 
-def _local_jacobians(order: list, ids: dict, nodes: list[Node], received: dict) -> None:
+@functools.lru_cache(maxsize=None)
+def _saved_fields(node_type: type) -> tuple:
+    """``(name, descriptor)`` for every ``_saved_*`` property a backward node type defines.
+
+    PyTorch's code generator exposes what a node saved as properties named
+    ``_saved_<argument>`` on the node's type; torchviz reads the same ones. The
+    names come from the type's own dictionary, never from outside, and are
+    sorted like ``dir()`` sorts them so attributes print in torchviz's order.
+    """
+    return tuple(sorted((name.removeprefix(_SAVED_PREFIX), slot) for name, slot in vars(node_type).items()
+                        if name.startswith(_SAVED_PREFIX)))
+
+
+def _read_saved(fn, ids: dict, tensors_out: list) -> tuple[list[Saved], dict[str, str]]:
+    """The tensors and the attributes ``fn`` saved for its backward, while they exist (the live
+    saved tensors are appended to ``tensors_out``, one per :class:`Saved`)."""
+    saved, attrs, fields = [], {}, []
+    for name, slot in _saved_fields(type(fn)):
+        try:
+            fields.append((name, slot.__get__(fn, type(fn))))
+        except RuntimeError as err:   # modified in place since it was saved, say
+            attrs[name] = f"[unreadable: {str(err).splitlines()[0][:80]}]"
+    if hasattr(fn, "saved_tensors"):  # a custom autograd.Function
+        with contextlib.suppress(RuntimeError):
+            fields.append(("saved_tensors", tuple(fn.saved_tensors)))
+    for name, value in fields:
+        tensors = [(name, value)] if torch.is_tensor(value) else \
+            [(f"{name}[{i}]", t) for i, t in enumerate(value) if torch.is_tensor(t)] \
+            if isinstance(value, (tuple, list)) else []
+        if torch.is_tensor(value):
+            attrs[name] = "[saved tensor]"
+        elif tensors:
+            attrs[name] = "[saved tensors]"
+        else:
+            attrs[name] = str(value)[:ATTR_CHARS]
+        for label, t in tensors:
+            of, slot = None, 0
+            if t.requires_grad:
+                with contextlib.suppress(RuntimeError):
+                    edge = get_gradient_edge(t)
+                    of, slot = ids.get(edge.node), edge.output_nr
+            # A constant's value is shown with it; another node's output is shown at that node.
+            keep = of is None and t.numel() <= SAVED_VALUE_MAX
+            saved.append(Saved(name=label, shape=tuple(t.shape), dtype=_dtype(t.dtype),
+                               value=_cpu(t) if keep else None, of=of, slot=slot))
+            tensors_out.append(t)
+    return saved, attrs
+
+
+def _output_metadata(fn) -> list[tuple[tuple, str]]:
+    """``(shape, dtype)`` of each output a node's forward produced (what its grads must look like)."""
+    try:
+        return [(tuple(m.shape), _dtype(m.dtype)) for m in fn._input_metadata]
+    except (AttributeError, RuntimeError, TypeError):   # a private attribute: absent in some versions
+        return []
+
+
+def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor], *,
+            labels: Mapping[str, torch.Tensor] | None = None,
+            grad_outputs: Sequence[torch.Tensor] | None = None, create_graph: bool = False,
+            values: Mapping | None = None) -> Graph:
+    """Run backward once through the graph of ``outputs`` and record everything a learner needs.
+
+    ``leaves`` names the tensors to differentiate with respect to (every leaf
+    found in the graph gets a gradient too; unnamed ones are called ``leaf0``,
+    ``leaf1``...); ``labels`` names intermediate tensors (the user's ``w1``,
+    ``w2``...); ``grad_outputs`` is the ``v`` of ``backward(v)``, one per
+    output (ones by default); ``values`` maps nodes to the tensors they
+    produced (from :func:`recording`). It runs ``torch.autograd.grad(outputs,
+    leaves, grad_outputs, retain_graph=True)``, so no ``.grad`` is touched.
+    With ``create_graph=True`` the gradients are differentiable and
+    ``Graph.derivative`` is the captured graph that computed them.
+
+    >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+    >>> g = capture(x.sin().sum(), {"x": x}, create_graph=True)
+    >>> [n.op for n in g.derivative.nodes if n.kind != "leaf"]
+    ['MulBackward0', 'CosBackward0']
+    """
+    outputs = [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
+    if not outputs or not all(isinstance(o, torch.Tensor) for o in outputs):
+        raise ValueError("outputs must be a tensor or a non-empty sequence of tensors")
+    if not isinstance(leaves, Mapping) or not all(isinstance(t, torch.Tensor) for t in leaves.values()):
+        raise ValueError("leaves must map names to tensors")
+    if grad_outputs is None:
+        grad_outputs = [torch.ones_like(o) for o in outputs]
+    grad_outputs = [grad_outputs] if isinstance(grad_outputs, torch.Tensor) else list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"give one grad_output for each of the {len(outputs)} outputs, not {len(grad_outputs)}")
+    for i, (o, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(g, torch.Tensor) or g.shape != o.shape:
+            raise ValueError(f"grad_outputs[{i}] must be a tensor of the output's shape {tuple(o.shape)}")
+    if not any(o.requires_grad for o in outputs):
+        raise ValueError("no output requires grad: there is no graph to capture")
+
+    # The graph, while it is alive: nodes, what they saved, names and values.
+    root_edges = [get_gradient_edge(o) if o.requires_grad else None for o in outputs]
+    order, ids = _walk([e.node for e in root_edges if e is not None])
+    names: dict = {}
+    produced: dict = {}
+    for i, (out, edge) in enumerate(zip(outputs, root_edges)):
+        if edge is not None and edge.output_nr == 0:
+            produced.setdefault(edge.node, out)
+        if edge is not None:
+            names.setdefault(edge.node, "output" if len(outputs) == 1 else f"output[{i}]")
+    for fn, tensor in (values or {}).items():
+        if fn in ids:
+            produced.setdefault(fn, tensor)
+    named = {**{n: t for n, t in (labels or {}).items() if isinstance(t, torch.Tensor)},
+             **{n: t for n, t in leaves.items() if t.grad_fn is not None}}
+    for name, tensor in named.items():
+        if tensor.requires_grad:
+            edge = get_gradient_edge(tensor)
+            if edge.node in ids:
+                names[edge.node] = name
+                if edge.output_nr == 0:
+                    produced[edge.node] = tensor
+
+    leaf_name = {id(t): n for n, t in leaves.items()}
+    targets: list[tuple[str, torch.Tensor, int | None]] = []  # what autograd.grad differentiates against
+    unnamed = 0
+    for fn in order:
+        variable = _accumulated(fn)
+        if variable is not None:
+            name = leaf_name.get(id(variable))
+            if name is None:
+                name, unnamed = f"leaf{unnamed}", unnamed + 1
+            names[fn] = name
+            produced[fn] = variable
+            targets.append((name, variable, ids[fn]))
+    found = {id(t) for _, t, _ in targets}
+    for name, tensor in leaves.items():  # named tensors elsewhere in the graph, or unused
+        if tensor.requires_grad and id(tensor) not in found:
+            edge = get_gradient_edge(tensor)
+            targets.append((name, tensor, ids.get(edge.node)))
+
+    output_ids = set(ids[e.node] for e in root_edges if e is not None)
+    metadata = [_output_metadata(fn) for fn in order]
+    nodes: list[Node] = []
+    live_saved: list[list[torch.Tensor]] = []
+    for fn, meta in zip(order, metadata):
+        node_id = ids[fn]
+        live_saved.append([])
+        saved, attrs = _read_saved(fn, ids, live_saved[-1])
+        nodes.append(Node(
+            id=node_id, op=type(fn).__name__,
+            kind="leaf" if _accumulated(fn) is not None else "output" if node_id in output_ids else "intermediate",
+            label=names.get(fn, ""),
+            inputs=[ids[n] if n is not None else None for n, _ in fn.next_functions],
+            input_slots=[nr if n is not None else None for n, nr in fn.next_functions],
+            value=_cpu(produced.get(fn)), saved=saved, attrs=attrs,
+            shape=meta[0][0] if len(meta) == 1 else None, dtype=meta[0][1] if meta else "",
+        ))
+    for node in nodes:
+        for i in node.inputs:
+            if i is not None:
+                nodes[i].consumers.append(node.id)
+        for s, t in zip(node.saved, live_saved[node.id]):  # a saved output of a node is its value
+            if s.of is not None and s.slot == 0 and nodes[s.of].value is None and len(metadata[s.of]) <= 1:
+                nodes[s.of].value = _cpu(t)
+    del live_saved
+    for node in nodes:
+        if node.value is not None:
+            node.shape, node.dtype = tuple(node.value.shape), _dtype(node.value.dtype)
+
+    torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, nodes)
+
+    # The backward pass, watched: pre-hooks see what a node received, post-hooks what it sent.
+    executed: list[int] = []
+    received: dict[int, tuple] = {}
+    sent: dict[int, tuple] = {}
+    handles = []
+    tape = _Tape(GRADIENT_BUDGET)
+    for fn in order:
+        if _accumulated(fn) is not None:
+            continue
+
+        def pre(grad_out, node_id=ids[fn]):
+            executed.append(node_id)
+            if (kept := tape.keep(grad_out)) is not None:
+                received[node_id] = kept
+
+        def post(grad_in, grad_out, node_id=ids[fn]):
+            if (kept := tape.keep(grad_in)) is not None:
+                sent[node_id] = kept
+
+        handles += [fn.register_prehook(pre), fn.register_hook(post)]
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    try:
+        grads = torch.autograd.grad([o for o, _ in pairs], [t for _, t, _ in targets], [g for _, g in pairs],
+                                    retain_graph=True, create_graph=create_graph, allow_unused=True,
+                                    materialize_grads=True) if targets else ()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    foreign = {g.untyped_storage().data_ptr() for g in grad_outputs}
+    for node in nodes:
+        if node.id in received:
+            node.received = [_own(g, foreign) for g in received[node.id]]
+            node.grad = node.received[0] if len(node.received) == 1 else None
+            node.sends = [_own(g, foreign) for g in sent.get(node.id, ())]
+            node.reduced = [None] * len(node.sends)
+    grad_by_name: dict[str, torch.Tensor] = {}
+    leaf_ids: dict[str, int] = {}
+    for (name, _, node_id), g in zip(targets, grads):
+        grad_by_name[name] = g
+        if node_id is not None:
+            leaf_ids[name] = node_id
+            target = nodes[node_id]
+            if target.kind == "leaf" or (target.grad is None and len(metadata[node_id]) <= 1):
+                target.grad = _cpu(g)
+                target.received = [target.grad]
+    _local_jacobians(order, nodes, received, sent)
+
+    # With autograd.grad the engine does not run a leaf's AccumulateGrad: a leaf's gradient is
+    # complete when the last node that sends to it has run.
+    position = {node_id: i for i, node_id in enumerate(executed)}
+    for i, node_id in enumerate(executed):
+        nodes[node_id].step = i
+    finished = sorted((max((position.get(c, -1) for c in n.consumers), default=-1), n.id)
+                      for n in nodes if n.kind == "leaf")
+    for k, (_, node_id) in enumerate(finished):
+        nodes[node_id].step = len(executed) + k
+    ordered = sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id))
+
+    derivative = None
+    if create_graph:
+        differentiable = {f"∂L/∂{name}": g for name, g in grad_by_name.items() if g.grad_fn is not None}
+        if differentiable:
+            derivative = capture(list(differentiable.values()), leaves, labels=differentiable)
+    return Graph(nodes=ordered, grads={k: _own(v, foreign) for k, v in grad_by_name.items()},
+                 gradients_kept=len(received) if tape.full else None,
+                 outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
+                 leaves=leaf_ids, torchviz_dot=torchviz_dot, derivative=derivative)
+
+
+class _Tape:
+    """The gradients the hooks keep: up to ``budget`` elements in all, then none.
+
+    Kept in the engine's order, so what is kept is the part of the graph
+    nearest the outputs, and a node whose gradient is kept has every gradient
+    its consumers sent kept too. The engine is freed of each buffer when it
+    is done with it; a kept one lives on here, hence the budget.
+    """
+
+    def __init__(self, budget: int):
+        self.left = budget
+        self.full = False
+
+    def keep(self, grads: Sequence) -> tuple | None:
+        need = sum(g.numel() for g in grads if g is not None)
+        if self.full or need > self.left:
+            self.full = True
+            return None
+        self.left -= need
+        return tuple(None if g is None else g.detach() for g in grads)
+
+
+def _local_jacobians(order: list, nodes: list[Node], received: dict, sent: dict) -> None:
     """Ask each small node for ``∂y/∂x_i``: its backward applied to each one-hot output gradient.
 
-    The same call with the gradient the node received shows where the engine,
-    not the node, summed a broadcast: a node's backward returns the gradient in
-    the broadcast shape, and the engine reduces it to the input's shape before
-    passing it on (and before post-hooks see it).
+    A node's backward returns the gradient of a broadcast input in the
+    broadcast shape; the engine sums it to the input's shape before passing
+    it on (and before post-hooks see it). The shape the node itself returned,
+    from the same calls (or one call with the gradient it received), shows
+    where the engine summed, and the Jacobian is reduced the same way.
     """
-    for fn in order:
-        node = nodes[ids[fn]]
-        if node.kind == "leaf" or node.id not in received or node.grad is None:
+    budget = JACOBIAN_CALL_BUDGET
+    for fn, node in zip(order, nodes):
+        grads = received.get(node.id)
+        if node.kind == "leaf" or grads is None or len(grads) != 1 or grads[0] is None:
             continue
-        if len(order) <= RAW_CALL_MAX_NODES and all(g is not None for g in received[node.id]):
-            try:
-                with torch.no_grad():
-                    raw = fn(*(g.to(_device_of(fn, "cpu")) for g in received[node.id]))
-            except RuntimeError:
-                raw = ()
-            raw = raw if isinstance(raw, tuple) else (raw,)
-            for i, (g, target) in enumerate(zip(raw, node.inputs)):
-                if g is not None and target is not None and nodes[target].shape is not None \
-                        and tuple(g.shape) != nodes[target].shape and i < len(node.reduced):
-                    node.reduced[i] = (tuple(g.shape), nodes[target].shape)
-        shapes = [g.shape if g is not None else None for g in received[node.id]]
-        if len(shapes) != 1 or shapes[0] is None:
-            continue
-        m = math.prod(shapes[0])
-        widths = [s.numel() if s is not None else 0 for s in node.sends]
-        if m == 0 or m * max(widths, default=0) > LOCAL_JACOBIAN_MAX:
-            continue
-        template = received[node.id][0]
-        rows: list[list[torch.Tensor | None]] = [[] for _ in node.sends]
-        try:
-            with torch.no_grad():
-                for k in range(m):
-                    one_hot = torch.zeros(m, dtype=template.dtype)
-                    one_hot[k] = 1
-                    device = node.value.device if node.value is not None else "cpu"
-                    out = fn(one_hot.reshape(shapes[0]).to(_device_of(fn, device)))
-                    out = out if isinstance(out, tuple) else (out,)
-                    for i, g in enumerate(out[:len(rows)]):
-                        rows[i].append(None if g is None else g.detach().cpu().reshape(-1))
-        except RuntimeError:  # a node whose buffers are gone or that takes no plain call
-            continue
-        node.local = [torch.stack(r) if r and all(x is not None for x in r) else None for r in rows]
+        template = grads[0]
+        m = template.numel()
+        widths = [0 if s is None else s.numel() for s in sent.get(node.id, ())]
+        raw = None
+        if 0 < m <= budget and 0 < m * max(widths, default=0) <= LOCAL_JACOBIAN_MAX:
+            budget -= m
+            rows = _one_hot_calls(fn, template)
+            if rows is not None:
+                raw = rows[0]
+                node.local = [None if any(r[i] is None for r in rows) or i >= len(widths) or not widths[i] else
+                              torch.stack([r[i].sum_to_size(sent[node.id][i].shape).reshape(-1).cpu()
+                                           for r in rows]) for i in range(len(rows[0]))]
+        if raw is None and len(nodes) <= RAW_CALL_MAX_NODES:
+            raw = _call(fn, template)
+        for i, (g, s) in enumerate(zip(raw or (), sent.get(node.id, ()))):
+            if g is not None and s is not None and g.shape != s.shape and i < len(node.reduced):
+                node.reduced[i] = (tuple(g.shape), tuple(s.shape))
 
 
-def _device_of(fn, default):
-    for nxt, _ in fn.next_functions:
-        variable = _accumulated(nxt) if nxt is not None else None
-        if variable is not None:
-            return variable.device
-    return default
+def _call(fn, grad: torch.Tensor) -> tuple | None:
+    """The node's own backward applied to ``grad``, before the engine's broadcast sums."""
+    try:
+        with torch.no_grad():
+            out = fn(grad)
+    except (RuntimeError, TypeError):   # a node whose buffers are gone or that takes no plain call
+        return None
+    return out if isinstance(out, tuple) else (out,)
+
+
+def _one_hot_calls(fn, template: torch.Tensor) -> list[tuple] | None:
+    """The node's backward on each one-hot gradient: row ``k`` of every local Jacobian."""
+    rows = []
+    basis = torch.zeros(template.numel(), dtype=template.dtype, device=template.device)
+    for k in range(template.numel()):
+        basis.zero_()
+        basis[k] = 1
+        out = _call(fn, basis.reshape(template.shape).clone())
+        if out is None:
+            return None
+        rows.append(out)
+    return rows
 
 
 def _fmt(t: torch.Tensor | None) -> str:
@@ -387,54 +627,81 @@ def _fmt(t: torch.Tensor | None) -> str:
     return f"[{' '.join(f'{v:.3g}' for v in t.reshape(-1)[:4].tolist())}{' …' if t.numel() > 4 else ''}]"
 
 
-def _step(node: Node, nodes: list[Node]) -> Step:
-    """The chain-rule product of one step, written out."""
-    parts = []
-    for i, (target, send) in enumerate(zip(node.inputs, node.sends)):
-        if target is None:
+def summed_dims(shapes: tuple) -> tuple[int, ...]:
+    """The dimensions of ``shapes[0]`` that the engine summed to reach ``shapes[1]`` (a broadcast undone).
+
+    >>> summed_dims(((2, 3), (3,)))
+    (0,)
+    >>> summed_dims(((2, 3), (2, 1)))
+    (1,)
+    """
+    big, small = shapes
+    lead = len(big) - len(small)
+    return tuple(range(lead)) + tuple(lead + d for d, n in enumerate(small) if n == 1 and big[lead + d] != 1)
+
+
+def _step(node: Node, nodes: Mapping[int, Node]) -> Step:
+    """The chain-rule product of one step, written out, one line per input."""
+    lines = []
+    here = node.name
+    for i, target in enumerate(node.inputs):
+        if target is None or i >= len(node.sends):
             continue
+        into, send = nodes[target].name, node.sends[i]
+        op = "+=" if len(nodes[target].consumers) > 1 else "="
         local = node.local[i] if i < len(node.local) else None
-        into = nodes[target].name
-        if local is not None and local.numel() == 1 and node.grad is not None and node.grad.numel() == 1:
-            parts.append(f"∂L/∂{into} += ∂L/∂{node.name} · ∂{node.name}/∂{into} = "
-                         f"{_fmt(node.grad)} · {_fmt(local)} = {_fmt(send)}")
+        grad = node.grad
+        if grad is not None and local is not None and grad.numel() == 1 and local.numel() == 1:
+            line = f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {_fmt(grad)} · {_fmt(local)} = {_fmt(send)}"
+        elif local is not None:
+            line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {_fmt(grad)} · "
+                    f"J ({local.shape[0]}×{local.shape[1]}) = {_fmt(send)}")
         else:
-            shape = "×".join(map(str, node.grad.shape)) if node.grad is not None else "?"
-            parts.append(f"∂L/∂{into} += vᵀJ: grad ({shape}) through {node.op} = {_fmt(send)}")
-    return Step(node=node.id, received=node.grad, sends=node.sends, text="\n".join(parts))
+            line = f"∂L/∂{into} {op} vᵀJ of {node.op} with v = {_fmt(grad)}: {_fmt(send)}"
+        reduced = node.reduced[i] if i < len(node.reduced) else None
+        if reduced is not None:
+            dims = ", ".join(map(str, summed_dims(reduced)))
+            line += f"   (the engine summed the broadcast over dim {dims})"
+        lines.append(line)
+    return Step(node=node.id, received=node.grad, sends=node.sends, text="\n".join(lines))
 
 
-def _torchviz_drawings(outputs, leaves, order, ids) -> dict[tuple[bool, bool], str]:
+def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[bool, bool], str]:
     """torchviz's own drawing of the live graph, with each option, while its buffers exist.
 
-    torchviz draws a saved tensor under the id of the Python object, so a saved
-    leaf is merged into the leaf's node; each saved tensor is given a node of
-    its own here.
+    torchviz names a saved tensor's box by the id of the Python object, so a
+    saved leaf is merged into the leaf's box; each saved tensor is given a box
+    of its own here.
     """
-    if len(order) > TORCHVIZ_MAX_NODES or _depth(order, ids) > TORCHVIZ_MAX_DEPTH:
+    if len(nodes) > TORCHVIZ_MAX_NODES or longest_path(nodes) > TORCHVIZ_MAX_DEPTH:
         return {}
     try:
         import torchviz
     except ImportError:
         return {}
-    # torchviz 0.0.3 compares versions with distutils on every call.
-    warnings.filterwarnings("ignore", message="distutils Version classes", category=DeprecationWarning)
-    params = {name: t for name, t in leaves.items() if isinstance(t, torch.Tensor) and t.requires_grad}
-    drawings = {}
+    params = {name: t for name, t in params.items() if t.requires_grad}
     target = tuple(outputs) if len(outputs) > 1 else outputs[0]
-    for show_attrs in (False, True):
-        for show_saved in (False, True):
-            try:
-                dot = torchviz.make_dot(target, params=params, show_attrs=show_attrs, show_saved=show_saved)
-            except (RecursionError, RuntimeError):
-                return {}
-            drawings[(show_attrs, show_saved)] = _separate_saved(dot.source)
+    drawings = {}
+    with warnings.catch_warnings():
+        # torchviz 0.0.3 compares versions with distutils on every call.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        for show_attrs in (False, True):
+            for show_saved in (False, True):
+                try:
+                    dot = torchviz.make_dot(target, params=params, show_attrs=show_attrs, show_saved=show_saved)
+                except (RecursionError, RuntimeError, AssertionError):
+                    return {}
+                drawings[(show_attrs, show_saved)] = separate_saved(dot.source)
     return drawings
 
 
-def _separate_saved(source: str) -> str:
-    """Give each saved tensor its own node: torchviz emits the edge ``fn -> t [dir=none]``
-    followed by the orange node ``t``; each such pair gets a new name of its own."""
+def separate_saved(source: str) -> str:
+    """torchviz's DOT with each saved tensor in a box of its own.
+
+    torchviz emits the edge ``fn -> t [dir=none]`` followed by the orange box
+    ``t``; when ``t`` is a leaf (or the same tensor saved twice) the boxes
+    share one name and Graphviz merges them. Each pair gets a fresh name.
+    """
     count = iter(range(1 << 30))
 
     def rename(match: re.Match) -> str:

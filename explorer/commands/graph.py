@@ -4,12 +4,16 @@ Examples:
   python -m explorer graph "sin(A @ x + b)" --var "A=rand(10,5)" --var "x=rand(5)" \\
       --var "b=rand(10)" --style annotated --format svg -o graph.svg
   python -m explorer graph "x**3 + 2*x**2 + 8*x" --var x=4 --style torchviz --show-saved -o g.png
-  python -m explorer graph --model mlp --depth 200 --format svg -o mlp.svg
+  python -m explorer graph --model mlp --depth 4000 -o mlp.svg
+  python -m explorer graph --model rnn --depth 500 --focus 120 --max-nodes 60 -o around_120.svg
 
 Styles: "torchviz" is torchviz's make_dot drawing; "annotated" adds the user's
-names, values and the gradient at every node. Big graphs are drawn with chains
-collapsed and at most --max-nodes boxes; the picture says what was left out.
-Without -o the output goes to stdout.
+names, values and the gradient at every node, coloured by its size. Big graphs
+are drawn with level of detail: repeated blocks collapse into one box and at
+most --max-nodes boxes are drawn; a note on the picture says what was left out.
+--levels limits the drawing to that many levels below the output (or around
+--focus). Without --format the format follows the suffix of -o (svg by
+default); without -o the drawing goes to stdout.
 """
 from __future__ import annotations
 
@@ -23,21 +27,29 @@ HELP = "draw the autograd graph as SVG, PNG or DOT"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser, source_required=False)  # --model needs no SOURCE
-    parser.add_argument("--model", choices=("mlp", "rnn"), help="draw a built-in model instead of SOURCE")
+    # Checked by explorer.models.build_model in run(): importing it here would load torch for --help.
+    parser.add_argument("--model", metavar="NAME",
+                        help="draw a built-in model instead of SOURCE: mlp, rnn, residual or chain")
     parser.add_argument("--depth", type=int, default=None,
-                        help="with --model: layers of the MLP or steps of the RNN")
+                        help="with --model: its layers (or time steps, or levels)")
     parser.add_argument("--style", choices=("torchviz", "annotated"), default="annotated")
-    parser.add_argument("--format", choices=("svg", "png", "dot"), default="svg")
+    parser.add_argument("--format", choices=("svg", "png", "dot"), default=None,
+                        help="default: the suffix of -o, else svg")
     parser.add_argument("-o", "--output", metavar="FILE", help="where to write (default: stdout)")
-    parser.add_argument("--show-attrs", action="store_true", help="torchviz: show each node's attributes")
-    parser.add_argument("--show-saved", action="store_true", help="torchviz: show the tensors saved for backward")
+    parser.add_argument("--show-attrs", action="store_true", help="show each node's saved attributes")
+    parser.add_argument("--show-saved", action="store_true", help="show the tensors saved for backward")
     parser.add_argument("--max-nodes", type=int, default=300, help="most boxes drawn (default 300)")
-    parser.add_argument("--levels", type=int, default=None, help="draw only this many levels from the output")
+    parser.add_argument("--levels", type=int, default=None,
+                        help="draw only this many levels below the output (or around --focus)")
+    parser.add_argument("--focus", type=int, default=None, metavar="NODE", help="draw the neighbourhood of this node id")
+    parser.add_argument("--highlight", type=int, default=None, metavar="NODE", help="mark this node id")
 
 
 def run(args: argparse.Namespace) -> int:
-    from explorer.export import render
+    from explorer.export import format_of, render
 
+    if args.model and args.source:
+        raise ValueError("give a function (SOURCE) or --model, not both")
     if args.model:
         from explorer.exploration import trace
         from explorer.models import build_model
@@ -47,19 +59,20 @@ def run(args: argparse.Namespace) -> int:
     elif args.source:
         from explorer.exploration import explore
 
+        if args.depth is not None:
+            raise ValueError("--depth sizes a --model; to draw fewer levels of a function use --levels")
         ex = explore(args.source, inputs=inputs_from_args(args), seed=args.seed, dtype=args.dtype,
                      device=args.device)
     else:
         raise ValueError("give a function (SOURCE) or --model")
-    if args.max_nodes < 1:
-        raise ValueError("--max-nodes must be at least 1")
     source = ex.to_dot(args.style, show_attrs=args.show_attrs, show_saved=args.show_saved,
-                       max_nodes=args.max_nodes, depth=args.levels)
-    data = render(source, args.format)
+                       max_nodes=args.max_nodes, depth=args.levels, focus=args.focus, highlight=args.highlight)
+    fmt = args.format or (format_of(args.output) if args.output else "svg")
+    data = render(source, fmt)
     if args.output:
         with open(args.output, "wb") as out:
             out.write(data)
-        print(f"wrote {args.output} ({len(ex.nodes)} nodes, {args.style}, {args.format})", file=sys.stderr)
+        print(f"wrote {args.output} ({len(ex.nodes):,} nodes, {args.style}, {fmt})", file=sys.stderr)
     else:
         sys.stdout.buffer.write(data)
     return 0
