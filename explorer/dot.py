@@ -41,7 +41,7 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from explorer.graph import Graph, Node, short_op, summed_dims
+from explorer.graph import Graph, Node, numbers, summed_dims
 
 STYLES = ("torchviz", "annotated")
 DEFAULT_MAX_NODES = 300
@@ -263,7 +263,7 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
         if k < len(blocks) and k not in keep:
             run.append(k)
             continue
-        if sum(weight[j] for j in run) > 1:
+        if len(run) > 1:   # a run of blocks; one block too big to draw is cut by the budget instead
             group = [m for j in run for n in blocks[j] for m in members[n]]
             view.groups.append(group)
             view.labels.append(_pattern(graph, [blocks[j] for j in run], group))
@@ -396,9 +396,8 @@ def _short(t) -> str:
     if t is None:
         return "–"
     if t.numel() == 1:
-        return f"{t.item():.4g}"
-    flat = t.reshape(-1)[:3].tolist()
-    return f"[{', '.join(f'{v:.3g}' for v in flat)}{', …' if t.numel() > 3 else ''}] {_shape(t.shape)}"
+        return numbers(t)
+    return f"{numbers(t, 3, ', ')} {_shape(t.shape)}"
 
 
 def _shape(shape) -> str:

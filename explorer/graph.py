@@ -21,8 +21,8 @@ The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
 >>> g = capture([x**3 + 2*x**2 + 8*x], {"x": x})
 >>> g.grads["x"]
 tensor([72.])
->>> [n.op for n in g.nodes][:2]
-['AddBackward0', 'AddBackward0']
+>>> [n.op for n in g.nodes][:2]   # the engine's order: the last operation made runs first
+['AddBackward0', 'MulBackward0']
 """
 from __future__ import annotations
 
@@ -534,7 +534,8 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
         differentiable = {f"∂L/∂{name}": g for name, g in grad_by_name.items() if g.grad_fn is not None}
         if differentiable:
             derivative = capture(list(differentiable.values()), leaves, labels=differentiable)
-    return Graph(nodes=ordered, grads={k: _own(v, foreign) for k, v in grad_by_name.items()},
+    names_first = [*(name for name in leaves if name in grad_by_name), *grad_by_name]   # the caller's order
+    return Graph(nodes=ordered, grads={k: _own(grad_by_name[k], foreign) for k in dict.fromkeys(names_first)},
                  gradients_kept=len(received) if tape.full else None,
                  outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
                  leaves=leaf_ids, torchviz_dot=torchviz_dot, derivative=derivative)
@@ -619,12 +620,27 @@ def _one_hot_calls(fn, template: torch.Tensor) -> list[tuple] | None:
     return rows
 
 
-def _fmt(t: torch.Tensor | None) -> str:
+def number(v: float) -> str:
+    """A number as PyTorch prints it, four decimals, without trailing zeros: ``72``, ``-0.6536``, ``1.2e-07``.
+
+    >>> number(72.0), number(1.36327), number(0.000012), number(float("nan"))
+    ('72', '1.3633', '1.2e-05', 'nan')
+    """
+    if v != v or v in (math.inf, -math.inf):
+        return str(v)
+    if v == 0 or 1e-3 <= abs(v) < 1e6:
+        return f"{v:.4f}".rstrip("0").rstrip(".") if v else "0"
+    return f"{v:.2g}" if abs(v) < 1e-3 else f"{v:.4g}"
+
+
+def numbers(t: torch.Tensor | None, most: int = 4, sep: str = " ") -> str:
+    """A tensor's first ``most`` entries: ``72`` for one entry, ``[1.3633 0.1912]`` for several."""
     if t is None:
         return "0"
     if t.numel() == 1:
-        return f"{t.item():.4g}"
-    return f"[{' '.join(f'{v:.3g}' for v in t.reshape(-1)[:4].tolist())}{' …' if t.numel() > 4 else ''}]"
+        return number(t.item())
+    shown = sep.join(number(v) for v in t.reshape(-1)[:most].tolist())
+    return f"[{shown}{sep + '…' if t.numel() > most else ''}]"
 
 
 def summed_dims(shapes: tuple) -> tuple[int, ...]:
@@ -652,12 +668,12 @@ def _step(node: Node, nodes: Mapping[int, Node]) -> Step:
         local = node.local[i] if i < len(node.local) else None
         grad = node.grad
         if grad is not None and local is not None and grad.numel() == 1 and local.numel() == 1:
-            line = f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {_fmt(grad)} · {_fmt(local)} = {_fmt(send)}"
+            line = f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · {numbers(local)} = {numbers(send)}"
         elif local is not None:
-            line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {_fmt(grad)} · "
-                    f"J ({local.shape[0]}×{local.shape[1]}) = {_fmt(send)}")
+            line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · "
+                    f"J ({local.shape[0]}×{local.shape[1]}) = {numbers(send)}")
         else:
-            line = f"∂L/∂{into} {op} vᵀJ of {node.op} with v = {_fmt(grad)}: {_fmt(send)}"
+            line = f"∂L/∂{into} {op} vᵀJ of {node.op} with v = {numbers(grad)}: {numbers(send)}"
         reduced = node.reduced[i] if i < len(node.reduced) else None
         if reduced is not None:
             dims = ", ".join(map(str, summed_dims(reduced)))
