@@ -9,17 +9,19 @@ built as :mod:`explorer.inputs` builds them: one CPU generator seeded with
 number as a one-element vector; then ``backward(v)`` with ``v = ones`` unless
 another ``v`` is given, as the seeds do.
 
->>> print(pytorch_script("x**3 + 2*x**2 + 8*x", {"x": 4}))  # doctest: +ELLIPSIS
-\"\"\"f(x) = x**3 + 2*x**2 + 8*x, as the Autograd Explorer computed it...
-...
+>>> script = pytorch_script("x**3 + 2*x**2 + 8*x", {"x": 4})
+>>> print(script[script.index("x = "):])
 x = torch.tensor([4.0], dtype=dtype).requires_grad_()
 <BLANKLINE>
 f = x**3 + 2 * x**2 + 8 * x
-...
+<BLANKLINE>
+# backward(v) needs v when the output is not a scalar: ones, as the seeds use.
+v = torch.ones_like(f)
 f.backward(v)
 <BLANKLINE>
 print("f =", f.detach())
 print("x.grad =", x.grad)
+<BLANKLINE>
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ import keyword
 import math
 import numbers
 from typing import Any, Mapping, Sequence
+
+import torch
 
 from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, parse
 from explorer.functions import FUNCTIONS
@@ -40,10 +44,6 @@ _SPELLINGS = {
     "linalg_norm": "torch.linalg.norm", "det": "torch.linalg.det", "inv": "torch.linalg.inv",
     "inverse": "torch.linalg.inv", "norm": "torch.norm", "reshape": "torch.reshape",
 }
-# Table entries that wrap torch to give students' defaults (see explorer.functions); the
-# script spells out the same default.
-_WRAPPED = {"softmax", "log_softmax", "logsumexp", "max", "min", "T", "reshape", "stack", "cat"}
-
 # Helpers the script defines when the function needs them (names with "_" cannot be user names).
 _HELPERS = {
     "T": "def _T(t):\n    # x.T as the explorer reads it: a transpose for matrices, a vector stays as it is\n"
@@ -58,6 +58,7 @@ _BINARY = {"add": ("+", _SUM), "sub": ("-", _SUM), "mul": ("*", _PRODUCT), "div"
            "matmul": ("@", _PRODUCT), "pow": ("**", _POWER)}
 
 _SCRIPT_NAMES = {"torch", "F", "dtype", "device", "generator"}
+_BUILTINS = frozenset(dir(builtins))
 
 
 def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: int = 0,
@@ -92,7 +93,7 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
     lines = [f'"""The Autograd Explorer\'s f({", ".join(program.inputs)}) in plain PyTorch: '
              f'{dtype} on {where}, seed {seed}.', "",
              "Run it to print the outputs and gradients the explorer shows.", '"""',
-             "# The function, as typed:", *("#     " + line for line in _source_lines(program.source)),
+             "# The function, as typed:", *("#     " + line for line in _source_lines(program.source)), "",
              "import torch"]
     if any(_uses(expr, _SPELLINGS, "F.") for expr in writer.all_exprs()):
         lines.append("import torch.nn.functional as F")
@@ -170,7 +171,7 @@ def _vector_specs(v: Any, count: int) -> list[Any]:
 
 def _spec_program(spec: Any, name: str) -> Program:
     """An input spec as a program of constructors, parsed as :func:`explorer.inputs.make_input` parses it."""
-    if hasattr(spec, "detach") and hasattr(spec, "tolist"):
+    if isinstance(spec, torch.Tensor):
         spec = spec.detach().cpu().tolist()
     if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Real, list, tuple)):
         raise ValueError(f"{name}: give a number, a list or a constructor, not {type(spec).__name__}")
@@ -222,6 +223,7 @@ class _Writer:
         self.program = program
         self.on_device = on_device
         self.helpers: set[str] = set()
+        self.in_spec = False
         self.taken: set[str] = set(_SCRIPT_NAMES)
         self.names: dict[str, str] = {}
         for name in (*program.inputs, *(n for n, _ in program.assignments)):
@@ -230,7 +232,7 @@ class _Writer:
 
     def fresh(self, name: str) -> str:
         candidate = name
-        while candidate in self.taken or keyword.iskeyword(candidate) or hasattr(builtins, candidate):
+        while candidate in self.taken or keyword.iskeyword(candidate) or candidate in _BUILTINS:
             candidate += "_"
         self.taken.add(candidate)
         return candidate
@@ -269,13 +271,11 @@ class _Writer:
         return self.number_text(expr, as_float=True)
 
     def text_of_spec(self, expr: Expr) -> str:
-        self.in_spec = True
+        self.in_spec = True  # constructor names (rand, ones, ...) are calls only inside a spec
         try:
             return self.emit(expr)[0]
         finally:
             self.in_spec = False
-
-    in_spec = False
 
     def constructor(self, node: Call) -> str:
         args = [self.emit(a)[0] for a in node.args]

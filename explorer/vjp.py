@@ -148,9 +148,8 @@ def _leaves(outputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         if node is None or node in seen:
             continue
         seen.add(node)
-        variable = getattr(node, "variable", None)
-        if isinstance(variable, torch.Tensor):
-            found.append(variable)
+        if type(node).__name__ == "AccumulateGrad":
+            found.append(node.variable)
         stack.extend(next_node for next_node, _ in node.next_functions)
     return found
 

@@ -3,12 +3,14 @@
 Other pages import these; their signatures are kept stable:
 
 - :func:`function_editor` ``(key="f", *, label, height, help) -> str``
-- :func:`show_error` ``(err, source=None, *, inputs_panel=None) -> None``
+- :func:`show_error` ``(err, source=None, *, panel=None) -> None``
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
 - :func:`graph_view` ``(dot, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
-- :func:`cached_exploration` ``(source, inputs, *, seed, dtype, device, vector=ONES) -> Exploration | ExpressionError``
-- :func:`pan_zoom_html` ``(svg, *, focus=None, height=560) -> str`` (plain text, no Streamlit call)
+- :func:`cached_exploration` ``(source, inputs, *, seed, dtype, device, vector) -> Exploration | ExpressionError``
+- :func:`cached_vector_jacobian` ``(source, inputs, *, seed, dtype, device, vector)``
+  ``-> VectorJacobian | ExpressionError``
+- :func:`pan_zoom_html` ``(svg, *, focus=None) -> str`` (plain text, no Streamlit call)
 
 Every widget keeps its value under a fixed session-state key that is bound to
 the URL's query string (``bind="query-params"``), so that a link reproduces
@@ -138,14 +140,15 @@ def options_panel(*, key_prefix: str = "") -> Options:
 
 def show_error(err: BaseException, source: str | None = None, *, panel: InputsPanel | None = None) -> None:
     """Show a refusal: under the input it concerns, or with a caret at its place in the function."""
-    message = getattr(err, "message", None) or str(err)
+    message = err.message if isinstance(err, ExpressionError) else str(err)
     if panel is not None:
         name, sep, rest = message.partition(": ")
         if sep and name in panel.specs and panel.show_error(name, rest):
             st.error(f"The input {name} is not valid: {rest}", icon=":material/error:")
             return
     st.error(message, icon=":material/error:")
-    marker = error_marker(source, getattr(err, "line", None), getattr(err, "column", None)) if source else None
+    marker = (error_marker(source, err.line, err.column)
+              if source and isinstance(err, ExpressionError) else None)
     if marker:
         st.code(marker, language=None)
 
@@ -195,14 +198,14 @@ def cached_exploration(source: str, inputs: Mapping[str, str], *, seed: int = 0,
     too, so a rerun that changed nothing does no work). Every call returns a
     fresh copy: nothing a session changes is shared.
     """
-    kind, value = _exploration(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
+    _, value = _exploration(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
     return value
 
 
 def cached_vector_jacobian(source: str, inputs: Mapping[str, str], *, seed: int = 0, dtype: str = "float32",
                            device: str = "auto", vector: VectorChoice = ONES):
     """:func:`explorer.vjp.vector_jacobian` in the sandbox, cached per input (or its ExpressionError)."""
-    kind, value = _vector_jacobian(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
+    _, value = _vector_jacobian(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
     return value
 
 
@@ -223,7 +226,8 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
 <div id="view" data-testid="graph-view">__SVG__</div>
 <div id="bar"><button id="zoom-in" title="Zoom in">+</button><button id="zoom-out" title="Zoom out">&minus;</button>
 <button id="fit" title="Fit the whole graph">Fit</button><button id="fullscreen" title="Fullscreen">
-<svg width="12" height="12" viewBox="0 0 12 12" fill="none" stroke="#333" stroke-width="1.6"><path d="M1 4V1h3M8 1h3v3M11 8v3H8M4 11H1V8"/></svg>
+<svg width="12" height="12" viewBox="0 0 12 12" fill="none" stroke="#333" stroke-width="1.6">
+<path d="M1 4V1h3M8 1h3v3M11 8v3H8M4 11H1V8"/></svg>
 </button></div>
 <div id="hint">scroll to zoom &middot; drag to pan &middot; double-click to fit</div>
 <script>
@@ -315,11 +319,22 @@ def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
     return _VIEWER.replace("__FOCUS__", focus_js).replace("__SVG__", body)
 
 
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def _drawing(dot: str, fmt: str) -> bytes:
+@st.cache_data(max_entries=64, ttl=3600, show_spinner="Graphviz is drawing the graph…")
+def _drawing(dot: str, fmt: str) -> bytes | str:
+    """The drawing, or why there is none (cached too: a layout that timed out is not tried again)."""
     from explorer.export import render
 
-    return render(dot, fmt, timeout=DRAWING_TIMEOUT)
+    try:
+        return render(dot, fmt, timeout=DRAWING_TIMEOUT)
+    except ValueError as err:
+        return str(err)
+
+
+def _png(dot: str) -> bytes:
+    drawing = _drawing(dot, "png")
+    if isinstance(drawing, str):
+        raise ValueError(drawing)
+    return drawing
 
 
 def graph_view(dot: str, *, key: str, file_stem: str = "graph", height: int = 560, focus: str | None = None,
@@ -331,18 +346,22 @@ def graph_view(dot: str, *, key: str, file_stem: str = "graph", height: int = 56
     the page only pans and zooms the drawing. Downloads: SVG, PNG (drawn when
     asked for) and the DOT source.
     """
+    drawing = _drawing(dot, "svg")
     try:
-        svg = _drawing(dot, "svg").decode("utf-8")
+        if isinstance(drawing, str):
+            raise ValueError(drawing)
+        svg = drawing.decode("utf-8")
         html = pan_zoom_html(svg, focus=focus)
-    except (ValueError, RuntimeError, OSError) as err:
+    except ValueError as err:
         st.error(f"The graph could not be drawn: {err}", icon=":material/error:")
-        st.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz", key=f"{key}_dot")
+        st.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz", key=f"{key}_dot",
+                           on_click="ignore")
         return
     st.iframe(html, height=height, alt=alt)
     svg_col, png_col, dot_col, _ = st.columns([1, 1, 1, 5])
     svg_col.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
                             icon=":material/download:", key=f"{key}_svg", on_click="ignore")
-    png_col.download_button("PNG", lambda: _drawing(dot, "png"), file_name=f"{file_stem}.png", mime="image/png",
+    png_col.download_button("PNG", lambda: _png(dot), file_name=f"{file_stem}.png", mime="image/png",
                             icon=":material/download:", key=f"{key}_png", on_click="ignore")
     dot_col.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
                             icon=":material/download:", key=f"{key}_dot", on_click="ignore")

@@ -23,6 +23,13 @@ def function_box(page):
     return page.get_by_role("textbox", name="Function")
 
 
+def open_default(ui, page, url: str) -> None:
+    """Open the app on its default view (seed 001's polynomial at 4) and wait for its numbers."""
+    page.goto(url)
+    ui.wait(page)
+    expect(results(page)).to_contain_text("x.grad = tensor([72.])", timeout=SLOW)
+
+
 def to_top(locator) -> None:
     """Scroll so that ``locator`` is at the top of the window (for screenshots)."""
     locator.evaluate("e => e.scrollIntoView({block: 'start'})")
@@ -36,9 +43,7 @@ def type_function(page, source: str) -> None:
 
 
 def test_load_shows_the_seed_polynomial_and_its_graph(ui, page, app_url, screenshot):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("x.grad = tensor([72.])", timeout=SLOW)
+    open_default(ui, page, app_url)
     frame = ui.graph_frame(page)
     expect(frame.locator("#view")).to_contain_text("grad 72", timeout=SLOW)
     titles = frame.locator("g.node > title").all_text_contents()
@@ -49,9 +54,7 @@ def test_load_shows_the_seed_polynomial_and_its_graph(ui, page, app_url, screens
 
 
 def test_typing_a_function_shows_new_inputs_results_and_graph(ui, page, app_url):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("72", timeout=SLOW)
+    open_default(ui, page, app_url)
     type_function(page, "sin(x) * y")
     expect(page.get_by_role("textbox", name="y =")).to_be_visible(timeout=SLOW)
     page.get_by_role("textbox", name="x =").fill("[0.0, 1.0]")
@@ -66,9 +69,7 @@ def test_typing_a_function_shows_new_inputs_results_and_graph(ui, page, app_url)
 
 
 def test_a_syntax_error_is_shown_with_its_place(ui, page, app_url, screenshot):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("72", timeout=SLOW)
+    open_default(ui, page, app_url)
     type_function(page, "x**3 +* 2")
     alert = page.get_by_role("alert").first
     expect(alert).to_contain_text("syntax error at line 1, column", timeout=SLOW)
@@ -79,9 +80,7 @@ def test_a_syntax_error_is_shown_with_its_place(ui, page, app_url, screenshot):
 
 
 def test_step_through_backward_highlights_each_node(ui, page, app_url, screenshot):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("72", timeout=SLOW)
+    open_default(ui, page, app_url)
     ui.open_tab(page, "Step through backward")
     expect(page.get_by_text("Step 0 of 6")).to_be_visible(timeout=SLOW)
     for step in (1, 2):
@@ -97,9 +96,7 @@ def test_step_through_backward_highlights_each_node(ui, page, app_url, screensho
 
 
 def test_the_url_reproduces_the_view(ui, page, app_url, browser):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("72", timeout=SLOW)
+    open_default(ui, page, app_url)
     type_function(page, "tanh(x) * 3")
     expect(results(page)).to_contain_text("x.grad = tensor([0.0040])", timeout=SLOW)  # 3 (1 - tanh²(4))
     ui.open_tab(page, "Node table")
@@ -118,9 +115,7 @@ def test_the_url_reproduces_the_view(ui, page, app_url, browser):
 
 
 def test_a_preset_link_opens_its_example_and_the_node_table(ui, page, app_url, screenshot):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("72", timeout=SLOW)
+    open_default(ui, page, app_url)
     page.get_by_role("link", name="The w1 … w6 graph").click()
     expect(function_box(page)).to_have_value(re.compile(r"^w1 = x\nw2 = w1\*\*3"), timeout=SLOW)
     expect(results(page)).to_contain_text("w6 = tensor([128.])", timeout=SLOW)
@@ -134,9 +129,7 @@ def test_a_preset_link_opens_its_example_and_the_node_table(ui, page, app_url, s
 
 
 def test_vector_jacobian_product_of_seed_003(ui, page, app_url, screenshot):
-    page.goto(app_url)
-    ui.wait(page)
-    expect(results(page)).to_contain_text("72", timeout=SLOW)
+    open_default(ui, page, app_url)
     page.get_by_text("Seed 003").click()
     page.get_by_role("link", name="sin(Ax + b), v = ones").click()
     expect(results(page)).to_contain_text("x.grad = tensor([-0.57", timeout=SLOW)
@@ -151,8 +144,7 @@ def test_vector_jacobian_product_of_seed_003(ui, page, app_url, screenshot):
 
 
 def test_downloads_of_the_graph(ui, page, app_url, tmp_path):
-    page.goto(app_url)
-    ui.wait(page)
+    open_default(ui, page, app_url)
     ui.graph_frame(page)
     for label, check in (("SVG", lambda b: b"<svg" in b[:400]), ("DOT", lambda b: b.startswith(b"digraph")),
                          ("PNG", lambda b: b.startswith(b"\x89PNG"))):
@@ -164,8 +156,7 @@ def test_downloads_of_the_graph(ui, page, app_url, tmp_path):
 
 
 def test_pan_and_zoom(ui, page, app_url):
-    page.goto(app_url)
-    ui.wait(page)
+    open_default(ui, page, app_url)
     frame = ui.graph_frame(page)
     svg = frame.locator("#view svg")
     before = svg.get_attribute("viewBox")

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from explorer.codegen import pytorch_script
-from explorer.expression import ExpressionError, parse
+from explorer.expression import Call, Compare, ExpressionError, Index, Seq, parse
 from explorer.functions import FUNCTIONS
 from explorer.presets import PRESETS
 from explorer.vjp import VectorChoice, explore_with_vector
@@ -110,18 +110,29 @@ def test_every_function_of_the_table_is_written_as_torch_computes_it(tmp_path):
         check_same_numbers(ex, results[key])
 
 
+def calls_of(expr) -> set[str]:
+    """The operations an expression tree calls."""
+    found, stack = set(), [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Call):
+            found.add(node.op)
+            stack.extend(node.args)
+        elif isinstance(node, Index):
+            stack.append(node.value)
+        elif isinstance(node, Compare):
+            stack += [node.left, node.right]
+        elif isinstance(node, Seq):
+            stack.extend(node.items)
+    return found
+
+
 def test_every_function_is_covered():
     used = set()
     for source in FUNCTION_EXAMPLES:
         program = parse(source)
-        stack = [e for _, e in program.assignments] + list(program.outputs)
-        while stack:
-            node = stack.pop()
-            used.add(getattr(node, "op", None))
-            stack.extend(getattr(node, "args", ()) or ())
-            stack.extend(x for x in (getattr(node, "value", None), getattr(node, "left", None),
-                                     getattr(node, "right", None)) if hasattr(x, "text"))
-            stack.extend(getattr(node, "items", ()) or ())
+        for expr in [e for _, e in program.assignments] + list(program.outputs):
+            used |= calls_of(expr)
     missing = set(FUNCTIONS) - used
     assert not missing, f"add an example for {sorted(missing)} (and check how codegen writes it)"
 
