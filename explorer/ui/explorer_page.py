@@ -207,7 +207,9 @@ def _steps(request: Request) -> list[tuple[int, str, str]]:
 
 def render() -> None:
     """The explorer page."""
-    if "f" not in st.query_params and "model" not in st.query_params and "f" not in st.session_state:
+    first_run = "explorer_started" not in st.session_state
+    st.session_state["explorer_started"] = True
+    if first_run and "f" not in st.query_params and "mode" not in st.query_params:
         # A bare visit shows the default preset, through the URL like any preset: the widgets read their
         # values from it, so the address bar holds the whole view from the first run on. (Values set
         # through session state alone would not reach the URL.)

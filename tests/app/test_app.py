@@ -165,3 +165,6 @@ def test_a_model_preset_draws_a_large_graph_with_level_of_detail():
     no_exception(at)
     assert "autograd nodes" in "\n".join(c.value for c in at.caption)
     assert at.number_input(key="max_nodes").value == 300
+    at.run()  # a rerun: the URL has dropped model=mlp (the default); the view stays the model's
+    no_exception(at)
+    assert at.segmented_control(key="mode").value == "model"
