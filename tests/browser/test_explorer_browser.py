@@ -173,3 +173,8 @@ def test_pan_and_zoom(ui, page, app_url):
     assert panned.split()[:2] != zoomed.split()[:2] and panned.split()[2:] == zoomed.split()[2:]
     frame.locator("#fit").click()
     assert svg.get_attribute("viewBox") == before
+    frame.locator("#fullscreen").click()
+    expect(frame.locator("html")).to_have_js_property("clientWidth", 1400, timeout=SLOW)  # the whole window
+    assert frame.locator("html").evaluate("e => document.fullscreenElement === e")
+    frame.locator("#fullscreen").click()
+    expect(frame.locator("html")).not_to_have_js_property("clientWidth", 1400, timeout=SLOW)
