@@ -13,8 +13,13 @@ def plot_count(page) -> int:
 def test_regression_runs_charts_update_and_stop(ui, page, app_url, screenshot):
     page.goto(f"{app_url}/regression")
     ui.wait(page)
-    page.get_by_label("epochs", exact=True).fill("20000")
+    # Enough work that the run is still going when we look twice (a form keeps a value once focus leaves it).
+    page.get_by_label("points", exact=True).fill("200000")
+    page.get_by_label("points", exact=True).press("Tab")
+    page.get_by_label("epochs", exact=True).fill("100000")
+    page.get_by_label("epochs", exact=True).press("Tab")
     page.get_by_role("button", name="Start").click()
+    page.get_by_text("epoch ").first.wait_for(timeout=SLOW)
     page.wait_for_selector(".js-plotly-plot", timeout=SLOW)
     first = page.locator(".stProgress").inner_text()
     time.sleep(1.5)
