@@ -202,7 +202,11 @@ class Graph:
 
 
 def short_op(op: str) -> str:
-    """An operation's name without PyTorch's ``Backward0`` suffix: ``PowBackward0`` -> ``Pow``."""
+    """An operation's name without PyTorch's ``Backward0`` suffix.
+
+    >>> short_op("PowBackward0"), short_op("AccumulateGrad")
+    ('Pow', 'AccumulateGrad')
+    """
     return re.sub(r"Backward\d*$", "", op) or op
 
 
@@ -382,6 +386,53 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
     >>> [n.op for n in g.derivative.nodes if n.kind != "leaf"]
     ['MulBackward0', 'CosBackward0']
     """
+    outputs, grad_outputs = _checked(outputs, leaves, grad_outputs)
+    root_edges = [get_gradient_edge(o) if o.requires_grad else None for o in outputs]
+    order, ids = _walk([e.node for e in root_edges if e is not None])
+    names, produced = _names(outputs, root_edges, ids, {**(labels or {}), **leaves}, values or {})
+    targets = _targets(order, ids, leaves, names, produced)
+    metadata = [_output_metadata(fn) for fn in order]
+    nodes = _nodes(order, ids, names, produced, metadata, {ids[e.node] for e in root_edges if e is not None})
+    torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, nodes)
+
+    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    executed, received, sent, grads, tape = _watched_backward(order, ids, pairs, [t for _, t, _ in targets],
+                                                              create_graph)
+    foreign = {g.untyped_storage().data_ptr() for g in grad_outputs}
+    for node in nodes:
+        if node.id in received:
+            node.received = [_own(g, foreign) for g in received[node.id]]
+            node.grad = node.received[0] if len(node.received) == 1 else None
+            node.sends = [_own(g, foreign) for g in sent.get(node.id, ())]
+            node.reduced = [None] * len(node.sends)
+    grad_by_name: dict[str, torch.Tensor] = {}
+    leaf_ids: dict[str, int] = {}
+    for (name, _, node_id), g in zip(targets, grads):
+        grad_by_name[name] = g
+        if node_id is not None:
+            leaf_ids[name] = node_id
+            target = nodes[node_id]
+            if target.kind == "leaf" or (target.grad is None and len(metadata[node_id]) <= 1):
+                target.grad = _cpu(g)
+                target.received = [target.grad]
+    _local_jacobians(order, nodes, received, sent)
+    _number_steps(nodes, executed)
+
+    derivative = None
+    if create_graph:
+        differentiable = {f"∂L/∂{name}": g for name, g in grad_by_name.items() if g.grad_fn is not None}
+        if differentiable:
+            derivative = capture(list(differentiable.values()), leaves, labels=differentiable)
+    names_first = [*(name for name in leaves if name in grad_by_name), *grad_by_name]   # the caller's order
+    return Graph(nodes=sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id)),
+                 grads={k: _own(grad_by_name[k], foreign) for k in dict.fromkeys(names_first)},
+                 outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
+                 leaves=leaf_ids, gradients_kept=len(received) if tape.full else None,
+                 torchviz_dot=torchviz_dot, derivative=derivative)
+
+
+def _checked(outputs, leaves, grad_outputs) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The outputs and their ``v`` as lists, after checking what :func:`capture` was given."""
     outputs = [outputs] if isinstance(outputs, torch.Tensor) else list(outputs)
     if not outputs or not all(isinstance(o, torch.Tensor) for o in outputs):
         raise ValueError("outputs must be a tensor or a non-empty sequence of tensors")
@@ -397,32 +448,36 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
             raise ValueError(f"grad_outputs[{i}] must be a tensor of the output's shape {tuple(o.shape)}")
     if not any(o.requires_grad for o in outputs):
         raise ValueError("no output requires grad: there is no graph to capture")
+    return outputs, grad_outputs
 
-    # The graph, while it is alive: nodes, what they saved, names and values.
-    root_edges = [get_gradient_edge(o) if o.requires_grad else None for o in outputs]
-    order, ids = _walk([e.node for e in root_edges if e is not None])
+
+def _names(outputs, root_edges, ids: dict, named: Mapping, values: Mapping) -> tuple[dict, dict]:
+    """Each node's name (outputs, then the user's names) and the tensor it produced, where known."""
     names: dict = {}
     produced: dict = {}
     for i, (out, edge) in enumerate(zip(outputs, root_edges)):
-        if edge is not None and edge.output_nr == 0:
-            produced.setdefault(edge.node, out)
         if edge is not None:
             names.setdefault(edge.node, "output" if len(outputs) == 1 else f"output[{i}]")
-    for fn, tensor in (values or {}).items():
+            if edge.output_nr == 0:
+                produced.setdefault(edge.node, out)
+    for fn, tensor in values.items():
         if fn in ids:
             produced.setdefault(fn, tensor)
-    named = {**{n: t for n, t in (labels or {}).items() if isinstance(t, torch.Tensor)},
-             **{n: t for n, t in leaves.items() if t.grad_fn is not None}}
-    for name, tensor in named.items():
-        if tensor.requires_grad:
+    for name, tensor in named.items():   # leaves are named where their AccumulateGrad is found
+        if isinstance(tensor, torch.Tensor) and tensor.grad_fn is not None and tensor.requires_grad:
             edge = get_gradient_edge(tensor)
             if edge.node in ids:
                 names[edge.node] = name
                 if edge.output_nr == 0:
                     produced[edge.node] = tensor
+    return names, produced
 
+
+def _targets(order: list, ids: dict, leaves: Mapping, names: dict, produced: dict) -> list[tuple]:
+    """``(name, tensor, node id or None)`` of what the gradients are taken with respect to: every leaf
+    of the graph (named, or ``leaf0``, ``leaf1``...), then the named tensors found no other way."""
     leaf_name = {id(t): n for n, t in leaves.items()}
-    targets: list[tuple[str, torch.Tensor, int | None]] = []  # what autograd.grad differentiates against
+    targets = []
     unnamed = 0
     for fn in order:
         variable = _accumulated(fn)
@@ -434,13 +489,14 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
             produced[fn] = variable
             targets.append((name, variable, ids[fn]))
     found = {id(t) for _, t, _ in targets}
-    for name, tensor in leaves.items():  # named tensors elsewhere in the graph, or unused
+    for name, tensor in leaves.items():  # named tensors inside the graph, or not in it at all
         if tensor.requires_grad and id(tensor) not in found:
-            edge = get_gradient_edge(tensor)
-            targets.append((name, tensor, ids.get(edge.node)))
+            targets.append((name, tensor, ids.get(get_gradient_edge(tensor).node)))
+    return targets
 
-    output_ids = set(ids[e.node] for e in root_edges if e is not None)
-    metadata = [_output_metadata(fn) for fn in order]
+
+def _nodes(order: list, ids: dict, names: dict, produced: dict, metadata: list, output_ids: set) -> list[Node]:
+    """The nodes as plain data, with what they saved, and values from the saved tensors where none is known."""
     nodes: list[Node] = []
     live_saved: list[list[torch.Tensor]] = []
     for fn, meta in zip(order, metadata):
@@ -463,14 +519,15 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
         for s, t in zip(node.saved, live_saved[node.id]):  # a saved output of a node is its value
             if s.of is not None and s.slot == 0 and nodes[s.of].value is None and len(metadata[s.of]) <= 1:
                 nodes[s.of].value = _cpu(t)
-    del live_saved
     for node in nodes:
         if node.value is not None:
             node.shape, node.dtype = tuple(node.value.shape), _dtype(node.value.dtype)
+    return nodes
 
-    torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, nodes)
 
-    # The backward pass, watched: pre-hooks see what a node received, post-hooks what it sent.
+def _watched_backward(order: list, ids: dict, pairs: list, targets: list, create_graph: bool):
+    """``torch.autograd.grad`` with a pre-hook (what a node received) and a post-hook (what it sent) on
+    every node: the node ids in the order the engine ran them, the gradients seen, the results."""
     executed: list[int] = []
     received: dict[int, tuple] = {}
     sent: dict[int, tuple] = {}
@@ -490,36 +547,19 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
                 sent[node_id] = kept
 
         handles += [fn.register_prehook(pre), fn.register_hook(post)]
-    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     try:
-        grads = torch.autograd.grad([o for o, _ in pairs], [t for _, t, _ in targets], [g for _, g in pairs],
-                                    retain_graph=True, create_graph=create_graph, allow_unused=True,
+        grads = torch.autograd.grad([o for o, _ in pairs], targets, [g for _, g in pairs], retain_graph=True,
+                                    create_graph=create_graph, allow_unused=True,
                                     materialize_grads=True) if targets else ()
     finally:
         for handle in handles:
             handle.remove()
+    return executed, received, sent, grads, tape
 
-    foreign = {g.untyped_storage().data_ptr() for g in grad_outputs}
-    for node in nodes:
-        if node.id in received:
-            node.received = [_own(g, foreign) for g in received[node.id]]
-            node.grad = node.received[0] if len(node.received) == 1 else None
-            node.sends = [_own(g, foreign) for g in sent.get(node.id, ())]
-            node.reduced = [None] * len(node.sends)
-    grad_by_name: dict[str, torch.Tensor] = {}
-    leaf_ids: dict[str, int] = {}
-    for (name, _, node_id), g in zip(targets, grads):
-        grad_by_name[name] = g
-        if node_id is not None:
-            leaf_ids[name] = node_id
-            target = nodes[node_id]
-            if target.kind == "leaf" or (target.grad is None and len(metadata[node_id]) <= 1):
-                target.grad = _cpu(g)
-                target.received = [target.grad]
-    _local_jacobians(order, nodes, received, sent)
 
-    # With autograd.grad the engine does not run a leaf's AccumulateGrad: a leaf's gradient is
-    # complete when the last node that sends to it has run.
+def _number_steps(nodes: list[Node], executed: list[int]) -> None:
+    """Each node's position in the engine's order. With ``autograd.grad`` the engine does not run a
+    leaf's ``AccumulateGrad``: a leaf's gradient is complete when the last node sending to it has run."""
     position = {node_id: i for i, node_id in enumerate(executed)}
     for i, node_id in enumerate(executed):
         nodes[node_id].step = i
@@ -527,18 +567,6 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
                       for n in nodes if n.kind == "leaf")
     for k, (_, node_id) in enumerate(finished):
         nodes[node_id].step = len(executed) + k
-    ordered = sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id))
-
-    derivative = None
-    if create_graph:
-        differentiable = {f"∂L/∂{name}": g for name, g in grad_by_name.items() if g.grad_fn is not None}
-        if differentiable:
-            derivative = capture(list(differentiable.values()), leaves, labels=differentiable)
-    names_first = [*(name for name in leaves if name in grad_by_name), *grad_by_name]   # the caller's order
-    return Graph(nodes=ordered, grads={k: _own(grad_by_name[k], foreign) for k in dict.fromkeys(names_first)},
-                 gradients_kept=len(received) if tape.full else None,
-                 outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
-                 leaves=leaf_ids, torchviz_dot=torchviz_dot, derivative=derivative)
 
 
 class _Tape:
@@ -634,7 +662,11 @@ def number(v: float) -> str:
 
 
 def numbers(t: torch.Tensor | None, most: int = 4, sep: str = " ") -> str:
-    """A tensor's first ``most`` entries: ``72`` for one entry, ``[1.3633 0.1912]`` for several."""
+    """A tensor's first ``most`` entries, as :func:`number` writes them.
+
+    >>> numbers(torch.tensor([72.0])), numbers(torch.tensor([1.36327, 0.19124])), numbers(torch.arange(6.0), 3, ", ")
+    ('72', '[1.3633 0.1912]', '[0, 1, 2, …]')
+    """
     if t is None:
         return "0"
     if t.numel() == 1:
@@ -724,7 +756,7 @@ def separate_saved(source: str) -> str:
         new = f"saved_{next(count)}_{match['t']}"
         return f"\t{match['fn']} -> {new} [dir=none]\n\t{new} [label=\"{match['label']}\" fillcolor=orange]"
 
-    return _SAVED.sub(rename, source)
+    return re.sub(_SAVED, rename, source)
 
 
-_SAVED = re.compile(r'\t(?P<fn>\d+) -> (?P<t>\d+) \[dir=none\]\n\t(?P=t) \[label="(?P<label>[^"]*)" fillcolor=orange\]')
+_SAVED = r'\t(?P<fn>\d+) -> (?P<t>\d+) \[dir=none\]\n\t(?P=t) \[label="(?P<label>[^"]*)" fillcolor=orange\]'

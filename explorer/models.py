@@ -18,7 +18,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
-MAX_DEPTH = 20_000
+MAX_DEPTH = 50_000
 MAX_WIDTH = 256
 BATCH = 8
 

@@ -18,14 +18,14 @@ from explorer.export import render
 from explorer.graph import capture
 from explorer.models import build_model
 
-NODE = re.compile(r'\t(\S+) \[label=("(?:[^"\\]|\\.)*"|[^\s\]]+)([^\]]*)\]', re.S)
-EDGE = re.compile(r'^\t(\S+) -> (\S+)', re.M)
+NODE = r'\t(\S+) \[label=("(?:[^"\\]|\\.)*"|[^\s\]]+)([^\]]*)\]'
+EDGE = r'(?m)^\t(\S+) -> (\S+)'
 
 
 def nodes_of(dot: str) -> dict[str, tuple[str, str]]:
     """DOT name -> (label as drawn, the other attributes); the last definition of a name wins, as in Graphviz."""
     found = {}
-    for name, label, attrs in NODE.findall(dot):
+    for name, label, attrs in re.findall(NODE, dot, re.S):
         found[name] = (label.strip('"').replace("\\n", "\n").replace('\\"', '"'), attrs)
     return found
 
@@ -36,7 +36,7 @@ def look(dot: str) -> tuple[Counter, int]:
     for label, attrs in nodes_of(dot).values():
         fill = re.search(r'fillcolor=("[^"]*"|\S+)', attrs)
         boxes[label, fill.group(1).strip('"') if fill else None] += 1
-    return boxes, len(EDGE.findall(dot))
+    return boxes, len(re.findall(EDGE, dot))
 
 
 def lays_out(dot: str) -> bool:
@@ -203,7 +203,7 @@ def test_residual_blocks_group_and_shared_weights_are_drawn_beside_each_use():
     loss, params = build_model("rnn", 400)
     graph = capture(loss, params)
     dot = to_dot(graph, "annotated")
-    out_edges = Counter(source for source, _ in EDGE.findall(dot))
+    out_edges = Counter(source for source, _ in re.findall(EDGE, dot))
     assert max(out_edges.values()) <= PROXY_USES + 1
     proxies = [label for name, (label, _) in nodes_of(dot).items() if name.startswith("use")]
     assert proxies and {p.split("\n")[0] for p in proxies} == {"W", "U", "b"}
