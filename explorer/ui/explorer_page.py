@@ -145,6 +145,7 @@ def _summary(request: Request) -> dict:
         "scalar": all(o.numel() == 1 for o in ex.outputs),
         "v": [v.tolist() for v in ex.v] if not request.model and request.choice != VectorChoice() else None,
         "shapes": {name: tuple(t.shape) for name, t in ex.inputs.items()},
+        "outputs": list(ex.graph.outputs),
         "preset": None,
     }
     found = _matching_preset(request) if not request.model else None
@@ -335,6 +336,13 @@ def _graph_options(nodes: int) -> dict:
     return {"max_nodes": int(most or DEFAULT_MAX_NODES)}
 
 
+def _start(summary: dict) -> str | None:
+    """Where a large drawing opens: at the output, readable (Fit shows the whole of it)."""
+    if summary["nodes"] <= DEFAULT_MAX_NODES or not summary["outputs"]:
+        return None
+    return str(summary["outputs"][0])
+
+
 def _tabs(request: Request) -> None:
     summary = _summary(request)
     st.session_state.setdefault("tab", TABS[0])
@@ -343,7 +351,7 @@ def _tabs(request: Request) -> None:
         if tabs[0].open:
             options = _graph_options(summary["nodes"])
             graph_view(_dot(request, "annotated", tuple(options.items())), key="annotated",
-                       file_stem="autograd_annotated", alt="Annotated autograd graph")
+                       file_stem="autograd_annotated", alt="Annotated autograd graph", focus=_start(summary))
             st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
                        "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
                        "have a double border; each edge says what flowed back along it.")
@@ -360,7 +368,7 @@ def _tabs(request: Request) -> None:
                 options = _graph_options(summary["nodes"])
             options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
             graph_view(_dot(request, "torchviz", tuple(options.items())), key="torchviz",
-                       file_stem="autograd_torchviz", alt="torchviz graph")
+                       file_stem="autograd_torchviz", alt="torchviz graph", focus=_start(summary))
             st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
                        "operations, the green output; orange saved tensors with show_saved.")
     with tabs[2]:

@@ -276,17 +276,17 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
     else document.documentElement.requestFullscreen().catch(function () {});
   };
   var focus = __FOCUS__;
-  if (focus) {  // centre a large drawing on the focused node, at a readable scale
+  if (focus) {  // open a drawing too small to read at the focused node, zoomed until its text is readable
+    apply();
     var nodes = svg.querySelectorAll("g.node");
     for (var i = 0; i < nodes.length; i++) {
       var t = nodes[i].querySelector("title");
       if (!t || t.textContent !== focus) continue;
-      var box = nodes[i].getBBox(), m = nodes[i].getCTM(), root = svg.getCTM();
-      var p = svg.createSVGPoint(); p.x = box.x + box.width / 2; p.y = box.y + box.height / 2;
-      p = p.matrixTransform(root.inverse().multiply(m));
-      if (unitsPerPixel() > 1.3) {
-        var r = view.getBoundingClientRect();
-        vb = {x: p.x - r.width / 2, y: p.y - r.height / 2, w: r.width, h: r.height}; fitted = false;
+      var box = nodes[i].getBoundingClientRect();
+      if (box.height > 0 && box.height < 24) {
+        var f = Math.min(48 / box.height, 400), c = at({clientX: box.left + box.width / 2,
+                                                        clientY: box.top + box.height / 2});
+        vb = {x: c.x - vb.w / f / 2, y: c.y - vb.h / f / 2, w: vb.w / f, h: vb.h / f}; fitted = false;
       }
       break;
     }
@@ -301,8 +301,9 @@ _UNSAFE_SVG = re.compile(r"<\s*script|javascript:|<\s*foreignObject", re.IGNOREC
 def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
     """A small HTML page showing ``svg`` with pan (drag), zoom (wheel, buttons), fit and fullscreen.
 
-    ``focus`` names a node (its Graphviz ``<title>``) to centre on when the
-    drawing is too large to read whole. Written here, no CDN: the app runs
+    ``focus`` names a node (its Graphviz ``<title>``) to open the view at,
+    zoomed until its text is readable, when the whole drawing is too small to
+    read (Fit shows all of it). Written here, no CDN: the app runs
     without internet.
 
     >>> html = pan_zoom_html('<svg viewBox="0 0 10 10"><g class="node"><title>a</title></g></svg>')

@@ -30,6 +30,15 @@ def open_default(ui, page, url: str) -> None:
     expect(results(page)).to_contain_text("x.grad = tensor([72.])", timeout=SLOW)
 
 
+def click_preset(ui, page, title: str) -> None:
+    """Click a preset's link in the sidebar and wait for its page run to finish."""
+    link = page.get_by_role("link", name=title)
+    expect(link).to_be_visible(timeout=SLOW)
+    ui.wait(page)  # not while a run is going on: the link's navigation would queue behind it
+    link.click()
+    ui.wait(page)
+
+
 def to_top(locator) -> None:
     """Scroll so that ``locator`` is at the top of the window (for screenshots)."""
     locator.evaluate("e => e.scrollIntoView({block: 'start'})")
@@ -116,7 +125,7 @@ def test_the_url_reproduces_the_view(ui, page, app_url, browser):
 
 def test_a_preset_link_opens_its_example_and_the_node_table(ui, page, app_url, screenshot):
     open_default(ui, page, app_url)
-    page.get_by_role("link", name="The w1 … w6 graph").click()
+    click_preset(ui, page, "The w1 … w6 graph")
     expect(function_box(page)).to_have_value(re.compile(r"^w1 = x\nw2 = w1\*\*3"), timeout=SLOW)
     expect(results(page)).to_contain_text("w6 = tensor([128.])", timeout=SLOW)
     ui.open_tab(page, "Node table")
@@ -131,7 +140,7 @@ def test_a_preset_link_opens_its_example_and_the_node_table(ui, page, app_url, s
 def test_vector_jacobian_product_of_seed_003(ui, page, app_url, screenshot):
     open_default(ui, page, app_url)
     page.get_by_text("Seed 003").click()
-    page.get_by_role("link", name="sin(Ax + b), v = ones").click()
+    click_preset(ui, page, "sin(Ax + b), v = ones")
     expect(results(page)).to_contain_text("x.grad = tensor([-0.57", timeout=SLOW)
     expect(page.get_by_text("ours agree to within 0.0005")).to_be_visible()  # the seed prints -3.6513 ...
     ui.open_tab(page, "Vector-Jacobian product")
