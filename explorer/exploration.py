@@ -102,7 +102,7 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
     outputs = evaluation.outputs
     if not any(o.requires_grad for o in outputs):
         raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
-    grad_outputs = _vectors(v, outputs, dtype_, target, limits)
+    grad_outputs = _vectors(v, outputs, dtype_, target, limits, seed)
     labels = dict(evaluation.names)
     for name, out in zip(program.output_names, outputs):
         if name:
@@ -121,7 +121,7 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
 
 
 def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device: torch.device,
-             limits: Limits) -> list[torch.Tensor]:
+             limits: Limits, seed: int = 0) -> list[torch.Tensor]:
     """The ``v`` of ``backward(v)`` for each output: given, or ones like the seeds use."""
     if v is None:
         return [torch.ones_like(o) for o in outputs]
@@ -129,8 +129,9 @@ def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device
     if not isinstance(given, (list, tuple)) or len(given) != len(outputs):
         raise ExpressionError(f"give one v for each of the {len(outputs)} outputs")
     vectors = []
+    generator = torch.Generator().manual_seed(seed)  # a random v is reproducible like the inputs
     for i, (spec, out) in enumerate(zip(given, outputs)):
-        vec = make_input(spec, dtype=dtype, limits=limits, name="v").to(device)
+        vec = make_input(spec, dtype=dtype, limits=limits, name="v", generator=generator).to(device)
         if vec.shape != out.shape:
             if vec.numel() == out.numel():
                 vec = vec.reshape(out.shape)

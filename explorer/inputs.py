@@ -116,7 +116,8 @@ def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str |
     if len(program.outputs) != 1 or program.assignments:
         raise ExpressionError(f"{name}: give one value, e.g. 4, [0.5, 0.75] or rand(3)")
     extra_meta = constructors(dtype, "meta", None)
-    extra = constructors(dtype, "cpu", generator)
+    # Never the global generator: user text must not move torch's global random state.
+    extra = constructors(dtype, "cpu", generator if generator is not None else torch.Generator().manual_seed(0))
     try:
         check(program, {}, limits, functions=extra_meta, dtype=dtype)
         value = evaluate(program, {}, functions=extra, dtype=dtype).outputs[0]

@@ -123,3 +123,11 @@ def test_trace_names_parameters_of_a_model():
     loss2 = model(torch.ones(5, 3)).pow(2).mean()
     loss2.backward()
     torch.testing.assert_close(ex.grads["0.weight"], model[0].weight.grad)
+
+
+def test_a_random_v_follows_the_seed_and_leaves_the_global_generator_alone():
+    state = torch.get_rng_state()
+    one = explorer.explore("sin(x)", x="ones(3)", v="rand(3)", seed=5)
+    two = explorer.explore("sin(x)", x="ones(3)", v="rand(3)", seed=5)
+    assert torch.equal(one.v[0], two.v[0])
+    assert torch.equal(state, torch.get_rng_state())
