@@ -1,13 +1,17 @@
-"""Print the full Jacobian of a function (and the Hessian of a scalar one).
+"""Print the full Jacobian of a function, by reverse and forward mode (and the Hessian of a scalar one).
 
 Examples:
   python -m explorer jacobian "sin(A @ x + b)" --var "A=rand(10,5)" --var "x=rand(5)" --var "b=rand(10)" --json
+  python -m explorer jacobian "sin(A @ x + b)" --var "A=rand(10,5)" --var "x=rand(5)" --var "b=rand(10)" --wrt x
   python -m explorer jacobian "dot(x, x)" --var "x=ones(3)" --json
 
-The JSON object has "jacobian" (for each input, the Jacobian of the flattened
-outputs: one row per output element, one column per input element), "hessian"
-(per input, for a scalar output) and "cheaper" (reverse or forward mode).
-Computed in float64 unless --dtype says otherwise.
+The JSON object has "jacobian" (for each input, the Jacobian of the outputs
+as nested lists: one row per output element, one column per input element,
+outputs and inputs flattened), "hessian" (for a scalar output: per input, the
+matrix of second derivatives), "output_shapes", "input_shapes", "passes"
+(reverse mode: one backward pass per output element; forward mode: one
+forward pass per input element), "cheaper", "verdict", "seconds" (each mode)
+and "difference" (the largest gap between the two modes: rounding only).
 """
 from __future__ import annotations
 
@@ -15,30 +19,42 @@ import argparse
 
 from explorer.cli import add_input_arguments, inputs_from_args, print_json
 
-HELP = "print the Jacobian (and, for a scalar function, the Hessian)"
+HELP = "print the Jacobian (both modes, timed) and, for a scalar function, the Hessian"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser)
-    parser.set_defaults(dtype="float64")
+    parser.add_argument("--wrt", action="append", metavar="NAME",
+                        help="differentiate with respect to this input only (repeat for several; default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
     from explorer.derivatives import jacobian
 
-    r = jacobian(args.source, inputs_from_args(args), seed=args.seed, dtype=args.dtype,
-                 device="cpu" if args.device == "auto" else args.device)
-    result = {"jacobian": r.jacobians, "outputs": r.outputs, "inputs": r.inputs, "cheaper": r.cheaper,
-              "seconds": r.seconds}
-    if r.hessians is not None:
-        result["hessian"] = r.hessians
+    r = jacobian(args.source, inputs_from_args(args), wrt=args.wrt, seed=args.seed, dtype=args.dtype,
+                 device=args.device)
     if args.json:
+        result = {"jacobian": r.jacobians, "output_shapes": r.output_shapes, "input_shapes": r.input_shapes,
+                  "passes": r.passes, "cheaper": r.cheaper, "verdict": r.verdict, "seconds": r.seconds,
+                  "difference": r.difference}
+        if r.forward_refusal:
+            result["forward_refusal"] = r.forward_refusal
+        if r.hessians is not None:
+            result["hessian"] = r.hessians
+        elif r.hessian_refusal:
+            result["hessian_refusal"] = r.hessian_refusal
         print_json(result)
         return 0
     for name, J in r.jacobians.items():
-        print(f"J with respect to {name} ({tuple(J.shape)}):\n{J}\n")
+        print(f"J with respect to {name}: {J.shape[0]} × {J.shape[1]}\n{J}\n")
     for name, H in (r.hessians or {}).items():
-        print(f"Hessian in {name}:\n{H}\n")
-    print(f"{r.cheaper} mode is cheaper for {r.outputs} outputs and {r.inputs} inputs")
+        print(f"Hessian in {name}: {H.shape[0]} × {H.shape[1]}\n{H}\n")
+    if r.hessian_refusal:
+        print(f"no Hessian: {r.hessian_refusal}\n")
+    print(r.verdict)
+    timing = ", ".join(f"{mode} {seconds * 1e3:.3f} ms" for mode, seconds in r.seconds.items())
+    print(f"timed: {timing}")
+    if r.forward_refusal:
+        print(r.forward_refusal)
     return 0
