@@ -100,16 +100,17 @@ def _start(source: str | Program, inputs: Mapping[str, Any] | None, seed: int, d
     leaves = {n: t.detach().clone().requires_grad_(True) for n, t in f.inputs.items()}
     run = _forward(f.program, leaves)
     events = [Event(n, str(t), note="a leaf: created by you, requires_grad=True") for n, t in leaves.items()]
-    events.append(Event(f"{run.output_name} = {_function_text(f.program)}", str(run.output),
+    events.append(Event(_forward_code(f.program, run.output_name), str(run.output),
                         note="the forward pass records the graph (grad_fn) that backward will walk"))
     return run, events
 
 
-def _function_text(program: Program) -> str:
+def _forward_code(program: Program, output_name: str) -> str:
+    """The forward pass as one line: the user's own when it is one (``z = x**3 + ...``, ``a = x * y``)."""
     lines = [line.strip() for line in re.split(r"[;\n]", program.source) if line.strip()]
     if len(lines) == 1:
-        return lines[0]
-    return f"f({', '.join(program.inputs)})  # the function above"
+        return lines[0] if program.assignments else f"{output_name} = {lines[0]}"
+    return f"{output_name} = f({', '.join(program.inputs)})  # the function above"
 
 
 def _first_line(err: BaseException) -> str:

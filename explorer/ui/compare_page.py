@@ -1,10 +1,77 @@
-"""Four ways to a derivative: symbolic, finite differences, reverse and forward mode."""
+"""Four ways to a derivative: symbolic, finite differences, reverse and forward mode (seed 004's table, live).
+
+Every number comes from :func:`explorer.compare.compare`, run in the sandbox and cached.
+"""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from explorer.compare import STEPS, optimal_step
 from explorer.ui.lab import function_and_inputs, run
+
+MAX_FORMULAS = 12
+COSTS = {
+    "symbolic": "a formula per partial derivative, then its value",
+    "forward_difference": "n + 1 evaluations",
+    "central_difference": "2n evaluations",
+    "reverse_mode": "1 forward + 1 backward pass",
+    "forward_mode": "n forward passes (jvp)",
+}
+STYLES = {"forward": "solid", "central": "dash"}
+
+
+def _formulas(r) -> None:
+    if r.symbolic_refusal:
+        st.warning(f"No symbolic form: {r.symbolic_refusal}. Errors are measured against {r.reference}.",
+                   icon=":material/warning:")
+        return
+    st.latex(f"f = {r.function_latex}")
+    shown = list(r.latex.items())[:MAX_FORMULAS]
+    for symbol, latex in shown:
+        name = symbol.replace("_", "_{", 1) + "}" if "_" in symbol else symbol
+        st.latex(rf"\frac{{\partial f}}{{\partial {name}}} = {latex}")
+    if len(r.latex) > MAX_FORMULAS:
+        st.caption(f"… and {len(r.latex) - MAX_FORMULAS} more partial derivatives.")
+
+
+def _table(r) -> None:
+    rows = []
+    for method, by_input in r.methods.items():
+        for name, e in by_input.items():
+            rows.append({
+                "method": method.replace("_", " "), "input": name,
+                "gradient": "n/a" if e.value is None else
+                ", ".join(f"{v:.6g}" for v in e.value.reshape(-1).tolist()[:8])
+                + (" …" if e.value.numel() > 8 else ""),
+                f"error vs {r.reference}": "n/a" if e.error is None else f"{e.error:.2e}",
+                "ms": None if e.seconds is None else round(e.seconds * 1e3, 4),
+                "cost": COSTS[method],
+            })
+    st.dataframe(rows, hide_index=True, key="cmp_table")
+
+
+def _v_plot(r) -> None:
+    fig = go.Figure()
+    for name, curve in r.step_errors.items():
+        kind, precision = name.split()
+        fig.add_scatter(x=[h for h, _ in curve], y=[max(e, 1e-17) for _, e in curve], mode="lines+markers",
+                        name=name, line=dict(dash=STYLES[kind], color="#d62728" if precision == "float32" else "#1f77b4"))
+    fig.add_vline(x=r.step, line=dict(color="grey", dash="dot"), annotation_text="h in the table")
+    fig.update_layout(title="finite differences: error against step size", xaxis_type="log", yaxis_type="log",
+                      xaxis_title="step h", yaxis_title="largest error", height=440, xaxis_autorange="reversed",
+                      margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="cmp_plot")
+    best = r.best_steps()
+    st.markdown(
+        "Read it from the left (large $h$): the **truncation** error of Taylor's formula shrinks like $h$ for "
+        "forward differences ($\\tfrac{h}{2} f''$) and like $h^2$ for central ones ($\\tfrac{h^2}{6} f'''$). "
+        "Then **round-off** takes over: $f(x+h) - f(x)$ cancels most of its digits, and the error grows like "
+        "$\\varepsilon |f| / h$. The bottom of the V is near $h \\approx \\sqrt{\\varepsilon}$ (forward) or "
+        "$\\sqrt[3]{\\varepsilon}$ (central): "
+        + ", ".join(f"{name} at h = {h:.0e} (theory {optimal_step(*name.split()):.0e})"
+                    for name, (h, _) in best.items())
+        + ". Autograd has neither error: it is exact up to rounding, at any point, with no step to choose.")
 
 
 def render() -> None:
@@ -14,27 +81,16 @@ def render() -> None:
     if got is None:
         return
     source, inputs = got
-    c1, c2 = st.columns(2)
-    step = c1.select_slider("step h", [10.0 ** -k for k in range(1, 9)], value=1e-3, key="cmp_h")
-    dtype = c2.selectbox("dtype", ["float32", "float64"], key="cmp_dtype")
-    r = run("compare", source, inputs, step=float(step), dtype=dtype)
+    for name, default in (("h", 1e-3), ("dtype", "float32")):
+        st.session_state.setdefault(f"cmp_{name}", default)
+    left, right = st.columns(2)
+    step = left.select_slider("step h of the table's finite differences", STEPS, key="cmp_h",
+                              format_func=lambda h: f"{h:.0e}", bind="query-params")
+    dtype = right.selectbox("dtype", ("float32", "float64"), key="cmp_dtype", bind="query-params",
+                            help="the table's dtype; the plot shows both")
+    r = run("compare", source, inputs, step=float(step), dtype=dtype or "float32")
     if r is None:
         return
-    for symbol, latex in r.latex.items():
-        st.latex(rf"\frac{{\partial f}}{{\partial {symbol}}} = {latex}")
-    rows = []
-    for method, by_input in r.methods.items():
-        for name, estimate in by_input.items():
-            rows.append({"method": method.replace("_", " "), "input": name,
-                         "gradient": str([round(v, 6) for v in estimate.value.reshape(-1).tolist()]),
-                         "error vs symbolic": f"{estimate.error:.2e}", "ms": round(estimate.seconds * 1e3, 3)})
-    st.dataframe(rows, hide_index=True, width="stretch")
-    fig = go.Figure()
-    for name, curve in r.step_errors.items():
-        fig.add_scatter(x=[h for h, _ in curve], y=[max(e, 1e-17) for _, e in curve], mode="lines+markers", name=name)
-    fig.update_layout(xaxis_type="log", yaxis_type="log", xaxis_title="step h", yaxis_title="max error",
-                      height=420, title="finite differences: error against step size", margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, width="stretch", key="cmp_plot")
-    st.markdown("Right of the V the **truncation** error dominates (∝ h for forward, ∝ h² for central "
-                "differences); left of it **round-off**: f(x+h) − f(x) loses digits, ∝ ε/h, worse in float32. "
-                "Autograd has neither: it is exact to rounding.")
+    _formulas(r)
+    _table(r)
+    _v_plot(r)

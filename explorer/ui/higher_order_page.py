@@ -1,33 +1,81 @@
-"""Higher-order derivatives with create_graph=True, and the graph of the derivative itself."""
+"""Higher order: create_graph=True, derivatives of derivatives, and the graph of the derivative itself.
+
+Seed 002: ``sin''(x) == -sin(x)`` bit for bit. Every number comes from
+:func:`explorer.derivatives.higher_order`, run in the sandbox and cached.
+"""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
 
+from explorer.derivatives import MAX_ORDER
 from explorer.ui.lab import function_and_inputs, run
+from explorer.ui.widgets import graph_view
+
+
+def _prime(k: int) -> str:
+    return "f" + ("'" * k if k <= 3 else f"⁽{k}⁾")
+
+
+def _exactness(r, n: int) -> None:
+    if r.symbolic_refusal:
+        st.caption(f"No symbolic comparison: {r.symbolic_refusal}")
+        return
+    rows = [{"derivative": _prime(k), "max |autograd − SymPy|": f"{d:.3g}",
+             "bit for bit": "yes" if d == 0.0 else "no"} for k, d in enumerate(r.differences) if k > 0]
+    exact = [k for k, d in enumerate(r.differences) if k > 0 and d == 0.0]
+    if len(r.differences) > 2 and 2 in exact:
+        st.success(f"f'' by autograd equals SymPy's f'' evaluated by torch at all {n:,} points, bit for bit: "
+                   f"the difference is exactly 0, as seed 002 asserts for sin''(x) == -sin(x).",
+                   icon=":material/check_circle:")
+    elif exact:
+        st.info(f"Bit for bit at order {', '.join(map(str, exact))}; elsewhere they differ by rounding only "
+                "(torch and the formula add and multiply in a different order).", icon=":material/info:")
+    else:
+        st.info("Autograd and the symbolic formula differ by rounding only (they add and multiply in a "
+                "different order).", icon=":material/info:")
+    st.dataframe(rows, hide_index=True, key="ho_table")
+    with st.expander("The symbolic derivatives (SymPy, built from the same syntax tree)"):
+        for k, formula in enumerate(r.formulas):
+            st.latex(f"{_prime(k)}(x) = {formula}")
 
 
 def render() -> None:
     st.title("Higher order")
     st.caption("Seed 002: with create_graph=True the gradient is itself a graph, so it can be differentiated again.")
+    st.markdown("`torch.autograd.grad(y, x, create_graph=True)` records the backward pass as a new graph: the "
+                "derivative is a tensor with its own `grad_fn`, and differentiating it gives the second "
+                "derivative. For a function applied element by element the Jacobian is diagonal, so the gradient "
+                "of the sum is the derivative at every point.")
     got = function_and_inputs("ho", "sin(x)", {"x": "linspace(0, 1, 1001)"})
     if got is None:
         return
     source, inputs = got
-    order = st.slider("highest order", 1, 4, 2, key="ho_order")
-    r = run("higher_order", source, inputs, order=order)
+    for name, default in (("order", 2), ("dtype", "float32")):
+        st.session_state.setdefault(f"ho_{name}", default)
+    left, right = st.columns(2)
+    order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
+    dtype = right.selectbox("dtype", ("float32", "float64"), key="ho_dtype", bind="query-params")
+    r = run("higher_order", source, inputs, order=int(order), dtype=dtype or "float32")
     if r is None:
         return
+    _exactness(r, r.x.numel())
     fig = go.Figure()
+    x = r.x.tolist()
     for k, values in enumerate(r.derivatives):
-        fig.add_scatter(x=r.x.numpy(), y=values.numpy(), mode="lines", name="f" + "'" * k)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), title="f and its derivatives")
-    st.plotly_chart(fig, width="stretch", key="ho_plot")
-    if source.strip() == "sin(x)" and order >= 2:
-        import torch
-
-        exact = torch.equal(r.derivatives[2], -torch.sin(r.x))
-        st.metric("sin''(x) == -sin(x), bit for bit", "yes" if exact else "no",
-                  help="the seed checks the difference is exactly 0")
-    st.subheader("The graph of the derivative")
-    st.graphviz_chart(r.derivative_dot)
+        fig.add_scatter(x=x, y=values.tolist(), mode="lines" if len(x) > 1 else "markers", name=_prime(k))
+    fig.update_layout(title="f and its derivatives, by autograd", xaxis_title="x", height=380,
+                      margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="ho_plot")
+    st.subheader("The graph of f and the graph of its derivative")
+    st.caption("Left: what the forward pass recorded. Right: what backward(create_graph=True) recorded while "
+               "computing f' — the graph that a second backward walks.")
+    original, derivative = st.columns(2)
+    with original:
+        graph_view(r.original_dot, key="ho_graph_f", file_stem="function", height=420, alt="Graph of f")
+    with derivative:
+        if r.derivative_dot:
+            graph_view(r.derivative_dot, key="ho_graph_df", file_stem="derivative", height=420,
+                       alt="Graph of the derivative")
+        else:
+            st.caption("The derivative does not depend on the input: it has no graph.")

@@ -1,60 +1,190 @@
-"""Jacobians and Hessians as heat maps, divergence and Laplacian two ways, curl."""
+"""Jacobians & VJP lab: the full Jacobian both ways, the Hessian, divergence and Laplacian two ways, curl.
+
+Seeds 002 and 003. Every number comes from :mod:`explorer.derivatives`, run
+in the sandbox with its time limit and cached per input (:mod:`explorer.ui.lab`).
+"""
 from __future__ import annotations
 
-import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.ui.lab import function_and_inputs, run
 
+MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
+SIZES = (10, 30, 100, 300, 1000)
 
-def _heat(matrix, title: str) -> go.Figure:
-    fig = px.imshow(matrix.numpy(), color_continuous_scale="RdBu", color_continuous_midpoint=0, aspect="auto",
-                    labels=dict(x="input element", y="output element", color="value"), title=title)
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
+# (label, field, inputs, Laplacian?): the seed's example and the cases that tell the two ways apart.
+FIELDS = (
+    ("seed 002: ∇²(x·x) at x = ones(3) (J diagonal)", "dot(x, x)", {"x": "ones(3)"}, True),
+    ("(x₀x₁, x₁x₂, x₂x₀): J not diagonal", "stack([x[0]*x[1], x[1]*x[2], x[2]*x[0]])", {"x": "[1.0, 2.0, 3.0]"}, False),
+    ("sin(x), elementwise (J diagonal)", "sin(x)", {"x": "linspace(0, 1, 100)"}, False),
+    ("x · sum(x): J not diagonal, any n", "x * sum(x)", {"x": "[1.0, 2.0, 3.0]"}, False),
+)
+
+
+def _heat_map(matrix, title: str, rows: str, cols: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(
+        z=matrix.tolist(), colorscale="RdBu", zmid=0,
+        hovertemplate=f"{rows} %{{y}}, {cols} %{{x}}<br>value %{{z:.6g}}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title=rows)
+    fig.update_xaxes(title=cols)
+    fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def _matrix(matrix, title: str, rows: str, cols: str, key: str) -> None:
+    if matrix.numel() > MAX_DRAWN:
+        st.caption(f"{title}: {matrix.shape[0]:,} × {matrix.shape[1]:,}, too large to draw here; "
+                   "`python -m explorer jacobian ... --json` prints it.")
+        return
+    st.plotly_chart(_heat_map(matrix, title, rows, cols), key=key)
+
+
+def _options(prefix: str) -> dict:
+    for name, default in (("dtype", "float64"), ("seed", 0)):
+        st.session_state.setdefault(f"{prefix}_{name}", default)
+    left, right = st.columns(2)
+    dtype = left.selectbox("dtype", ("float32", "float64"), key=f"{prefix}_dtype", bind="query-params")
+    seed = right.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{prefix}_seed",
+                              bind="query-params", help="seed of the random constructors (rand, randn)")
+    return {"dtype": dtype or "float64", "seed": int(seed or 0)}
+
+
+def _jacobian_section() -> None:
+    st.markdown("For $f: \\mathbb{R}^n \\to \\mathbb{R}^m$, $J_{ij} = \\partial y_i / \\partial x_j$ is "
+                "$m \\times n$. **Reverse mode** builds it row by row: `backward(v)` with a one-hot $v$ gives "
+                "$v^T J$, one backward pass per output element. **Forward mode** builds it column by column: a "
+                "`jvp` with a one-hot tangent gives $J t$, one forward pass per input element.")
+    got = function_and_inputs("jac", "sin(A @ x + b)", {"A": "rand(10, 5)", "x": "rand(5)", "b": "rand(10)"})
+    if got is None:
+        return
+    source, inputs = got
+    options = _options("jac")
+    names = tuple(inputs)
+    st.session_state.setdefault("jac_wrt", list(names))
+    st.session_state["jac_wrt"] = [n for n in st.session_state["jac_wrt"] if n in names] or list(names)
+    wrt = st.multiselect("with respect to", names, key="jac_wrt",
+                         help="the inputs to differentiate with respect to (the others are held fixed)")
+    result = run("jacobian", source, inputs, wrt=tuple(wrt or names), **options)
+    if result is None:
+        return
+    st.info(result.verdict, icon=":material/balance:")
+    cols = st.columns(4)
+    cols[0].metric("output elements m", f"{result.outputs:,}", help="backward passes reverse mode takes")
+    cols[1].metric("input elements n", f"{result.inputs:,}", help="forward passes forward mode takes")
+    cols[2].metric("reverse mode", f"{result.seconds['reverse'] * 1e3:.3f} ms")
+    if "forward" in result.seconds:
+        cols[3].metric("forward mode", f"{result.seconds['forward'] * 1e3:.3f} ms",
+                       help=f"largest difference from reverse mode: {result.difference:.2g}")
+    else:
+        cols[3].metric("forward mode", "n/a", help=result.forward_refusal)
+    st.caption("Both by `torch.autograd.functional.jacobian` (forward mode: `strategy=\"forward-mode\"`), "
+               "passes batched with vmap, best of one timed run after a warm-up.")
+    for name, J in result.jacobians.items():
+        _matrix(J, f"J with respect to {name} ({J.shape[0]} × {J.shape[1]})", "output element",
+                f"element of {name}", key=f"jac_heat_{name}")
+    if result.hessians:
+        st.markdown("The function is scalar, so here is its **Hessian** $H_{jk} = \\partial^2 f / "
+                    "\\partial x_j \\partial x_k$ for each input (symmetric where $f$ is smooth).")
+        for name, H in result.hessians.items():
+            _matrix(H, f"Hessian in {name} ({H.shape[0]} × {H.shape[1]})", f"element of {name}",
+                    f"element of {name}", key=f"jac_hess_{name}")
+    elif result.hessian_refusal:
+        st.caption(f"No Hessian: {result.hessian_refusal}")
+
+
+def _load_field(index: int) -> None:
+    _, source, inputs, laplacian = FIELDS[index]
+    st.session_state["div_f"] = source
+    for name, spec in inputs.items():
+        st.session_state[f"div_var_{name}"] = spec
+    st.session_state["div_lap"] = laplacian
+
+
+def _divergence_section() -> None:
+    st.markdown("`backward(ones)` gives $\\mathbf{1}^T J$ (the column sums), and $(\\mathbf{1}^T J)\\cdot"
+                "\\mathbf{1}$ adds up **every** entry of $J$. The divergence $\\nabla\\cdot g = "
+                "\\operatorname{trace} J_g$ is only its diagonal: the ones-trick is right when $J$ is diagonal, "
+                "the identity (one backward pass per row) always. *Know your Jacobian.*")
+    examples = st.columns(len(FIELDS))
+    for i, (label, *_) in enumerate(FIELDS):
+        examples[i].button(label, key=f"div_example_{i}", on_click=_load_field, args=(i,), width="stretch")
+    got = function_and_inputs("div", FIELDS[3][1], FIELDS[3][2])
+    if got is None:
+        return
+    source, inputs = got
+    st.session_state.setdefault("div_lap", False)
+    laplacian = st.checkbox("Laplacian ∇²f = ∇·∇f of a scalar function", key="div_lap", bind="query-params")
+    options = _options("div")
+    result = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, **options)
+    if result is None:
+        return
+    what = "∇²f" if result.laplacian else "∇·g"
+    n = result.jacobian.shape[0] if result.jacobian is not None else 0
+    st.dataframe([
+        {"way": "(Jᵀ·1)·1, one backward(ones)", what: result.with_ones, "backward passes": 1,
+         "ms": round(result.seconds_ones * 1e3, 4)},
+        {"way": "trace(J·I), rows of the identity", what: result.with_identity, "backward passes": n,
+         "ms": round(result.seconds_identity * 1e3, 4)},
+    ], hide_index=True, key="div_table")
+    if result.diagonal:
+        st.success(result.verdict, icon=":material/check_circle:")
+    else:
+        st.warning(result.verdict, icon=":material/warning:")
+    if result.jacobian is not None:
+        title = "Hessian of f (the Jacobian of ∇f)" if result.laplacian else "J of the field"
+        _matrix(result.jacobian, title, "output element", "input element", key="div_heat")
+    _timing_plot(result.timings)
+
+
+def _timing_plot(timings) -> None:
+    ran = [t for t in timings if t.refusal is None]
+    if not ran:
+        if timings:
+            st.caption(f"No timing as n grows: {timings[0].refusal} (a field such as sin(x) or x * sum(x) "
+                       "works for any n).")
+        return
+    fig = go.Figure()
+    n = [t.n for t in ran]
+    fig.add_scatter(x=n, y=[t.seconds_ones * 1e3 for t in ran], mode="lines+markers", name="v = ones (1 pass)")
+    fig.add_scatter(x=n, y=[t.seconds_identity * 1e3 for t in ran], mode="lines+markers",
+                    name="identity (n passes, batched)")
+    fig.update_layout(title="time as n grows (x = rand(n))", xaxis_type="log", yaxis_type="log",
+                      xaxis_title="n", yaxis_title="milliseconds", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, key="div_timing")
+    wrong = [t.n for t in ran if not t.agree]
+    st.caption("The identity costs n backward passes (and an n × n Jacobian), the ones-trick one. "
+               + (f"The two ways disagree at n = {', '.join(map(str, wrong))}: J is not diagonal there."
+                  if wrong else "They agree at every n: J is diagonal."))
+
+
+def _curl_section() -> None:
+    st.markdown("$\\nabla\\times F = (\\partial_y F_3 - \\partial_z F_2,\\ \\partial_z F_1 - \\partial_x F_3,"
+                "\\ \\partial_x F_2 - \\partial_y F_1)$, read off the 3 × 3 Jacobian. Give one input with 3 "
+                "elements, or three one-number inputs (taken in alphabetical order: x, y, z).")
+    got = function_and_inputs("curl", "(-y, x, 0*z)", {"x": "1.0", "y": "2.0", "z": "3.0"})
+    if got is None:
+        return
+    source, inputs = got
+    result = run("curl", source, inputs, dtype="float64")
+    if result is None:
+        return
+    cols = st.columns(3)
+    for col, axis, value in zip(cols, ("x", "y", "z"), result.curl.tolist()):
+        col.metric(f"(∇×F) along {axis}", f"{value:.6g}")
+    labels = [f"∂/∂{c}" for c in result.coordinates] if len(result.coordinates) == 3 else \
+        [f"∂/∂{result.coordinates[0]}[{i}]" for i in range(3)]
+    st.dataframe([{"": f"F{i + 1}", **{labels[j]: float(result.jacobian[i, j]) for j in range(3)}}
+                  for i in range(3)], hide_index=True, key="curl_table")
 
 
 def render() -> None:
     st.title("Jacobians & VJP lab")
     st.caption("Seeds 002 and 003: the Jacobian behind backward(v), and why you should know your Jacobian.")
-    got = function_and_inputs("jac", "sin(mv(A, x) + b)", {"A": "rand(10, 5)", "x": "rand(5)", "b": "rand(10)"})
-    if got is None:
-        return
-    source, inputs = got
-    result = run("jacobian", source, inputs)
-    if result is not None:
-        st.markdown(f"**{result.outputs}** output elements, **{result.inputs}** input elements: reverse mode "
-                    f"needs {result.outputs} backward passes, forward mode {result.inputs} forward passes, so "
-                    f"**{result.cheaper} mode** is cheaper here (timed: reverse "
-                    f"{result.seconds['reverse'] * 1e3:.2f} ms, forward {result.seconds['forward'] * 1e3:.2f} ms).")
-        cols = st.columns(max(1, len(result.jacobians)))
-        for col, (name, J) in zip(cols, result.jacobians.items()):
-            col.plotly_chart(_heat(J, f"J with respect to {name}"), width="stretch", key=f"jac_{name}")
-        if result.hessians:
-            cols = st.columns(max(1, len(result.hessians)))
-            for col, (name, H) in zip(cols, result.hessians.items()):
-                col.plotly_chart(_heat(H, f"Hessian in {name}"), width="stretch", key=f"hess_{name}")
-
-    st.subheader("Divergence and Laplacian: v = ones versus the identity")
-    st.markdown("`backward(ones)` sums the rows of J; that is the trace only when J is diagonal.")
-    got = function_and_inputs("div", "stack([x[0]*x[1], x[1]*x[2], x[2]*x[0]])", {"x": "[1.0, 2.0, 3.0]"})
-    if got is not None:
-        source, inputs = got
-        laplacian = st.checkbox("Laplacian of a scalar function (divergence of its gradient)", key="div_lap")
-        d = run("divergence", source, inputs, laplacian=laplacian)
-        if d is not None:
-            st.table({"method": ["(J · ones) · ones", "trace(J · I)"],
-                      "value": [float(d.with_ones), float(d.with_identity)],
-                      "milliseconds": [d.seconds_ones * 1e3, d.seconds_identity * 1e3]})
-            if d.diagonal:
-                st.success("J is diagonal: the ones-trick gives the divergence, and is cheaper.")
-            else:
-                st.warning("J is not diagonal: the ones-trick also sums the off-diagonal entries, so it is wrong "
-                           "here; only the identity gives the divergence.")
-    st.subheader("Curl of a field from R³ to R³")
-    got = function_and_inputs("curl", "stack([-x[1], x[0], 0*x[2]])", {"x": "[1.0, 2.0, 3.0]"})
-    if got is not None:
-        c = run("curl", *got)
-        if c is not None:
-            st.markdown(f"∇×F = **{[round(v, 6) for v in c.tolist()]}**")
+    jacobian_tab, divergence_tab, curl_tab = st.tabs(["Jacobian & Hessian", "Divergence & Laplacian", "Curl"])
+    with jacobian_tab:
+        _jacobian_section()
+    with divergence_tab:
+        _divergence_section()
+    with curl_tab:
+        _curl_section()

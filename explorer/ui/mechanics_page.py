@@ -1,4 +1,9 @@
-"""Autograd mechanics: retain_graph, accumulation, zero_grad, leaf versus non-leaf."""
+"""Autograd mechanics: retain_graph, accumulation, zero_grad, leaf versus non-leaf, step by step.
+
+Seed 001. Each lesson is a list of events from :mod:`explorer.mechanics`
+(real PyTorch on the user's function, run in the sandbox and cached); the
+page plays them one step at a time.
+"""
 from __future__ import annotations
 
 import streamlit as st
@@ -6,13 +11,40 @@ import streamlit as st
 from explorer.ui.lab import function_and_inputs, run
 
 LESSONS = (
-    ("second_backward", "A second backward() without retain_graph",
-     "The graph's saved tensors are freed by the first backward; PyTorch refuses the second."),
-    ("accumulation", "Gradients accumulate",
-     "With retain_graph=True each backward adds to .grad (72, 144, 216 in the seed); zero_() resets it."),
-    ("leaf_and_non_leaf", "Leaf and non-leaf tensors",
-     ".grad is kept for leaves only; a non-leaf needs retain_grad()."),
+    ("second_backward", "Second backward()",
+     "The first backward() frees the tensors the graph saved; without retain_graph=True PyTorch refuses a second."),
+    ("accumulation", "Accumulation & zero_grad",
+     "Each backward() adds to .grad (72, 144, 216 in the seed); zero_() and an optimiser's zero_grad() start over."),
+    ("leaf_and_non_leaf", "Leaf & non-leaf",
+     ".grad is kept for leaves only; a non-leaf (your named results, the output) needs retain_grad()."),
 )
+
+
+def _event(event) -> None:
+    prompt = "\n".join((">>> " if i == 0 else "... ") + line for i, line in enumerate(event.code.splitlines()))
+    if event.kind == "error":
+        st.code(prompt, language="python")
+        st.error(event.shows, icon=":material/error:")
+    else:
+        st.code(f"{prompt}\n{event.shows}" if event.shows else prompt, language="python")
+    if event.kind == "warning":
+        st.warning(event.note, icon=":material/warning:")
+    elif event.note:
+        st.caption(event.note)
+
+
+def _steps(key: str, events) -> None:
+    """The events up to the chosen step (all by default), with a slider to walk through them."""
+    count = len(events)
+    state = f"mech_{key}_step"
+    if count > 1:
+        st.session_state.setdefault(state, count)
+        st.session_state[state] = min(max(1, st.session_state[state]), count)
+        shown = st.slider("step", 1, count, key=state, help="walk through the lesson one line of code at a time")
+    else:
+        shown = count
+    for event in events[:shown]:
+        _event(event)
 
 
 def render() -> None:
@@ -22,16 +54,21 @@ def render() -> None:
     if got is None:
         return
     source, inputs = got
-    for name, title, about in LESSONS:
-        st.subheader(title)
-        st.caption(about)
-        events = run(name, source, inputs)
-        if events is None:
-            continue
-        for event in events:
-            line = f">>> {event.code}"
-            if event.grad:
-                line += f"\n{event.grad}"
-            if event.message:
-                line += f"\n{event.message}"
-            st.code(line, language="python")
+    st.session_state.setdefault("mech_dtype", "float32")
+    dtype = st.selectbox("dtype", ("float32", "float64"), key="mech_dtype", bind="query-params")
+    tabs = st.tabs([title for _, title, _ in LESSONS])
+    for tab, (name, title, about) in zip(tabs, LESSONS):
+        with tab:
+            st.caption(about)
+            options = {"dtype": dtype or "float32"}
+            if name == "second_backward":
+                st.session_state.setdefault("mech_retain", False)
+                options["retain_graph"] = st.toggle("retain_graph=True on the first call", key="mech_retain",
+                                                    bind="query-params")
+            elif name == "accumulation":
+                st.session_state.setdefault("mech_repeats", 3)
+                options["repeats"] = int(st.number_input("backward calls", 1, 20, step=1, key="mech_repeats",
+                                                         bind="query-params") or 3)
+            events = run(name, source, inputs, **options)
+            if events is not None:
+                _steps(name, events)

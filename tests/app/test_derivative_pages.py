@@ -1,41 +1,115 @@
-"""AppTest of the derivative-lab pages: each runs, shows its plot or table, and shows errors for bad input."""
+"""AppTest of the derivative-lab pages: each runs, shows its plots and tables with the seeds' numbers, reacts to its
+controls, and shows an error (never an exception) for bad input."""
+from __future__ import annotations
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
+TIMEOUT = 180  # the first run starts a sandbox worker (it imports torch)
+
 
 def page(name: str) -> AppTest:
-    at = AppTest.from_string(f"from explorer.ui.{name} import render\nrender()", default_timeout=120)
+    at = AppTest.from_string(f"from explorer.ui.{name} import render\nrender()", default_timeout=TIMEOUT)
     at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    no_exception(at)
     return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def plots(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def codes(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.code)
 
 
 def test_jacobian_page():
     at = page("jacobian_page")
     assert not at.error
-    assert any("cheaper" in m.value for m in at.markdown)
+    assert any("Reverse mode is cheaper" in i.value for i in at.info)   # sin(A @ x + b): 10 outputs, 65 inputs
+    assert {m.label: m.value for m in at.metric}["output elements m"] == "10"
+    assert plots(at) >= 5   # J for A, x, b; the field's J; the timing as n grows
+    two_ways = at.dataframe[0].value
+    assert two_ways["∇·g"].tolist() == [36.0, 24.0]   # x * sum(x) at [1, 2, 3]: all entries 36, trace 24
     assert any("not diagonal" in w.value for w in at.warning)
-    assert any("[0.0, 0.0, 2.0]" in m.value for m in at.markdown)
+    assert [m.value for m in at.metric][-3:] == ["0", "0", "2"]     # ∇×(−y, x, 0) = (0, 0, 2)
 
 
-def test_higher_order_page_shows_the_exact_check():
+def test_jacobian_page_loads_seed_002s_laplacian_and_limits_the_inputs():
+    at = page("jacobian_page")
+    at.button(key="div_example_0").click().run()
+    no_exception(at)
+    assert at.dataframe[0].value["∇²f"].tolist() == [6.0, 6.0]     # div(grad(x·x)) = 6, both ways
+    assert any("diagonal here" in s.value for s in at.success)
+    at.text_area(key="jac_f").set_value("sin(x)").run()
+    at.text_input(key="jac_var_x").set_value("ones(2000)").run()
+    no_exception(at)
+    assert any("Jacobian would have 2,000 × 2,000" in e.value for e in at.error)
+
+
+def test_higher_order_page_shows_the_exact_check_and_both_graphs():
     at = page("higher_order_page")
-    assert at.metric[0].value == "yes"
+    assert not at.error
+    assert any("bit for bit" in s.value and "sin''(x) == -sin(x)" in s.value for s in at.success)
+    assert at.dataframe[0].value["bit for bit"].tolist() == ["yes", "yes"]
+    assert plots(at) == 1 and len(at.get("iframe")) == 2          # f and its derivatives; the two graphs
+    assert r"f''(x) = - \sin{\left(x \right)}" in "\n".join(l.value for l in at.latex)
+    at.slider(key="ho_order").set_value(4).run()
+    no_exception(at)
+    assert len(at.dataframe[0].value) == 4
 
 
-def test_compare_page_table():
+def test_compare_page_table_formulas_and_plot():
     at = page("compare_page")
-    assert len(at.dataframe) == 1 and at.dataframe[0].value.shape[0] == 5
+    assert not at.error
+    table = at.dataframe[0].value
+    assert table["method"].tolist() == ["symbolic", "forward difference", "central difference", "reverse mode",
+                                        "forward mode"]
+    assert table["gradient"][1] == "1.36191, 0.191867"        # seed 004: tensor([1.3619, 0.1919])
+    assert plots(at) == 1
+    assert any(r"\frac{\sin{\left(x_{1} \right)}}{x_{0}}" in l.value for l in at.latex)
+    at.selectbox(key="cmp_dtype").set_value("float64").run()
+    no_exception(at)
+    assert float(at.dataframe[0].value["error vs symbolic"][3]) < 1e-12
 
 
-def test_mechanics_page_numbers():
+def test_mechanics_page_plays_seed_001():
     at = page("mechanics_page")
-    text = "\n".join(c.value for c in at.code)
-    assert "tensor([144.])" in text and "tensor([216.])" in text and "second time" in text
+    text = codes(at)
+    assert "tensor([72.])" in text and "tensor([144.])" in text and "tensor([216.])" in text
+    assert any("backward through the graph a second time" in e.value for e in at.error)   # the lesson's error
+    assert any("not a leaf" in w.value for w in at.warning)
+    at.toggle(key="mech_retain").set_value(True).run()
+    no_exception(at)
+    assert not at.error
+    shown = len(at.code)
+    at.slider(key="mech_accumulation_step").set_value(3).run()
+    assert len(at.code) == shown - 5                          # 8 steps of the accumulation lesson, 3 shown
 
 
-@pytest.mark.parametrize("name, key", [("jacobian_page", "jac_f"), ("compare_page", "cmp_f")])
+@pytest.mark.parametrize("name, key", [
+    ("jacobian_page", "jac_f"), ("higher_order_page", "ho_f"), ("compare_page", "cmp_f"), ("mechanics_page", "mech_f"),
+])
 def test_bad_input_is_shown_not_raised(name, key):
     at = page(name)
     at.text_area(key=key).set_value("__import__('os')").run()
-    assert not at.exception and at.error
+    no_exception(at)
+    assert any("not allowed" in e.value for e in at.error)
+    at.text_area(key=key).set_value("x * sum(x) +").run()
+    no_exception(at)
+    assert any("syntax error" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("name, key, source, message", [
+    ("higher_order_page", "ho_f", "x * sum(x)", "know your Jacobian"),
+    ("compare_page", "cmp_f", "x * x", "scalar function"),
+])
+def test_what_the_library_refuses_is_shown(name, key, source, message):
+    at = page(name)
+    at.text_area(key=key).set_value(source).run()
+    no_exception(at)
+    assert any(message in e.value for e in at.error)
