@@ -9,7 +9,10 @@ each style (level of detail above 300 nodes), laying that view out with
 Graphviz's ``dot`` as SVG, and torchviz's ``make_dot`` on the same live graph
 with Graphviz laying it out too (torchviz recurses once per level: a
 RecursionError near 1,000 levels). Goal: at 20,000 nodes, ``to_dot`` within
-2 s and its default view laid out within 3 s.
+2 s and its default view laid out within 3 s. Sizes that would need a preset
+deeper than its limit (``explorer.models.MAX_LEVELS``: PyTorch frees a deep
+graph that Python has walked recursively, and crashes near 45,000 levels) are
+skipped.
 """
 from __future__ import annotations
 
@@ -88,6 +91,10 @@ def main() -> None:
     for model in models:
         for size in sizes:
             depth = max(1, size // NODES_PER_STEP[model])
+            if depth > MODELS[model].max_depth:
+                print(f"{model:<9}{size:>7}  skipped: depth {depth:,} is over the preset's {MODELS[model].max_depth:,} "
+                      "(explorer/models.py: MAX_LEVELS)", flush=True)
+                continue
             loss, params = build_model(model, depth)
             ex, t_capture = timed(lambda: explorer.trace(loss, params))
             make_dot, reference_layout = torchviz_figures(loss, params)

@@ -1,12 +1,16 @@
 """Model presets: big real graphs, reproducible by seed, their gradients alive at depth, parameters checked."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 import explorer
 from explorer.graph import capture, longest_path
-from explorer.models import MAX_DEPTH, MODELS, build_model, chain, mlp, residual_mlp, rnn
+from explorer.models import MODELS, build_model, chain, mlp, residual_mlp, rnn
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -46,9 +50,10 @@ def test_gradients_stay_alive_through_deep_presets():
 
 
 def test_parameters_are_checked():
-    for bad in (0, -1, MAX_DEPTH + 1, 2.5, True):
-        with pytest.raises(ValueError, match="depth must be a whole number"):
-            build_model("mlp", bad)
+    for name, model in MODELS.items():
+        for bad in (0, -1, model.max_depth + 1, 2.5, True):
+            with pytest.raises(ValueError, match=f"must be a whole number from 1 to {model.max_depth:,}"):
+                build_model(name, bad)
     with pytest.raises(ValueError, match="hidden must be"):
         rnn(steps=3, hidden=0)
     with pytest.raises(ValueError, match="model must be one of mlp, rnn, residual, chain"):
@@ -60,3 +65,14 @@ def test_a_preset_through_trace():
     ex = explorer.trace(loss, params)
     assert sorted(ex.grads) == ["U", "W", "b"] and len(ex.nodes) == len(capture(loss, params).nodes)
     assert ex.to_dot("annotated", max_nodes=40).count("\n") < 400
+
+
+def test_the_deepest_preset_is_freed_without_crashing():
+    """PyTorch frees a walked graph recursively: a preset at its largest depth must not overflow the C stack."""
+    script = ("from explorer.models import build_model, MODELS\nfrom explorer.graph import capture\n"
+              "loss, params = build_model('chain', MODELS['chain'].max_depth)\n"
+              "graph = capture(loss, params)\ndel loss, params\nprint(len(graph.nodes))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.strip() == str(MODELS["chain"].max_depth + 2)
