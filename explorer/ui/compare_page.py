@@ -60,6 +60,7 @@ def _v_plot(r) -> None:
     fig.add_vline(x=r.step, line=dict(color="grey", dash="dot"), annotation_text="h in the table")
     fig.update_layout(title="finite differences: error against step size", xaxis_type="log", yaxis_type="log",
                       xaxis_title="step h", yaxis_title="largest error", height=440, xaxis_autorange="reversed",
+                      xaxis_exponentformat="power", yaxis_exponentformat="power",
                       margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(fig, key="cmp_plot")
     best = r.best_steps()

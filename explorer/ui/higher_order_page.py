@@ -47,26 +47,30 @@ def render() -> None:
                 "derivative is a tensor with its own `grad_fn`, and differentiating it gives the second "
                 "derivative. For a function applied element by element the Jacobian is diagonal, so the gradient "
                 "of the sum is the derivative at every point.")
-    got = function_and_inputs("ho", "sin(x)", {"x": "linspace(0, 1, 1001)"})
-    if got is None:
-        return
-    source, inputs = got
-    for name, default in (("order", 2), ("dtype", "float32")):
-        st.session_state.setdefault(f"ho_{name}", default)
-    left, right = st.columns(2)
-    order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
-    dtype = right.selectbox("dtype", ("float32", "float64"), key="ho_dtype", bind="query-params")
+    setup, shown = st.columns([2, 3], gap="large")
+    with setup:
+        got = function_and_inputs("ho", "sin(x)", {"x": "linspace(0, 1, 1001)"})
+        if got is None:
+            return
+        source, inputs = got
+        for name, default in (("order", 2), ("dtype", "float32")):
+            st.session_state.setdefault(f"ho_{name}", default)
+        left, right = st.columns(2)
+        order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
+        dtype = right.selectbox("dtype", ("float32", "float64"), key="ho_dtype", bind="query-params")
     r = run("higher_order", source, inputs, order=int(order), dtype=dtype or "float32")
     if r is None:
         return
-    _exactness(r, r.x.numel())
-    fig = go.Figure()
-    x = r.x.tolist()
-    for k, values in enumerate(r.derivatives):
-        fig.add_scatter(x=x, y=values.tolist(), mode="lines" if len(x) > 1 else "markers", name=_prime(k))
-    fig.update_layout(title="f and its derivatives, by autograd", xaxis_title="x", height=380,
-                      margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="ho_plot")
+    with setup:
+        _exactness(r, r.x.numel())
+    with shown:
+        fig = go.Figure()
+        x = r.x.tolist()
+        for k, values in enumerate(r.derivatives):
+            fig.add_scatter(x=x, y=values.tolist(), mode="lines" if len(x) > 1 else "markers", name=_prime(k))
+        fig.update_layout(title="f and its derivatives, by autograd", xaxis_title="x", height=460,
+                          margin=dict(l=10, r=10, t=40, b=10))
+        st.plotly_chart(fig, key="ho_plot")
     st.subheader("The graph of f and the graph of its derivative")
     st.caption("Left: what the forward pass recorded. Right: what backward(create_graph=True) recorded while "
                "computing f' — the graph that a second backward walks.")

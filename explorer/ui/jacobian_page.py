@@ -55,23 +55,29 @@ def _jacobian_section() -> None:
                 "$m \\times n$. **Reverse mode** builds it row by row: `backward(v)` with a one-hot $v$ gives "
                 "$v^T J$, one backward pass per output element. **Forward mode** builds it column by column: a "
                 "`jvp` with a one-hot tangent gives $J t$, one forward pass per input element.")
-    got = function_and_inputs("jac", "sin(A @ x + b)", {"A": "rand(10, 5)", "x": "rand(5)", "b": "rand(10)"})
-    if got is None:
-        return
-    source, inputs = got
-    options = _options("jac")
-    names = tuple(inputs)
-    st.session_state.setdefault("jac_wrt", list(names))
-    st.session_state["jac_wrt"] = [n for n in st.session_state["jac_wrt"] if n in names] or list(names)
-    wrt = st.multiselect("with respect to", names, key="jac_wrt",
-                         help="the inputs to differentiate with respect to (the others are held fixed)")
-    result = run("jacobian", source, inputs, wrt=tuple(wrt or names), **options)
-    if result is None:
-        return
+    setup, shown = st.columns([2, 3], gap="large")
+    with setup:
+        got = function_and_inputs("jac", "sin(A @ x + b)", {"A": "rand(10, 5)", "x": "rand(5)", "b": "rand(10)"})
+        if got is None:
+            return
+        source, inputs = got
+        options = _options("jac")
+        names = tuple(inputs)
+        st.session_state.setdefault("jac_wrt", list(names))
+        st.session_state["jac_wrt"] = [n for n in st.session_state["jac_wrt"] if n in names] or list(names)
+        wrt = st.multiselect("with respect to", names, key="jac_wrt",
+                             help="the inputs to differentiate with respect to (the others are held fixed)")
+    with shown:
+        result = run("jacobian", source, inputs, wrt=tuple(wrt or names), **options)
+        if result is not None:
+            _jacobian_result(result)
+
+
+def _jacobian_result(result) -> None:
     st.info(result.verdict, icon=":material/balance:")
     cols = st.columns(4)
-    cols[0].metric("output elements m", f"{result.outputs:,}", help="backward passes reverse mode takes")
-    cols[1].metric("input elements n", f"{result.inputs:,}", help="forward passes forward mode takes")
+    cols[0].metric("outputs m", f"{result.outputs:,}", help="backward passes reverse mode takes")
+    cols[1].metric("inputs n", f"{result.inputs:,}", help="forward passes forward mode takes")
     cols[2].metric("reverse mode", f"{result.seconds['reverse'] * 1e3:.3f} ms")
     if "forward" in result.seconds:
         cols[3].metric("forward mode", f"{result.seconds['forward'] * 1e3:.3f} ms",
@@ -109,16 +115,22 @@ def _divergence_section() -> None:
     examples = st.columns(len(FIELDS))
     for i, (label, *_) in enumerate(FIELDS):
         examples[i].button(label, key=f"div_example_{i}", on_click=_load_field, args=(i,), width="stretch")
-    got = function_and_inputs("div", FIELDS[3][1], FIELDS[3][2])
-    if got is None:
-        return
-    source, inputs = got
-    st.session_state.setdefault("div_lap", False)
-    laplacian = st.checkbox("Laplacian ∇²f = ∇·∇f of a scalar function", key="div_lap", bind="query-params")
-    options = _options("div")
-    result = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, **options)
-    if result is None:
-        return
+    setup, shown = st.columns([2, 3], gap="large")
+    with setup:
+        got = function_and_inputs("div", FIELDS[3][1], FIELDS[3][2])
+        if got is None:
+            return
+        source, inputs = got
+        st.session_state.setdefault("div_lap", False)
+        laplacian = st.checkbox("Laplacian ∇²f = ∇·∇f of a scalar function", key="div_lap", bind="query-params")
+        options = _options("div")
+    with shown:
+        result = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, **options)
+        if result is not None:
+            _divergence_result(result)
+
+
+def _divergence_result(result) -> None:
     what = "∇²f" if result.laplacian else "∇·g"
     n = result.jacobian.shape[0] if result.jacobian is not None else 0
     st.dataframe([
@@ -162,13 +174,18 @@ def _curl_section() -> None:
     st.markdown("$\\nabla\\times F = (\\partial_y F_3 - \\partial_z F_2,\\ \\partial_z F_1 - \\partial_x F_3,"
                 "\\ \\partial_x F_2 - \\partial_y F_1)$, read off the 3 × 3 Jacobian. Give one input with 3 "
                 "elements, or three one-number inputs (taken in alphabetical order: x, y, z).")
-    got = function_and_inputs("curl", "(-y, x, 0*z)", {"x": "1.0", "y": "2.0", "z": "3.0"})
+    setup, shown = st.columns([2, 3], gap="large")
+    with setup:
+        got = function_and_inputs("curl", "(-y, x, 0*z)", {"x": "1.0", "y": "2.0", "z": "3.0"})
     if got is None:
         return
-    source, inputs = got
-    result = run("curl", source, inputs, dtype="float64")
-    if result is None:
-        return
+    with shown:
+        result = run("curl", *got, dtype="float64")
+        if result is not None:
+            _curl_result(result)
+
+
+def _curl_result(result) -> None:
     cols = st.columns(3)
     for col, axis, value in zip(cols, ("x", "y", "z"), result.curl.tolist()):
         col.metric(f"(∇×F) along {axis}", f"{value:.6g}")

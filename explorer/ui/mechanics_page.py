@@ -56,9 +56,9 @@ def render() -> None:
     source, inputs = got
     st.session_state.setdefault("mech_dtype", "float32")
     dtype = st.selectbox("dtype", ("float32", "float64"), key="mech_dtype", bind="query-params")
-    tabs = st.tabs([title for _, title, _ in LESSONS])
-    for tab, (name, title, about) in zip(tabs, LESSONS):
-        with tab:
+    for name, title, about in LESSONS:
+        with st.container(border=True):
+            st.subheader(title)
             st.caption(about)
             options = {"dtype": dtype or "float32"}
             if name == "second_backward":

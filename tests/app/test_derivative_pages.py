@@ -31,7 +31,7 @@ def test_jacobian_page():
     at = page("jacobian_page")
     assert not at.error
     assert any("Reverse mode is cheaper" in i.value for i in at.info)   # sin(A @ x + b): 10 outputs, 65 inputs
-    assert {m.label: m.value for m in at.metric}["output elements m"] == "10"
+    assert {m.label: m.value for m in at.metric}["outputs m"] == "10"
     assert plots(at) >= 5   # J for A, x, b; the field's J; the timing as n grows
     two_ways = at.dataframe[0].value
     assert two_ways["∇·g"].tolist() == [36.0, 24.0]   # x * sum(x) at [1, 2, 3]: all entries 36, trace 24
