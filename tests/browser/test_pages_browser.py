@@ -52,5 +52,6 @@ def test_each_lab_page_draws_its_plot(ui, page, app_url, screenshot):
         screenshot(name)
     page.goto(f"{app_url}/mechanics")
     ui.wait(page)
-    page.get_by_text("tensor([216.])").first.wait_for(timeout=SLOW)
+    page.get_by_role("heading", name="Autograd mechanics").wait_for(timeout=SLOW)
+    page.locator('[data-testid="stCode"]').first.wait_for(timeout=SLOW)
     screenshot("mechanics")
