@@ -692,7 +692,8 @@ class HigherOrder:
     formula evaluated by torch (``0.0``: bit for bit), when the function has a
     symbolic form (else ``symbolic_refusal`` says why). ``original_dot`` and
     ``derivative_dot`` are the graph of ``f`` and the graph that
-    ``create_graph=True`` built for ``f'`` (torchviz style).
+    ``create_graph=True`` built for ``f'`` (torchviz style; ``graph_refusal``
+    says why they are missing, if they are).
     """
 
     x: torch.Tensor
@@ -702,6 +703,7 @@ class HigherOrder:
     symbolic_refusal: str | None = None
     original_dot: str = ""
     derivative_dot: str = ""
+    graph_refusal: str | None = None
 
     @property
     def exact(self) -> list[bool]:
@@ -758,8 +760,10 @@ def higher_order(source: str | Program, inputs: Mapping[str, Any] | None = None,
     result = HigherOrder(x.detach().reshape(-1).cpu(), derivatives)
     _compare_with_symbolic(result, f.program, x.detach())
     if graphs:
-        result.original_dot, result.derivative_dot = derivative_graphs(
-            f.program, {name: x.detach()}, dtype=dtype)
+        try:
+            result.original_dot, result.derivative_dot = derivative_graphs(f.program, {name: x.detach()}, dtype=dtype)
+        except (RuntimeError, ValueError) as err:  # the derivatives stand without their drawing
+            result.graph_refusal = f"the graphs could not be captured: {str(err).strip().splitlines()[0]}"
     return result
 
 

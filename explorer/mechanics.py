@@ -220,7 +220,8 @@ def leaf_and_non_leaf(source: str | Program, inputs: Mapping[str, Any] | None = 
             continue
         if t.requires_grad:
             non_leaves[name] = t
-    non_leaves[run.output_name] = run.output
+    if run.output.grad_fn is not None:
+        non_leaves[run.output_name] = run.output
     for name, t in non_leaves.items():
         events.append(Event(f"{name}.is_leaf, {name}.grad_fn.name()", f"({t.is_leaf}, {t.grad_fn.name()!r})",
                             note="made by an operation: not a leaf"))
@@ -235,6 +236,8 @@ def leaf_and_non_leaf(source: str | Program, inputs: Mapping[str, Any] | None = 
         message = next((_first_line(w.message) for w in caught if issubclass(w.category, UserWarning)), "")
         events.append(Event(f"print({name}.grad)", str(grad), kind="warning" if message else "value",
                             note=f"UserWarning: {message}" if message else "", grads={name: grad}))
+    if not non_leaves:  # the output is an input itself: there is no non-leaf to ask about
+        return events
     retain = "\n".join(f"{name}.retain_grad()" for name in non_leaves)
     for t in non_leaves.values():
         t.retain_grad()

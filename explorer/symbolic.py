@@ -638,7 +638,7 @@ def torch_value(expr: Any, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """``expr`` evaluated by torch, each symbol named in ``values`` replaced by its tensor.
 
     Walks SymPy's tree (sums, products, powers, the functions of a fixed
-    table, ``Piecewise``, ``Max``/``Min``, ``Heaviside``), computing in the tensors' dtype
+    table, ``Piecewise``, ``Max``/``Min``, ``Heaviside``, ``DiracDelta``), computing in the tensors' dtype
     as a hand-written formula would. Refuses anything else with an ExpressionError.
 
     >>> x = torch.tensor([0.0, 1.0])
@@ -694,6 +694,9 @@ def torch_value(expr: Any, values: Mapping[str, torch.Tensor]) -> torch.Tensor:
             for a in e.args[1:]:
                 out = pick(out, _tensor(walk(a), reference))
             return out
+        if isinstance(e, sympy.DiracDelta):
+            # Zero away from the kink; autograd gives 0 at the kink too (the derivative of sign is 0).
+            return torch.zeros_like(_tensor(walk(e.args[0]), reference))
         if isinstance(e, sympy.Heaviside):
             at_zero = float(e.args[1]) if len(e.args) > 1 else 0.5
             step = _tensor(walk(e.args[0]), reference)

@@ -74,6 +74,9 @@ def render() -> None:
     st.subheader("The graph of f and the graph of its derivative")
     st.caption("Left: what the forward pass recorded. Right: what backward(create_graph=True) recorded while "
                "computing f' — the graph that a second backward walks.")
+    if r.graph_refusal:
+        st.caption(r.graph_refusal.capitalize())
+        return
     original, derivative = st.columns(2)
     with original:
         graph_view(r.original_dot, key="ho_graph_f", file_stem="function", height=420, alt="Graph of f")

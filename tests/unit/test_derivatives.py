@@ -253,3 +253,22 @@ def test_jacobian_command_refuses_bad_input_with_one_line(capsys):
     assert main(["jacobian", "sin(x)", "--var", "x=ones(2000)"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: the Jacobian would have") and err.count("\n") == 1
+
+
+# --- Robustness ---------------------------------------------------------------------------------------
+
+def test_every_lab_function_returns_or_refuses_on_every_kind_of_function():
+    """Each lab function on functions of every family: a result or an ExpressionError, never another exception."""
+    from explorer.compare import compare
+    from explorer.mechanics import accumulation, leaf_and_non_leaf, second_backward
+    from tests.unit.test_symbolic import EXAMPLES, SPECS
+
+    sources = EXAMPLES[::6] + ["x", "x > 0", "where(x > 0.5, x, 0*x)", "abs(x)", "(x, y)", "1/x", "log(-x)"]
+    lessons = (jacobian, higher_order, divergence, curl, hessian, second_backward, accumulation, leaf_and_non_leaf)
+    for source in sources:
+        specs = {n: SPECS[n] for n in parse(source).inputs}
+        for function in lessons + (compare,):
+            try:
+                function(source, specs, **({"repeat": 1} if function is compare else {}))
+            except ExpressionError:
+                pass
