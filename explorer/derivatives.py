@@ -239,11 +239,12 @@ def jacobian(source: str | Program, inputs: Mapping[str, Any] | None = None, *, 
              max_work: int = MAX_WORK, **values: Any) -> JacobianResult:
     """The full Jacobian by reverse mode and by forward mode, timed, and the Hessian of a scalar function.
 
-    ``J = ∂y/∂x`` (``m × n``) with ``torch.autograd.functional.jacobian``:
-    reverse mode (``m`` vector-Jacobian products ``vᵀJ``) and
-    ``strategy="forward-mode"`` (``n`` Jacobian-vector products ``J t``);
-    ``vectorize=True`` batches the passes with ``vmap``, ``False`` runs them
-    one by one. ``wrt`` chooses the inputs (all by default). The budgets
+    ``J = ∂y/∂x`` (``m × n``) by reverse mode (``m`` vector-Jacobian products
+    ``vᵀJ``: ``torch.func.jacrev``) and by forward mode (``n`` Jacobian-vector
+    products ``J t``: ``torch.func.jacfwd``), the passes batched with
+    ``vmap``; with ``vectorize=False`` they run one by one
+    (``torch.autograd.functional.jacobian``'s loop of backward passes, and a
+    loop of ``torch.func.jvp``). ``wrt`` chooses the inputs (all by default). The budgets
     (``m × n ≤ max_entries``, passes × the dry run's work ``≤ max_work``) are
     checked before anything is computed.
 
@@ -268,13 +269,17 @@ def jacobian(source: str | Program, inputs: Mapping[str, Any] | None = None, *, 
     tensors = tuple(f.inputs[w].detach() for w in wrt)
     function = f.of(wrt)
 
+    argnums = tuple(range(len(tensors)))
+
     def reverse_mode() -> tuple:
-        return torch.autograd.functional.jacobian(function, tensors, vectorize=vectorize)
+        if not vectorize:  # one backward pass per output element, one after the other
+            return torch.autograd.functional.jacobian(function, tensors)
+        return torch.func.jacrev(function, argnums=argnums)(*tensors)
 
     def forward_mode() -> tuple:
-        if not vectorize:  # torch's own forward strategy needs vmap: the loop of jvps, written out
+        if not vectorize:  # one jvp per input element, one after the other
             return tuple(c.reshape(m, *t.shape) for c, t in zip(jacobian_columns(function, tensors), tensors))
-        return torch.autograd.functional.jacobian(function, tensors, vectorize=True, strategy="forward-mode")
+        return torch.func.jacfwd(function, argnums=argnums)(*tensors)
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*performance drop.*")  # vmap falling back to a loop
@@ -349,16 +354,22 @@ def _hessians(f: Differentiable, wrt: Sequence[str], max_entries: int, max_work:
     for w, size in zip(wrt, sizes):
         _check_entries(f"Hessian in {w}", size, size, max_entries)
     _check_entries("Hessian", 1, sum(s * s for s in sizes), max_entries)
-    # Reverse over reverse: one pass for the gradient, then one backward pass per row of each block.
+    # One pass for the gradient, then one pass through it per row of each block.
     _check_work("Hessian", sum(sizes) + 1, 4 * f.cost.work, max_work)
     hessians = {}
     for w, size in zip(wrt, sizes):
         x = f.inputs[w].detach()
         scalar = f.of((w,))
+        def total(t: torch.Tensor) -> torch.Tensor:
+            return scalar(t).sum()
+
         try:
-            h = torch.autograd.functional.hessian(lambda t: scalar(t).sum(), x, vectorize=True)
-        except (RuntimeError, NotImplementedError) as err:
-            raise _torch_refusal("Hessian", err) from None
+            h = torch.func.hessian(total)(x)  # forward over reverse: n jvps through the gradient
+        except (RuntimeError, NotImplementedError, ExpressionError):
+            try:  # an operation without a forward-mode formula for its backward: reverse over reverse
+                h = torch.autograd.functional.hessian(total, x, vectorize=True)
+            except (RuntimeError, NotImplementedError) as err:
+                raise _torch_refusal("Hessian", err) from None
         hessians[w] = h.detach().reshape(size, size).cpu()
     return hessians
 
