@@ -130,7 +130,11 @@ def finite_differences(f: Callable[..., torch.Tensor], point: Sequence[torch.Ten
 
 
 def reverse_mode(f: Callable[..., torch.Tensor], point: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """The gradient of the scalar ``f`` by one backward pass."""
+    """The gradient of the scalar ``f`` by one backward pass.
+
+    >>> reverse_mode(lambda x, y: (x * y).sum(), [torch.tensor([2.0]), torch.tensor([3.0])])
+    [tensor([3.]), tensor([2.])]
+    """
     with torch.enable_grad():
         leaves = [t.detach().requires_grad_(True) for t in point]
         grads = torch.autograd.grad(f(*leaves), leaves, allow_unused=True, materialize_grads=True)
@@ -138,7 +142,11 @@ def reverse_mode(f: Callable[..., torch.Tensor], point: Sequence[torch.Tensor]) 
 
 
 def forward_mode(f: Callable[..., torch.Tensor], point: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """The gradient of the scalar ``f`` by one Jacobian-vector product per input element (``torch.func.jvp``)."""
+    """The gradient of the scalar ``f`` by one Jacobian-vector product per input element (``torch.func.jvp``).
+
+    >>> forward_mode(lambda x: (x**2).sum(), [torch.tensor([1.0, 2.0])])
+    [tensor([2., 4.])]
+    """
     return [column.reshape(t.shape) for column, t in zip(jacobian_columns(f, point), point)]
 
 

@@ -421,7 +421,11 @@ _RELATIONS: dict[str, Callable] = {
 
 
 def operations() -> tuple[str, ...]:
-    """The canonical operation names that have a symbolic form."""
+    """The canonical operation names that have a symbolic form.
+
+    >>> "softplus" in operations() and "matmul" in operations()
+    True
+    """
     return tuple(_OPERATIONS)
 
 
@@ -556,7 +560,12 @@ def gradient(program: Program, shapes: Mapping[str, Sequence[int]] | None = None
 
 
 def partials(f: Symbolic) -> dict[str, np.ndarray]:
-    """``∂f/∂s`` for every symbol of each input of the scalar ``f``: :func:`gradient` of a built :class:`Symbolic`."""
+    """``∂f/∂s`` for every symbol of each input of the scalar ``f``: :func:`gradient` of a built :class:`Symbolic`.
+
+    >>> from explorer.expression import parse
+    >>> partials(to_sympy(parse("x * y")))
+    {'x': array(y, dtype=object), 'y': array(x, dtype=object)}
+    """
     expr = f.scalar()
     return {name: _map(lambda s: sympy.diff(expr, s), symbols) for name, symbols in f.symbols.items()}
 
@@ -590,7 +599,11 @@ def latex(expr: Any, names: Mapping[sympy.Symbol, str] | None = None) -> str:
 
 
 def point(symbols: Mapping[str, np.ndarray], values: Mapping[str, torch.Tensor]) -> dict[sympy.Symbol, sympy.Float]:
-    """Each symbol with the exact value of its tensor element (every binary digit kept)."""
+    """Each symbol with the exact value of its tensor element (every binary digit kept).
+
+    >>> point({"x": symbols_for("x", (2,))}, {"x": torch.tensor([0.5, 0.1])})
+    {x_0: 0.500000000000000000000000000000, x_1: 0.100000001490116119384765625000}
+    """
     at: dict[sympy.Symbol, sympy.Float] = {}
     for name, array in symbols.items():
         numbers = values[name].detach().cpu().to(torch.float64).reshape(-1).tolist()
@@ -600,7 +613,12 @@ def point(symbols: Mapping[str, np.ndarray], values: Mapping[str, torch.Tensor])
 
 
 def numeric(expr: Any, at: Mapping[sympy.Symbol, Any], digits: int = 30) -> float:
-    """The value of ``expr`` at the point ``at``, computed with ``digits`` significant digits (NaN if not real)."""
+    """The value of ``expr`` at the point ``at``, computed with ``digits`` significant digits (NaN if not real).
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> numeric(sympy.log(x), {x: 2.0}), numeric(sympy.log(x), {x: -1.0})
+    (0.6931471805599453, nan)
+    """
     if not isinstance(expr, sympy.Basic):
         return float(expr)
     value = expr.evalf(digits, subs=dict(at))
@@ -612,7 +630,12 @@ def numeric(expr: Any, at: Mapping[sympy.Symbol, Any], digits: int = 30) -> floa
 
 
 def numeric_array(exprs: np.ndarray, at: Mapping[sympy.Symbol, Any]) -> torch.Tensor:
-    """:func:`numeric` of every element, as a float64 tensor of the same shape."""
+    """:func:`numeric` of every element, as a float64 tensor of the same shape.
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> numeric_array(np.array([x, 2 * x], dtype=object), {x: 1.5})
+    tensor([1.5000, 3.0000], dtype=torch.float64)
+    """
     flat = [numeric(e, at) for e in exprs.reshape(-1)]
     return torch.tensor(flat, dtype=torch.float64).reshape(exprs.shape)
 
