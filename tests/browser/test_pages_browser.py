@@ -1,4 +1,4 @@
-"""The demo and lab pages in a real browser: runs start, charts move, Stop stops, plots appear."""
+"""The demo pages in a real browser: runs start, charts move, Stop stops (the lab pages: test_derivative_pages_browser)."""
 from __future__ import annotations
 
 SLOW = 90_000
@@ -41,17 +41,3 @@ def test_tsne_scatter_moves_and_stops(ui, page, app_url, screenshot):
     screenshot("tsne", full_page=True)
     page.locator(".st-key-tsne_stop button").click()
     page.get_by_text("stopped at iteration").wait_for(timeout=SLOW)
-
-
-def test_each_lab_page_draws_its_plot(ui, page, app_url, screenshot):
-    for path, name in (("jacobian", "jacobian"), ("higher-order", "higher_order"), ("four-ways", "four_ways")):
-        page.goto(f"{app_url}/{path}")
-        ui.wait(page)
-        page.wait_for_selector(".js-plotly-plot", timeout=SLOW)
-        assert plot_count(page) >= 1
-        screenshot(name)
-    page.goto(f"{app_url}/mechanics")
-    ui.wait(page)
-    page.get_by_role("heading", name="Autograd mechanics").wait_for(timeout=SLOW)
-    page.locator('[data-testid="stCode"]').first.wait_for(timeout=SLOW)
-    screenshot("mechanics")
