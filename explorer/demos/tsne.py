@@ -1,7 +1,7 @@
 """t-SNE with its KL gradient checked against the paper (van der Maaten & Hinton, 2008).
 
 Affinities in the data space (§2 of the paper): for each point ``i`` a
-Gaussian of precision ``β_i = 1/(2σ_i²)`` found by binary search so that the
+Gaussian of precision ``β_i = 1/(2σ_i²)`` found by a per-point search so that the
 perplexity ``2^H(P_i)`` of ``p_{j|i} = exp(−β_i d_ij²) / Σ_k exp(−β_i d_ik²)``
 matches the chosen value; then ``p_ij = (p_{j|i} + p_{i|j}) / 2N``.
 
@@ -67,12 +67,23 @@ def load_dataset(name: str, n_samples: int | None = None, *, seed: int = 0) -> t
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
 
-def joint_probabilities(X: np.ndarray | torch.Tensor, perplexity: float = 30.0, *, tol: float = 1e-5,
-                        max_steps: int = 100) -> torch.Tensor:
-    """The symmetric ``P`` of the paper (float64), by a per-point binary search on the precision.
+def squared_distances(X: torch.Tensor) -> torch.Tensor:
+    """``‖x_i − x_j‖²`` for all pairs (exact: no ``|x|² + |y|² − 2x·y`` cancellation), differentiable."""
+    return torch.cdist(X, X, compute_mode="donot_use_mm_for_euclid_dist").square()
 
-    All points are searched at once: each step halves every interval
-    ``[β_lo, β_hi]`` until ``|H(P_i) − log(perplexity)| < tol`` (entropies in nats).
+
+def conditional_probabilities(X: np.ndarray | torch.Tensor, perplexity: float = 30.0, *, tol: float = 1e-5,
+                              max_steps: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """``p_{j|i} = exp(−β_i d_ij²) / Σ_k exp(−β_i d_ik²)`` with ``β_i`` chosen so that ``2^H(P_i)`` is the perplexity.
+
+    Returns ``(p_{j|i}, β)`` in float64. All rows are solved at once by Newton's
+    method on ``log β_i``, since ``H_i = log S_0 + β_i S_1 / S_0`` and
+    ``dH_i/dβ_i = −β_i Var_i(d²)`` come from the same three sums
+    ``S_k = Σ_j d_ij^{2k} exp(−β_i d_ij²)``; a step that leaves the bracket
+    known so far falls back to bisection. A row is done when
+    ``|H_i − log(perplexity)| < tol`` (entropies in nats, as scikit-learn's
+    ``_binary_search_perplexity``), in about ten steps where plain bisection
+    takes fifty.
     """
     X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
     n = X.shape[0]
@@ -81,34 +92,62 @@ def joint_probabilities(X: np.ndarray | torch.Tensor, perplexity: float = 30.0, 
     sq = (X * X).sum(1)
     D = (sq[:, None] + sq[None, :] - 2 * X @ X.T).clamp_min_(0)
     D.fill_diagonal_(math.inf)
+    D -= D.min(1, keepdim=True).values  # exp(−β(d − d_min)): the same p_{j|i}, and the nearest never underflows
+    D.fill_diagonal_(0.0)
     target = math.log(perplexity)
-    beta = torch.ones(n, dtype=torch.float64)
-    lo = torch.zeros(n, dtype=torch.float64)
+    u = -D.mean(1).clamp_min(1e-300).log()  # log β: start at the scale of each row's distances
+    lo = torch.full((n,), -math.inf, dtype=torch.float64)
     hi = torch.full((n,), math.inf, dtype=torch.float64)
-    d_min = D.min(1, keepdim=True).values  # shift for stability: exp(-β(d - d_min))
+    beta = u.exp()
+    rows = torch.arange(n)  # the rows still searching: a converged row is left alone
     for _ in range(max_steps):
-        logits = -(D - d_min) * beta[:, None]
-        P = torch.softmax(logits, 1)
-        entropy = -(P * torch.where(P > 0, P.log(), torch.zeros_like(P))).sum(1)
-        error = entropy - target
-        if error.abs().max() < tol:
+        everyone = len(rows) == n  # the first steps: views, not copies, of the N×N matrices
+        d, b = (D, beta) if everyone else (D[rows], beta[rows])
+        E = torch.mul(d, -b[:, None]).exp_()
+        E[torch.arange(len(rows)), rows] = 0.0
+        Ed = E * d
+        s0, s1, s2 = E.sum(1), Ed.sum(1), Ed.mul_(d).sum(1)
+        E /= s0[:, None]
+        if everyone:
+            P = E
+        else:
+            P[rows] = E
+        mean = s1 / s0
+        error = s0.log() + b * mean - target
+        searching = error.abs() >= tol
+        if not searching.any():
             break
+        rows, error, b, mean, s0, s2 = (t[searching] for t in (rows, error, b, mean, s0, s2))
+        u, lo_, hi_ = b.log(), lo[rows], hi[rows]
         too_flat = error > 0  # entropy too high: sharpen (raise β)
-        lo = torch.where(too_flat, beta, lo)
-        hi = torch.where(too_flat, hi, beta)
-        beta = torch.where(torch.isinf(hi), beta * 2, (lo + hi) / 2)
-    P = (P + P.T) / (2 * n)
-    return P
+        lo_, hi_ = torch.where(too_flat, u, lo_), torch.where(too_flat, hi_, u)
+        slope = b * b * (s2 / s0 - mean * mean)  # −dH/d(log β)
+        step = u + (error / slope).clamp(-2.0, 2.0)
+        bisect = torch.where(torch.isinf(hi_), u + 2.0, torch.where(torch.isinf(lo_), u - 2.0, (lo_ + hi_) / 2))
+        beta[rows] = torch.where((step > lo_) & (step < hi_), step, bisect).exp()
+        lo[rows], hi[rows] = lo_, hi_
+    return P, beta
+
+
+def joint_probabilities(X: np.ndarray | torch.Tensor, perplexity: float = 30.0, *, tol: float = 1e-5,
+                        max_steps: int = 100) -> torch.Tensor:
+    """The symmetric ``P`` of the paper (float64): ``p_ij = (p_{j|i} + p_{i|j}) / 2N``.
+
+    See :func:`conditional_probabilities` for the perplexity search.
+    """
+    conditional, _ = conditional_probabilities(X, perplexity, tol=tol, max_steps=max_steps)
+    return (conditional + conditional.T) / (2 * conditional.shape[0])
 
 
 def kl_divergence(P: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """``KL(P‖Q) = Σ_{i≠j} p_ij log(p_ij / q_ij)``, differentiable in ``Y``."""
-    W = 1.0 / (1.0 + torch.cdist(Y, Y).pow(2))
-    off = ~torch.eye(Y.shape[0], dtype=torch.bool, device=Y.device)
-    Q = W[off] / W[off].sum()
-    p = P[off]
-    mask = p > 0
-    return (p[mask] * (p[mask].log() - Q[mask].log())).sum()
+    """``KL(P‖Q) = Σ_{i≠j} p_ij log(p_ij / q_ij)``, differentiable in ``Y``.
+
+    Written as ``Σ p log p + Σ p log(1 + d²) + (Σ p) log Z``, which needs no mask
+    for the diagonal (``p_ii = 0`` and ``log(1 + d_ii²) = 0``).
+    """
+    D = squared_distances(Y)
+    Z = (1.0 / (1.0 + D)).sum() - Y.shape[0]
+    return torch.xlogy(P, P).sum() + (P * torch.log1p(D)).sum() + P.sum() * Z.log()
 
 
 def exaggerated_objective(P: torch.Tensor, Y: torch.Tensor, exaggeration: float = 1.0) -> torch.Tensor:
@@ -116,9 +155,8 @@ def exaggerated_objective(P: torch.Tensor, Y: torch.Tensor, exaggeration: float 
 
     For ``α = 1`` it equals ``KL(P‖Q)`` up to the constant ``Σ p log p``.
     """
-    W = 1.0 / (1.0 + torch.cdist(Y, Y).pow(2))
-    off = ~torch.eye(Y.shape[0], dtype=torch.bool, device=Y.device)
-    return -exaggeration * (P[off] * W[off].log()).sum() + W[off].sum().log()
+    D = squared_distances(Y)
+    return exaggeration * (P * torch.log1p(D)).sum() + ((1.0 / (1.0 + D)).sum() - Y.shape[0]).log()
 
 
 def paper_gradient(P: torch.Tensor, Y: torch.Tensor, exaggeration: float = 1.0) -> torch.Tensor:
@@ -128,10 +166,12 @@ def paper_gradient(P: torch.Tensor, Y: torch.Tensor, exaggeration: float = 1.0) 
 
 def reference_gradient(P: torch.Tensor, Y: torch.Tensor, exaggeration: float = 1.0) -> torch.Tensor:
     """The reference code's ``Σ_j (α p_ij − q_ij) w_ij (y_i − y_j)``: the paper's gradient without the 4."""
-    W = 1.0 / (1.0 + torch.cdist(Y, Y).pow(2))
+    W = 1.0 / (1.0 + squared_distances(Y))
     W.fill_diagonal_(0)
     M = (exaggeration * P - W / W.sum()) * W
-    return M.sum(1, keepdim=True) * Y - M @ Y
+    # Differences first: near a minimum the sum cancels, and Σ_j m_ij y_i − Σ_j m_ij y_j would lose
+    # the digits of |y| (tens, once spread out) that (y_i − y_j) keeps.
+    return torch.stack([(M * (y[:, None] - y[None, :])).sum(1) for y in Y.unbind(1)], 1)
 
 
 @dataclass
@@ -161,72 +201,123 @@ def gradient_check(P: torch.Tensor, Y: torch.Tensor, exaggeration: float = 1.0) 
 
 @dataclass
 class Snapshot:
-    """The embedding after ``iteration`` iterations."""
+    """The embedding after ``iteration`` iterations, and where the schedule stood."""
 
     iteration: int
     Y: np.ndarray
-    kl: float | None              # exact KL(P‖Q), computed every ``kl_every`` iterations
+    kl: float | None              # KL(P‖Q), computed every ``kl_every`` iterations
     phase: str                    # "early exaggeration" or "main"
+    exaggeration: float           # α multiplying P in the update
+    momentum: float
+    mean_gain: float
     grad_norm: float
-    seconds: float
+    seconds: float                # since the call, the perplexity search included when P was not given
 
 
-def _pca_init(X: np.ndarray, seed: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
+def pca_initialisation(X: np.ndarray, scale: float = 1e-4) -> np.ndarray:
+    """The first two principal components of ``X``, scaled so the first has standard deviation ``scale``.
 
-    Y = PCA(n_components=2, svd_solver="randomized", random_state=seed).fit_transform(X)
-    return Y / np.std(Y[:, 0]) * 1e-4
+    scikit-learn's ``init="pca"``. Exact (SVD of the centred data); each
+    component's sign is fixed so that its largest coordinate is positive, so
+    the result does not depend on the solver.
+    """
+    Xc = torch.as_tensor(X, dtype=torch.float64)
+    Xc = Xc - Xc.mean(0)
+    U, S, _ = torch.linalg.svd(Xc, full_matrices=False)
+    Y = U[:, :2] * S[:2]
+    Y = Y * torch.sign(Y.gather(0, Y.abs().argmax(0, keepdim=True)))
+    return (Y / Y[:, 0].std(correction=0) * scale).numpy()  # numpy's std, as scikit-learn
 
 
-class _Gradient:
-    """The exact gradient in float32, row block by row block so that each block stays in cache.
+class _DeviceGradient:
+    """The exact gradient and KL with PyTorch operations, on any device, row block by row block.
 
-    ``1 + ‖y_i − y_j‖²`` is one small matrix product, ``[1+|y_i|², 1, −2y_i]·[1, |y_j|², y_j]``,
-    and the row sums of ``M = (αP − W/Z)∘W`` come out of the same product as ``M·Y`` by
-    appending a column of ones to ``Y``. P is read once per iteration; W is never stored whole.
+    One pass over ``P`` suffices although ``q_ij = w_ij / Z`` needs all of ``W`` for ``Z``:
+    ``Σ_j (αp_ij − w_ij/Z) w_ij (y_i − y_j) = α Σ_j p_ij w_ij (y_i − y_j) − (1/Z) Σ_j w_ij² (y_i − y_j)``.
+    The differences ``y_i − y_j`` are formed first (not ``|y_i|² + |y_j|² − 2y_i·y_j`` and
+    ``Σ_j m_ij y_i − Σ_j m_ij y_j``): in float32 the expanded forms lose three digits once
+    the embedding has spread out and the sum nearly cancels.
     """
 
-    def __init__(self, P: torch.Tensor, block: int = 512):
-        self.P = P
+    def __init__(self, P: torch.Tensor, device: torch.device, block: int = 1024):
         self.n = P.shape[0]
-        self.block = block
+        self.plogp = float(torch.xlogy(P, P).sum())
+        self.P = P.to(device, torch.float32)
         self.rows = [(s, min(s + block, self.n)) for s in range(0, self.n, block)]
-        self.ones = torch.ones(self.n, 1, dtype=P.dtype, device=P.device)
-        self._scaled: dict[float, torch.Tensor] = {}  # αP, kept per phase: one pass less per iteration
 
-    def scaled(self, exaggeration: float) -> torch.Tensor:
-        if exaggeration == 1.0:
-            return self.P
-        if exaggeration not in self._scaled:
-            self._scaled = {exaggeration: self.P * exaggeration}
-        return self._scaled[exaggeration]
-
-    def _w(self, A, Bt, s, e):
-        W = A[s:e] @ Bt
-        return W.reciprocal_()
+    def _blocks(self, Y: torch.Tensor):
+        for s, e in self.rows:
+            diff = Y[s:e, None, :] - Y[None, :, :]  # (rows, N, 2): y_i − y_j
+            yield s, e, diff, 1.0 / (1.0 + diff.square().sum(2))
 
     def __call__(self, Y: torch.Tensor, exaggeration: float) -> torch.Tensor:
-        sq = (Y * Y).sum(1, keepdim=True)
-        A = torch.cat([1 + sq, self.ones, -2 * Y], 1)
-        Bt = torch.cat([self.ones, sq, Y], 1).T.contiguous()
-        Y1 = torch.cat([Y, self.ones], 1)
-        Z = sum(self._w(A, Bt, s, e).sum() for s, e in self.rows) - self.n  # the diagonal's w_ii = 1
-        out = torch.empty(self.n, 3, dtype=Y.dtype, device=Y.device)
-        P = self.scaled(exaggeration)
-        for s, e in self.rows:
-            W = self._w(A, Bt, s, e)
-            W.diagonal(offset=s).zero_()
-            M = W * P[s:e]
-            M.addcmul_(W, W, value=-1.0 / float(Z))
-            torch.mm(M, Y1, out=out[s:e])
-        return 4.0 * (out[:, 2:3] * Y - out[:, :2])
+        sums = torch.empty(2, self.n, 2, device=Y.device)  # attraction, repulsion × Z
+        Z = torch.zeros((), device=Y.device)
+        for s, e, diff, W in self._blocks(Y):
+            Z += W.sum()
+            sums[0, s:e] = ((W * self.P[s:e]).unsqueeze(2) * diff).sum(1)
+            sums[1, s:e] = (W.square_().unsqueeze(2) * diff).sum(1)
+        return 4.0 * (exaggeration * sums[0] - sums[1] / (Z - self.n))  # the diagonal's w_ii = 1 left Z
+
+    def kl(self, Y: torch.Tensor) -> float:
+        plogd = Z = 0.0
+        for s, e, _, W in self._blocks(Y):
+            Z += float(W.sum())
+            plogd -= float((self.P[s:e] * W.log_()).sum())
+        return self.plogp + plogd + math.log(Z - self.n)
+
+
+class _CpuGradient:
+    """The same gradient and KL in one fused pass over the pairs (:mod:`explorer.demos.tsne_kernels`)."""
+
+    def __init__(self, P: torch.Tensor):
+        from explorer.demos import tsne_kernels
+
+        self.kernels = tsne_kernels
+        self.n = P.shape[0]
+        self.plogp = float(torch.xlogy(P, P).sum())
+        self.P = P.to(torch.float32).contiguous().numpy()
+        self.sums = np.empty((self.n, 5), dtype=np.float32)
+
+    def __call__(self, Y: torch.Tensor, exaggeration: float) -> torch.Tensor:
+        self.kernels.gradient_sums(self.P, np.ascontiguousarray(Y.numpy().T), self.sums)
+        Z = self.sums[:, 4].sum(dtype=np.float64) - self.n
+        grad = 4.0 * (exaggeration * self.sums[:, :2] - self.sums[:, 2:4] / np.float32(Z))
+        return torch.from_numpy(grad)
+
+    def kl(self, Y: torch.Tensor) -> float:
+        sums = np.empty((self.n, 2))
+        self.kernels.kl_sums(self.P, np.ascontiguousarray(Y.numpy().T), sums)
+        return self.plogp + float(sums[:, 0].sum()) + math.log(sums[:, 1].sum() - self.n)
+
+
+def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu"):
+    """A callable ``(Y, α) -> ∂C_α/∂Y`` (float32, on ``device``) with a ``.kl(Y)`` method, for this ``P``.
+
+    On the CPU, the fused kernel of :mod:`explorer.demos.tsne_kernels`; on a
+    GPU (or without Numba), blocked PyTorch operations. Both are exact
+    (no Barnes-Hut approximation) and agree with :func:`paper_gradient`.
+
+    >>> P = joint_probabilities(load_dataset("iris")[0], 20)
+    >>> Y = torch.randn(150, 2)
+    >>> torch.allclose(exact_gradient(P)(Y, 1.0), paper_gradient(P.float(), Y), rtol=1e-3, atol=1e-6)
+    True
+    """
+    device = resolve_device(device)
+    P = P.to(torch.float64).cpu()
+    if device.type == "cpu":
+        try:
+            return _CpuGradient(P)
+        except ImportError:  # Numba is a requirement; a bare torch install still runs, ten times slower
+            pass
+    return _DeviceGradient(P, device)
 
 
 def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_exaggeration: float = 12.0,
          exploration_iter: int = 250, learning_rate: float | str = "auto", seed: int = 0,
          device: str | None = "auto", kl_every: int = 50, snapshot_every: int = 10, min_gain: float = 0.01,
          tol: float = 1e-4, P: torch.Tensor | None = None) -> Iterator[Snapshot]:
-    """Run t-SNE on ``X``, yielding :class:`Snapshot` s.
+    """Run exact t-SNE on ``X``, yielding :class:`Snapshot` s as it goes.
 
     The schedule is scikit-learn's and the paper's: PCA initialisation scaled
     to a standard deviation of 1e-4, early exaggeration ``α = 12`` with momentum
@@ -234,24 +325,35 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
     (+0.2 when the gradient changes sign, ×0.8 otherwise, at least
     ``min_gain``); learning rate ``"auto"`` = max(N / α / 4, 50). After the
     exaggeration phase the run stops early when KL improves by less than
-    ``tol`` (relative) between two checks ``kl_every`` iterations apart.
+    ``tol`` (relative) between two checks ``kl_every`` iterations apart
+    (``tol=0`` runs all ``n_iter``). ``seed`` is accepted for symmetry with the
+    other demos: PCA initialisation and the exact gradient are deterministic.
+
+    >>> X, labels = load_dataset("iris")
+    >>> *_, last = tsne(X, n_iter=300, device="cpu")
+    >>> last.iteration, last.phase, last.kl < 0.5
+    (300, 'main', True)
     """
     X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
-    if not isinstance(n_iter, int) or n_iter < 1:
-        raise ValueError(f"n_iter must be a whole number >= 1, not {n_iter!r}")
+    for name, value, least in (("n_iter", n_iter, 1), ("exploration_iter", exploration_iter, 0),
+                               ("kl_every", kl_every, 1), ("snapshot_every", snapshot_every, 1)):
+        if not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be a whole number >= {least}, not {value!r}")
     if not (isinstance(early_exaggeration, (int, float)) and early_exaggeration >= 1):
         raise ValueError(f"early_exaggeration must be >= 1, not {early_exaggeration!r}")
     if learning_rate == "auto":
         learning_rate = max(n / early_exaggeration / 4, 50.0)
     elif not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise ValueError(f"learning_rate must be 'auto' or a positive number, not {learning_rate!r}")
+    if not (isinstance(tol, (int, float)) and tol >= 0):
+        raise ValueError(f"tol must be a number >= 0, not {tol!r}")
     target = resolve_device(device)
     start = time.perf_counter()
-    P64 = joint_probabilities(X, perplexity) if P is None else P.to(torch.float64).cpu()
-    P32 = P64.to(target, torch.float32)
-    gradient = _Gradient(P32)
-    Y = torch.as_tensor(_pca_init(X, seed), dtype=torch.float32, device=target)
+    if P is None:
+        P = joint_probabilities(X, perplexity)
+    gradient = exact_gradient(P, target)
+    Y = torch.as_tensor(pca_initialisation(X), dtype=torch.float32, device=target)
     update = torch.zeros_like(Y)
     gains = torch.ones_like(Y)
     last_kl = None
@@ -266,15 +368,30 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
         done = it == n_iter - 1
         kl = None
         if (it + 1) % kl_every == 0 or done:
-            kl = float(kl_divergence(P64, Y.double().cpu()))
-            if not early and last_kl is not None and last_kl - kl < tol * last_kl and it >= exploration_iter + 2 * kl_every:
-                done = True
+            kl = gradient.kl(Y)
+            settled = last_kl is not None and last_kl - kl < tol * last_kl
+            done = done or (not early and settled and it >= exploration_iter + 2 * kl_every)
             last_kl = kl
         if (it + 1) % snapshot_every == 0 or done or kl is not None:
             yield Snapshot(it + 1, Y.cpu().numpy().copy(), kl, "early exaggeration" if early else "main",
-                           float(grad.norm()), time.perf_counter() - start)
+                           alpha, momentum, float(gains.mean()), float(grad.norm()), time.perf_counter() - start)
         if done:
             return
+
+
+def checks_along_run(P: torch.Tensor, snapshots: list[Snapshot]) -> list[tuple[Snapshot, GradientCheck]]:
+    """:func:`gradient_check` at the first and last snapshot of each phase, with that phase's ``α``.
+
+    The check is an identity in ``Y`` and ``α``; running it on the embeddings the
+    optimiser really visited (tiny and clustered early, spread out at the end)
+    shows it holds where it matters, during early exaggeration too.
+    """
+    picks: dict[int, Snapshot] = {}
+    for phase in dict.fromkeys(s.phase for s in snapshots):
+        in_phase = [s for s in snapshots if s.phase == phase]
+        picks.update({s.iteration: s for s in (in_phase[0], in_phase[-1])})
+    return [(s, gradient_check(P, torch.as_tensor(s.Y, dtype=torch.float64), s.exaggeration))
+            for _, s in sorted(picks.items())]
 
 
 def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10) -> float:

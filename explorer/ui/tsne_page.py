@@ -1,4 +1,4 @@
-"""The live t-SNE demo: the KL gradient checked three ways, then the embedding as it moves."""
+"""The live t-SNE demo: the KL gradient checked three ways, the embedding as it moves, a replay, scikit-learn."""
 from __future__ import annotations
 
 import time
@@ -9,53 +9,106 @@ import streamlit as st
 import torch
 
 from explorer.demos.tsne import (
-    DATASETS, gradient_check, joint_probabilities, kl_divergence, load_dataset, trustworthiness, tsne,
+    DATASETS, checks_along_run, gradient_check, joint_probabilities, kl_divergence, load_dataset, trustworthiness,
+    tsne,
 )
 from explorer.device import available_devices, describe_device, resolve_device
 
-FRAME_SECONDS = 0.3
+FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
+REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
+SETTINGS = {           # session-state key -> default; each widget is bound to the URL's query string
+    "tsne_dataset": "digits", "tsne_n": 0, "tsne_perplexity": 30.0, "tsne_iterations": 1000,
+    "tsne_exaggeration": 12.0, "tsne_exploration": 250, "tsne_lr": 0.0, "tsne_stall": True, "tsne_seed": 0,
+    "tsne_device": "auto",
+}
 
 
 @st.cache_data(show_spinner="computing P by the perplexity search…", max_entries=8)
-def _prepared(dataset: str, n: int, perplexity: float, seed: int):
+def _prepared(dataset: str, n: int | None, perplexity: float, seed: int):
     X, labels = load_dataset(dataset, n, seed=seed)
-    return X, labels, joint_probabilities(X, perplexity)
+    start = time.perf_counter()
+    P = joint_probabilities(X, perplexity)
+    return X, labels, P, time.perf_counter() - start
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _check(dataset: str, n: int, perplexity: float, seed: int, alpha: float):
-    _, _, P = _prepared(dataset, n, perplexity, seed)
+@st.cache_data(show_spinner=False, max_entries=16)
+def _check(dataset: str, n: int | None, perplexity: float, seed: int, alpha: float):
+    P = _prepared(dataset, n, perplexity, seed)[2]
     Y = torch.randn(P.shape[0], 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     return gradient_check(P, Y, alpha)
 
 
-def _scatter(Y: np.ndarray, labels: np.ndarray, title: str) -> go.Figure:
+def _scatter(Y: np.ndarray, labels: np.ndarray, title: str, height: int = 460) -> go.Figure:
     fig = go.Figure(go.Scattergl(x=Y[:, 0], y=Y[:, 1], mode="markers",
                                  marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
                                  text=[str(v) for v in labels], hovertemplate="label %{text}<extra></extra>"))
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), title=title,
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title=title,
                       xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
     return fig
 
 
-def _kl_curve(history) -> go.Figure:
-    points = [(s.iteration, s.kl) for s in history if s.kl is not None]
-    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers"))
-    fig.add_vrect(x0=0, x1=250, fillcolor="orange", opacity=0.12, annotation_text="early exaggeration")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="exact KL(P‖Q)",
-                      xaxis_title="iteration")
+def _bounds(Y: np.ndarray) -> list[float]:
+    half = 1.05 * float(np.abs(Y).max()) or 1.0
+    return [-half, half]
+
+
+def _replay(history, labels: np.ndarray) -> go.Figure:
+    """The saved snapshots as a Plotly animation: played in the browser, smoothly, with its own slider."""
+    step = max(1, len(history) // REPLAY_FRAMES)
+    shown = history[::step] + ([history[-1]] if (len(history) - 1) % step else [])
+    frames = [go.Frame(name=str(s.iteration), data=[go.Scatter(x=s.Y[:, 0], y=s.Y[:, 1])],
+                       layout=dict(xaxis_range=_bounds(s.Y), yaxis_range=_bounds(s.Y),
+                                   title_text=f"iteration {s.iteration} · {s.phase}"))
+              for s in shown]
+    first = shown[-1]
+    fig = go.Figure(go.Scatter(x=first.Y[:, 0], y=first.Y[:, 1], mode="markers",
+                               marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
+                               text=[str(v) for v in labels], hovertemplate="label %{text}<extra></extra>"),
+                    frames=frames)
+    play = dict(frame=dict(duration=120, redraw=False), transition=dict(duration=100, easing="linear"),
+                fromcurrent=True, mode="immediate")
+    fig.update_layout(
+        height=500, margin=dict(l=10, r=10, t=40, b=10), title=f"iteration {first.iteration} · {first.phase}",
+        xaxis=dict(visible=False, range=_bounds(first.Y)), yaxis=dict(visible=False, range=_bounds(first.Y)),
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
+                          pad=dict(t=30), buttons=[
+                              dict(label="▶ replay", method="animate", args=[None, {**play, "fromcurrent": False}]),
+                              dict(label="❚❚", method="animate",
+                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=len(frames) - 1, x=0.15, len=0.85, y=0, pad=dict(t=20),
+                      currentvalue=dict(prefix="iteration "),
+                      steps=[dict(label=f.name, method="animate",
+                                  args=[[f.name], dict(frame=dict(duration=0, redraw=False), mode="immediate",
+                                                       transition=dict(duration=0))]) for f in frames])])
     return fig
 
 
-def _gradient_panel(dataset, n, perplexity, seed):
+def _kl_curve(history, exploration: int) -> go.Figure:
+    points = [(s.iteration, s.kl) for s in history if s.kl is not None]
+    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
+                               name="KL(P‖Q)"))
+    if exploration:
+        fig.add_vrect(x0=0, x1=exploration, fillcolor="orange", opacity=0.12, line_width=0,
+                      annotation_text="early exaggeration", annotation_position="top left")
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="KL(P‖Q)", xaxis_title="iteration")
+    return fig
+
+
+def _schedule(snapshot) -> str:
+    return (f"iteration {snapshot.iteration} · {snapshot.phase} (α = {snapshot.exaggeration:g}, "
+            f"momentum {snapshot.momentum:g}) · mean gain {snapshot.mean_gain:.2f}")
+
+
+def _gradient_panel(dataset, n, perplexity, seed, exaggeration) -> None:
     st.subheader("The gradient, three ways")
     st.markdown(
         "Autograd differentiates the objective; the paper's equation 5 is "
-        "`4 Σ_j (p_ij − q_ij)(1 + ‖y_i − y_j‖²)⁻¹ (y_i − y_j)`; the reference code computes the same sum "
-        "**without the 4** (it folds it into the learning rate). During early exaggeration the update uses "
-        "αp_ij, which is the gradient of `−α Σ p log w + log Z` — that is what autograd checks there.")
-    cols = st.columns(2)
-    for col, alpha in zip(cols, (1.0, 12.0)):
+        "`4 Σ_j (p_ij − q_ij)(1 + ‖y_i − y_j‖²)⁻¹ (y_i − y_j)`; the reference code (`tsne.py` on the "
+        "author's page) computes the same sum **without the 4** and folds it into its learning rate, so "
+        "autograd / reference = 4 everywhere. During early exaggeration the update uses αp_ij, the gradient "
+        "of `−α Σ p log w + log Z` (not of KL(αP‖Q), which would be α times the plain gradient): that is "
+        "the objective autograd checks there. Float64, at a random Y ~ N(0, 1) of this seed.")
+    for col, alpha in zip(st.columns(2), dict.fromkeys((1.0, float(exaggeration)))):
         check = _check(dataset, n, perplexity, seed, alpha)
         with col:
             st.markdown(f"**α = {alpha:g}** ({'plain KL' if alpha == 1 else 'early exaggeration'})")
@@ -69,72 +122,115 @@ def _gradient_panel(dataset, n, perplexity, seed):
             }, hide_index=True)
 
 
-def render() -> None:
-    st.title("t-SNE and its KL gradient")
-    st.caption("Seed 000: does autograd's gradient of the t-SNE loss agree with van der Maaten & Hinton (2008)?")
+def _settings_form():
+    for key, default in SETTINGS.items():
+        st.session_state.setdefault(key, default)
+    devices = ("auto", *available_devices())
+    if st.session_state["tsne_device"] not in devices:  # a link made on a machine with a GPU
+        st.session_state["tsne_device"] = "auto"
     with st.form("tsne_settings"):
         c1, c2, c3, c4 = st.columns(4)
-        dataset = c1.selectbox("dataset", DATASETS)
-        n = c1.number_input("points (0 = all)", 0, 5000, 0, step=50)
-        perplexity = c2.number_input("perplexity", 2.0, 100.0, 30.0)
-        iterations = c2.number_input("iterations (at most)", 10, 5000, 1000)
-        exaggeration = c3.number_input("early exaggeration", 1.0, 50.0, 12.0)
-        seed = c3.number_input("seed", 0, 2**31 - 1, 0)
-        device = c4.selectbox("device", ["auto", *available_devices()])
+        c1.selectbox("dataset", DATASETS, key="tsne_dataset", bind="query-params",
+                     help="scikit-learn's bundled digits (1,797 × 64), iris, wine; blobs: 5 Gaussian clusters in 10-D")
+        c1.number_input("points (0 = all; blobs: how many)", 0, 5000, step=50, key="tsne_n", bind="query-params")
+        c2.number_input("perplexity", 2.0, 100.0, key="tsne_perplexity", bind="query-params")
+        c2.number_input("iterations (at most)", 10, 5000, key="tsne_iterations", bind="query-params")
+        c3.number_input("early exaggeration α", 1.0, 50.0, key="tsne_exaggeration", bind="query-params")
+        c3.number_input("exaggeration iterations", 0, 1000, key="tsne_exploration", bind="query-params")
+        c4.number_input("learning rate (0 = auto: max(N/α/4, 50))", 0.0, 10000.0, key="tsne_lr",
+                        bind="query-params")
+        c4.number_input("seed", 0, 2**31 - 1, key="tsne_seed", bind="query-params")
+        c1.selectbox("device", devices, key="tsne_device", bind="query-params",
+                     help="auto: CUDA, then Apple MPS, then the CPU")
+        c2.checkbox("stop when KL stalls (< 0.01 % in 50 iterations)", key="tsne_stall", bind="query-params")
         started = c4.form_submit_button("Start", type="primary")
+    return {key.removeprefix("tsne_"): st.session_state[key] for key in SETTINGS}, started
+
+
+def _comparison(X, labels, P, last, ours_kl: float, perplexity: float, seed: int) -> None:
+    st.subheader("Against scikit-learn")
+    method = st.radio("scikit-learn's method", ("barnes_hut", "exact"), horizontal=True, key="tsne_sk_method",
+                      format_func=lambda m: "Barnes-Hut (approximate)" if m == "barnes_hut"
+                      else "exact (slow: about a minute on digits)")
+    if not st.button("Run scikit-learn's TSNE on the same data", key="tsne_sk_run"):
+        return
+    from sklearn.manifold import TSNE
+
+    with st.spinner(f"scikit-learn's {method} TSNE is running…"):
+        start = time.perf_counter()
+        model = TSNE(perplexity=perplexity, init="pca", method=method, random_state=seed)
+        Y = model.fit_transform(X)
+        seconds = time.perf_counter() - start
+    left, right = st.columns([2, 3])
+    left.table({"": ["explorer (exact)", f"scikit-learn ({method})"],
+                "KL on the same exact P": [f"{ours_kl:.4f}",
+                                           f"{float(kl_divergence(P, torch.as_tensor(Y, dtype=torch.float64))):.4f}"],
+                "trustworthiness(10)": [f"{trustworthiness(X, last.Y):.4f}", f"{trustworthiness(X, Y):.4f}"],
+                "iterations": [last.iteration, int(model.n_iter_)],
+                "seconds": [f"{last.seconds:.2f}", f"{seconds:.2f}"]})
+    right.plotly_chart(_scatter(Y, labels, f"scikit-learn ({method})", height=380), key="tsne_sk_scatter",
+                       width="stretch")
+
+
+def render() -> None:
+    st.title("t-SNE and its KL gradient")
+    st.caption("Seed 000: does autograd's gradient of the t-SNE loss agree with van der Maaten & Hinton (2008)? "
+               "Then exact t-SNE, live, with the paper's schedule.")
+    s, started = _settings_form()
+    n = int(s["n"]) or None
     try:
-        X, labels, P = _prepared(dataset, int(n) or None, float(perplexity), int(seed))
+        device = resolve_device(s["device"])
+        X, labels, P, p_seconds = _prepared(s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
     except ValueError as err:
         st.error(str(err))
         return
-    st.markdown(f"{X.shape[0]} points of {X.shape[1]} dimensions · computing on "
-                f"**{describe_device(resolve_device(device))}**")
-    _gradient_panel(dataset, int(n) or None, float(perplexity), int(seed))
+    st.markdown(f"{X.shape[0]} points of {X.shape[1]} dimensions · P by the perplexity search in "
+                f"{p_seconds:.2f} s · computing on **{describe_device(device)}**")
+    _gradient_panel(s["dataset"], n, float(s["perplexity"]), int(s["seed"]), s["exaggeration"])
 
     st.subheader("The embedding")
     stop = st.button("Stop", key="tsne_stop")
     progress = st.progress(0.0, text="press Start")
     left, right = st.columns([3, 2])
-    scatter_slot, kl_slot = left.empty(), right.empty()
+    scatter_slot, kl_slot, schedule_slot = left.empty(), right.empty(), right.empty()
     state = st.session_state.setdefault("tsne_run", {"history": [], "done": False, "key": None})
-    key = (dataset, int(n), float(perplexity), int(seed))
+    key = (s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
+    iterations, exploration = int(s["iterations"]), int(s["exploration"])
     if started:
-        state.update(history=[], done=False, key=key)
+        state.update(history=[], done=False, key=key, device=describe_device(device))
         last_draw, frame = 0.0, 0
-        for snapshot in tsne(X, P=P, n_iter=int(iterations), early_exaggeration=float(exaggeration),
-                             seed=int(seed), device=device):
+        for snapshot in tsne(X, P=P, n_iter=iterations, early_exaggeration=float(s["exaggeration"]),
+                             exploration_iter=exploration, learning_rate=float(s["lr"]) or "auto",
+                             tol=1e-4 if s["stall"] else 0.0, seed=int(s["seed"]), device=device):
             state["history"].append(snapshot)
             now = time.monotonic()
             if now - last_draw >= FRAME_SECONDS:
                 last_draw, frame = now, frame + 1
-                progress.progress(snapshot.iteration / int(iterations),
-                                  text=f"iteration {snapshot.iteration} · {snapshot.phase}")
+                progress.progress(snapshot.iteration / iterations, text=_schedule(snapshot))
                 scatter_slot.plotly_chart(_scatter(snapshot.Y, labels, f"iteration {snapshot.iteration}"),
                                           key=f"tsne_scatter_{frame}", width="stretch")
-                kl_slot.plotly_chart(_kl_curve(state["history"]), key=f"tsne_kl_{frame}", width="stretch")
+                kl_slot.plotly_chart(_kl_curve(state["history"], exploration), key=f"tsne_kl_{frame}",
+                                     width="stretch")
         state["done"] = True
     history = state["history"] if state["key"] == key else []
     if not history:
         return
     last = history[-1]
-    progress.progress(min(1.0, last.iteration / int(iterations)),
-                      text=("stopped" if stop or not state["done"] else "done") + f" at iteration {last.iteration}")
-    pick = st.slider("replay", 0, len(history) - 1, len(history) - 1, key="tsne_replay")
-    shown = history[pick]
-    scatter_slot.plotly_chart(_scatter(shown.Y, labels, f"iteration {shown.iteration} · {shown.phase}"),
-                              key="tsne_scatter_final", width="stretch")
-    kl_slot.plotly_chart(_kl_curve(history), key="tsne_kl_final", width="stretch")
+    ended = "stopped" if stop or not state["done"] else "done"
+    progress.progress(min(1.0, last.iteration / iterations), text=f"{ended} at iteration {last.iteration}")
+    scatter_slot.plotly_chart(_replay(history, labels), key="tsne_replay", width="stretch")
+    kl_slot.plotly_chart(_kl_curve(history, exploration), key="tsne_kl_final", width="stretch")
+    schedule_slot.caption(_schedule(last))
     ours_kl = float(kl_divergence(P, torch.as_tensor(last.Y, dtype=torch.float64)))
-    st.markdown(f"Ours: KL **{ours_kl:.4f}**, trustworthiness **{trustworthiness(X, last.Y):.4f}**, "
-                f"{last.seconds:.1f} s for {last.iteration} iterations.")
-    if st.button("Compare with scikit-learn's TSNE (Barnes-Hut)"):
-        from sklearn.manifold import TSNE
-
-        with st.spinner("scikit-learn is running…"):
-            start = time.perf_counter()
-            Y = TSNE(perplexity=float(perplexity), init="pca", random_state=int(seed)).fit_transform(X)
-            seconds = time.perf_counter() - start
-        st.table({"": ["explorer (exact, float32)", "scikit-learn Barnes-Hut"],
-                  "KL on the same exact P": [ours_kl, float(kl_divergence(P, torch.as_tensor(Y, dtype=torch.float64)))],
-                  "trustworthiness(10)": [trustworthiness(X, last.Y), trustworthiness(X, Y)],
-                  "seconds": [last.seconds, seconds]})
+    st.markdown(f"Ours ({ended}): exact KL(P‖Q) **{ours_kl:.4f}**, trustworthiness(10) "
+                f"**{trustworthiness(X, last.Y):.4f}**, {last.seconds:.2f} s for {last.iteration} iterations "
+                f"on {state.get('device', 'CPU')}. ▶ replay plays the saved snapshots.")
+    if st.button("Check the gradient along this run", key="tsne_check_run",
+                 help="autograd against equation 5 at the first and last snapshot of each phase, float64"):
+        checks = checks_along_run(P, history)
+        st.table({"at": [f"iteration {snap.iteration}" for snap, _ in checks],
+                  "phase": [snap.phase for snap, _ in checks],
+                  "α": [f"{snap.exaggeration:g}" for snap, _ in checks],
+                  "max |autograd − paper| / max |paper|": [f"{c.max_rel_error:.2e}" for _, c in checks],
+                  "autograd / reference": [f"{c.reference_ratio:.6f}" for _, c in checks]})
+    _comparison(X, labels, P, last, ours_kl, float(s["perplexity"]), int(s["seed"]))
