@@ -52,34 +52,32 @@ def _bounds(Y: np.ndarray) -> list[float]:
     return [-half, half]
 
 
-def _replay(history, labels: np.ndarray) -> go.Figure:
+def _replay(history, labels: np.ndarray, exploration: int) -> go.Figure:
     """The saved snapshots as a Plotly animation: played in the browser, smoothly, with its own slider."""
     step = max(1, len(history) // REPLAY_FRAMES)
     shown = history[::step] + ([history[-1]] if (len(history) - 1) % step else [])
+    # Frames move the points and the axes only: Plotly animates those without a full redraw.
     frames = [go.Frame(name=str(s.iteration), data=[go.Scatter(x=s.Y[:, 0], y=s.Y[:, 1])],
-                       layout=dict(xaxis_range=_bounds(s.Y), yaxis_range=_bounds(s.Y),
-                                   title_text=f"iteration {s.iteration} · {s.phase}"))
-              for s in shown]
-    first = shown[-1]
-    fig = go.Figure(go.Scatter(x=first.Y[:, 0], y=first.Y[:, 1], mode="markers",
+                       layout=dict(xaxis_range=_bounds(s.Y), yaxis_range=_bounds(s.Y))) for s in shown]
+    last = shown[-1]
+    fig = go.Figure(go.Scatter(x=last.Y[:, 0], y=last.Y[:, 1], mode="markers",
                                marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
                                text=[str(v) for v in labels], hovertemplate="label %{text}<extra></extra>"),
                     frames=frames)
     play = dict(frame=dict(duration=120, redraw=False), transition=dict(duration=100, easing="linear"),
-                fromcurrent=True, mode="immediate")
+                fromcurrent=False, mode="immediate")
+    still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
-        height=500, margin=dict(l=10, r=10, t=40, b=10), title=f"iteration {first.iteration} · {first.phase}",
-        xaxis=dict(visible=False, range=_bounds(first.Y)), yaxis=dict(visible=False, range=_bounds(first.Y)),
+        height=520, margin=dict(l=10, r=10, t=40, b=10),
+        title=f"the run, replayed (early exaggeration up to iteration {exploration})" if exploration
+        else "the run, replayed",
+        xaxis=dict(visible=False, range=_bounds(last.Y)), yaxis=dict(visible=False, range=_bounds(last.Y)),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
-                          pad=dict(t=30), buttons=[
-                              dict(label="▶ replay", method="animate", args=[None, {**play, "fromcurrent": False}]),
-                              dict(label="❚❚", method="animate",
-                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(active=len(frames) - 1, x=0.15, len=0.85, y=0, pad=dict(t=20),
+                          pad=dict(t=45), buttons=[dict(label="▶ replay", method="animate", args=[None, play]),
+                                                   dict(label="❚❚", method="animate", args=[[None], still])])],
+        sliders=[dict(active=len(frames) - 1, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=30),
                       currentvalue=dict(prefix="iteration "),
-                      steps=[dict(label=f.name, method="animate",
-                                  args=[[f.name], dict(frame=dict(duration=0, redraw=False), mode="immediate",
-                                                       transition=dict(duration=0))]) for f in frames])])
+                      steps=[dict(label=f.name, method="animate", args=[[f.name], still]) for f in frames])])
     return fig
 
 
@@ -114,12 +112,11 @@ def _gradient_panel(dataset, n, perplexity, seed, exaggeration) -> None:
             st.markdown(f"**α = {alpha:g}** ({'plain KL' if alpha == 1 else 'early exaggeration'})")
             st.metric("max |autograd − paper| / max |paper|", f"{check.max_rel_error:.2e}")
             st.metric("autograd / reference code", f"{check.reference_ratio:.6f}")
-            rows = min(5, check.autograd.shape[0])
-            st.dataframe({
-                "autograd ∂C/∂y_i": [str(np.round(v, 6)) for v in check.autograd[:rows].numpy()],
-                "paper (eq. 5)": [str(np.round(v, 6)) for v in check.paper[:rows].numpy()],
-                "reference (no 4)": [str(np.round(v, 6)) for v in check.reference[:rows].numpy()],
-            }, hide_index=True)
+            rows = min(4, check.autograd.shape[0])
+            st.dataframe({"i": list(range(rows)), **{
+                name: [f"({a:.4g}, {b:.4g})" for a, b in grad[:rows].tolist()]
+                for name, grad in (("autograd ∂C/∂y_i", check.autograd), ("paper (eq. 5)", check.paper),
+                                   ("reference (no 4)", check.reference))}}, hide_index=True)
 
 
 def _settings_form():
@@ -218,7 +215,7 @@ def render() -> None:
     last = history[-1]
     ended = "stopped" if stop or not state["done"] else "done"
     progress.progress(min(1.0, last.iteration / iterations), text=f"{ended} at iteration {last.iteration}")
-    scatter_slot.plotly_chart(_replay(history, labels), key="tsne_replay", width="stretch")
+    scatter_slot.plotly_chart(_replay(history, labels, exploration), key="tsne_replay", width="stretch")
     kl_slot.plotly_chart(_kl_curve(history, exploration), key="tsne_kl_final", width="stretch")
     schedule_slot.caption(_schedule(last))
     ours_kl = float(kl_divergence(P, torch.as_tensor(last.Y, dtype=torch.float64)))

@@ -30,14 +30,42 @@ def test_regression_runs_charts_update_and_stop(ui, page, app_url, screenshot):
 
 
 def test_tsne_scatter_moves_and_stops(ui, page, app_url, screenshot):
-    page.goto(f"{app_url}/tsne")
+    # The settings come from the link (the page binds them to the URL): 5,000 blobs, 5,000 iterations,
+    # no early stop, so the run is still going when we look twice and press Stop.
+    page.goto(f"{app_url}/tsne?tsne_dataset=blobs&tsne_n=5000&tsne_iterations=5000&tsne_stall=false")
     ui.wait(page)
+    page.get_by_text("5000 points of 10 dimensions").wait_for(timeout=SLOW)
     page.get_by_text("max |autograd − paper|").first.wait_for(timeout=SLOW)
     page.get_by_role("button", name="Start").click()
     page.wait_for_selector(".js-plotly-plot", timeout=SLOW)
     before = page.locator(".js-plotly-plot .gtitle").first.text_content()
     page.wait_for_function("(before) => { const t = document.querySelector('.js-plotly-plot .gtitle');"
                            " return t && t.textContent !== before; }", arg=before, timeout=SLOW)
-    screenshot("tsne", full_page=True)
+    assert page.get_by_text("early exaggeration (α = 12, momentum 0.5)").or_(
+        page.get_by_text("main (α = 1, momentum 0.8)")).count() >= 1
+    page.get_by_role("heading", name="The embedding").evaluate("h => h.scrollIntoView({block: 'start'})")
+    screenshot("tsne")
     page.locator(".st-key-tsne_stop button").click()
     page.get_by_text("stopped at iteration").wait_for(timeout=SLOW)
+    stopped = int(page.get_by_text("stopped at iteration").inner_text().split()[-1])
+    assert 0 < stopped < 5000
+
+
+def test_tsne_run_ends_with_a_replay_that_plays(ui, page, app_url, screenshot):
+    page.goto(f"{app_url}/tsne?tsne_dataset=iris&tsne_iterations=400")
+    ui.wait(page)
+    page.get_by_text("150 points of 4 dimensions").wait_for(timeout=SLOW)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("done at iteration 400").wait_for(timeout=SLOW)
+    ui.wait(page)
+    replay = page.locator(".js-plotly-plot").filter(has=page.locator(".updatemenu-button"))
+    replay.wait_for(timeout=SLOW)
+    where = replay.locator(".slider-group > .slider-label")  # the slider's current value
+    assert where.text_content() == "iteration 400"
+    replay.locator(".updatemenu-button").first.click()  # ▶ replay: from the first snapshot, in the browser
+    page.wait_for_function("() => /^iteration [1-3]?[0-9]0$/.test("
+                           "document.querySelector('.js-plotly-plot .slider-group > .slider-label').textContent)",
+                           timeout=SLOW)
+    page.get_by_role("heading", name="The embedding").evaluate("h => h.scrollIntoView({block: 'start'})")
+    screenshot("tsne_replay")
+    where.filter(has_text="iteration 400").wait_for(timeout=SLOW)  # and it plays to the end
