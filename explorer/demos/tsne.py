@@ -291,7 +291,7 @@ class _CpuGradient:
         return self.plogp + float(sums[:, 0].sum()) + math.log(sums[:, 1].sum() - self.n)
 
 
-def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu"):
+def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuGradient | _DeviceGradient:
     """A callable ``(Y, α) -> ∂C_α/∂Y`` (float32, on ``device``) with a ``.kl(Y)`` method, for this ``P``.
 
     On the CPU, the fused kernel of :mod:`explorer.demos.tsne_kernels`; on a
@@ -369,7 +369,7 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
         kl = None
         if (it + 1) % kl_every == 0 or done:
             kl = gradient.kl(Y)
-            settled = last_kl is not None and last_kl - kl < tol * last_kl
+            settled = tol > 0 and last_kl is not None and last_kl - kl < tol * last_kl
             done = done or (not early and settled and it >= exploration_iter + 2 * kl_every)
             last_kl = kl
         if (it + 1) % snapshot_every == 0 or done or kl is not None:

@@ -16,13 +16,6 @@ from explorer.device import available_devices, describe_device, resolve_device
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
-SETTINGS = {           # session-state key -> default; each widget is bound to the URL's query string
-    "tsne_dataset": "digits", "tsne_n": 0, "tsne_perplexity": 30.0, "tsne_iterations": 1000,
-    "tsne_exaggeration": 12.0, "tsne_exploration": 250, "tsne_lr": 0.0, "tsne_stall": True, "tsne_seed": 0,
-    "tsne_device": "auto",
-}
-
-
 @st.cache_data(show_spinner="computing P by the perplexity search…", max_entries=8)
 def _prepared(dataset: str, n: int | None, perplexity: float, seed: int):
     X, labels = load_dataset(dataset, n, seed=seed)
@@ -39,9 +32,11 @@ def _check(dataset: str, n: int | None, perplexity: float, seed: int, alpha: flo
 
 
 def _scatter(Y: np.ndarray, labels: np.ndarray, title: str, height: int = 460) -> go.Figure:
-    fig = go.Figure(go.Scattergl(x=Y[:, 0], y=Y[:, 1], mode="markers",
+    # SVG, not WebGL: a new chart each frame would create a WebGL context each frame, which a browser
+    # without a GPU renders slower than the frames arrive.
+    fig = go.Figure(go.Scatter(x=Y[:, 0], y=Y[:, 1], mode="markers",
                                  marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
-                                 text=[str(v) for v in labels], hovertemplate="label %{text}<extra></extra>"))
+                                 hovertemplate="label %{marker.color}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title=title,
                       xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
     return fig
@@ -62,7 +57,7 @@ def _replay(history, labels: np.ndarray, exploration: int) -> go.Figure:
     last = shown[-1]
     fig = go.Figure(go.Scatter(x=last.Y[:, 0], y=last.Y[:, 1], mode="markers",
                                marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
-                               text=[str(v) for v in labels], hovertemplate="label %{text}<extra></extra>"),
+                               hovertemplate="label %{marker.color}<extra></extra>"),
                     frames=frames)
     play = dict(frame=dict(duration=120, redraw=False), transition=dict(duration=100, easing="linear"),
                 fromcurrent=False, mode="immediate")
@@ -119,29 +114,39 @@ def _gradient_panel(dataset, n, perplexity, seed, exaggeration) -> None:
                                    ("reference (no 4)", check.reference))}}, hide_index=True)
 
 
-def _settings_form():
-    for key, default in SETTINGS.items():
-        st.session_state.setdefault(key, default)
+def _settings_form() -> tuple[dict, bool]:
+    """The run's settings, each bound to the URL's query string (``?tsne_dataset=iris&tsne_iterations=500``).
+
+    Defaults are the widgets' own ``value=``: Streamlit leaves a setting out of
+    the URL when it equals that default, so the default must be the one a
+    fresh page shows.
+    """
     devices = ("auto", *available_devices())
-    if st.session_state["tsne_device"] not in devices:  # a link made on a machine with a GPU
-        st.session_state["tsne_device"] = "auto"
     with st.form("tsne_settings"):
         c1, c2, c3, c4 = st.columns(4)
-        c1.selectbox("dataset", DATASETS, key="tsne_dataset", bind="query-params",
-                     help="scikit-learn's bundled digits (1,797 × 64), iris, wine; blobs: 5 Gaussian clusters in 10-D")
-        c1.number_input("points (0 = all; blobs: how many)", 0, 5000, step=50, key="tsne_n", bind="query-params")
-        c2.number_input("perplexity", 2.0, 100.0, key="tsne_perplexity", bind="query-params")
-        c2.number_input("iterations (at most)", 10, 5000, key="tsne_iterations", bind="query-params")
-        c3.number_input("early exaggeration α", 1.0, 50.0, key="tsne_exaggeration", bind="query-params")
-        c3.number_input("exaggeration iterations", 0, 1000, key="tsne_exploration", bind="query-params")
-        c4.number_input("learning rate (0 = auto: max(N/α/4, 50))", 0.0, 10000.0, key="tsne_lr",
-                        bind="query-params")
-        c4.number_input("seed", 0, 2**31 - 1, key="tsne_seed", bind="query-params")
-        c1.selectbox("device", devices, key="tsne_device", bind="query-params",
-                     help="auto: CUDA, then Apple MPS, then the CPU")
-        c2.checkbox("stop when KL stalls (< 0.01 % in 50 iterations)", key="tsne_stall", bind="query-params")
+        settings = dict(
+            dataset=c1.selectbox("dataset", DATASETS, key="tsne_dataset", bind="query-params",
+                                 help="scikit-learn's bundled digits (1,797 × 64), iris, wine; "
+                                      "blobs: 5 Gaussian clusters in 10-D"),
+            n=c1.number_input("points (0 = all; blobs: how many)", 0, 5000, 0, step=50, key="tsne_n",
+                              bind="query-params"),
+            device=c1.selectbox("device", devices, key="tsne_device", bind="query-params",
+                                help="auto: CUDA, then Apple MPS, then the CPU"),
+            perplexity=c2.number_input("perplexity", 2.0, 100.0, 30.0, key="tsne_perplexity", bind="query-params"),
+            iterations=c2.number_input("iterations (at most)", 10, 5000, 1000, key="tsne_iterations",
+                                       bind="query-params"),
+            run_all=c2.checkbox("run every iteration (no stop when KL improves < 0.01 % in 50)",
+                                key="tsne_all", bind="query-params"),
+            exaggeration=c3.number_input("early exaggeration α", 1.0, 50.0, 12.0, key="tsne_exaggeration",
+                                         bind="query-params"),
+            exploration=c3.number_input("exaggeration iterations", 0, 1000, 250, key="tsne_exploration",
+                                        bind="query-params"),
+            lr=c4.number_input("learning rate (0 = auto: max(N/α/4, 50))", 0.0, 10000.0, 0.0, key="tsne_lr",
+                               bind="query-params"),
+            seed=c4.number_input("seed", 0, 2**31 - 1, 0, key="tsne_seed", bind="query-params"),
+        )
         started = c4.form_submit_button("Start", type="primary")
-    return {key.removeprefix("tsne_"): st.session_state[key] for key in SETTINGS}, started
+    return settings, started
 
 
 def _comparison(X, labels, P, last, ours_kl: float, perplexity: float, seed: int) -> None:
@@ -195,10 +200,10 @@ def render() -> None:
     iterations, exploration = int(s["iterations"]), int(s["exploration"])
     if started:
         state.update(history=[], done=False, key=key, device=describe_device(device))
-        last_draw, frame = 0.0, 0
+        last_draw, frame, drawn_kl, drawing = 0.0, 0, 0, 0.0
         for snapshot in tsne(X, P=P, n_iter=iterations, early_exaggeration=float(s["exaggeration"]),
                              exploration_iter=exploration, learning_rate=float(s["lr"]) or "auto",
-                             tol=1e-4 if s["stall"] else 0.0, seed=int(s["seed"]), device=device):
+                             tol=0.0 if s["run_all"] else 1e-4, seed=int(s["seed"]), device=device):
             state["history"].append(snapshot)
             now = time.monotonic()
             if now - last_draw >= FRAME_SECONDS:
@@ -206,8 +211,13 @@ def render() -> None:
                 progress.progress(snapshot.iteration / iterations, text=_schedule(snapshot))
                 scatter_slot.plotly_chart(_scatter(snapshot.Y, labels, f"iteration {snapshot.iteration}"),
                                           key=f"tsne_scatter_{frame}", width="stretch")
-                kl_slot.plotly_chart(_kl_curve(state["history"], exploration), key=f"tsne_kl_{frame}",
-                                     width="stretch")
+                kls = sum(h.kl is not None for h in state["history"])
+                if kls != drawn_kl:  # the curve changes every kl_every iterations, not every frame
+                    drawn_kl = kls
+                    kl_slot.plotly_chart(_kl_curve(state["history"], exploration), key=f"tsne_kl_{frame}",
+                                         width="stretch")
+                drawing += time.monotonic() - now
+                state["drawing"] = drawing
         state["done"] = True
     history = state["history"] if state["key"] == key else []
     if not history:
@@ -221,7 +231,8 @@ def render() -> None:
     ours_kl = float(kl_divergence(P, torch.as_tensor(last.Y, dtype=torch.float64)))
     st.markdown(f"Ours ({ended}): exact KL(P‖Q) **{ours_kl:.4f}**, trustworthiness(10) "
                 f"**{trustworthiness(X, last.Y):.4f}**, {last.seconds:.2f} s for {last.iteration} iterations "
-                f"on {state.get('device', 'CPU')}. ▶ replay plays the saved snapshots.")
+                f"on {state.get('device', 'CPU')}, of which {state.get('drawing', 0.0):.2f} s drew the live view. "
+                "▶ replay plays the saved snapshots.")
     if st.button("Check the gradient along this run", key="tsne_check_run",
                  help="autograd against equation 5 at the first and last snapshot of each phase, float64"):
         checks = checks_along_run(P, history)

@@ -30,12 +30,15 @@ def test_regression_runs_charts_update_and_stop(ui, page, app_url, screenshot):
 
 
 def test_tsne_scatter_moves_and_stops(ui, page, app_url, screenshot):
-    # The settings come from the link (the page binds them to the URL): 5,000 blobs, 5,000 iterations,
+    # The settings come from the link (the page binds them to the URL): digits, 5,000 iterations and
     # no early stop, so the run is still going when we look twice and press Stop.
-    page.goto(f"{app_url}/tsne?tsne_dataset=blobs&tsne_n=5000&tsne_iterations=5000&tsne_stall=false")
+    page.goto(f"{app_url}/tsne?tsne_dataset=digits&tsne_iterations=5000&tsne_all=true")
     ui.wait(page)
-    page.get_by_text("5000 points of 10 dimensions").wait_for(timeout=SLOW)
-    page.get_by_text("max |autograd − paper|").first.wait_for(timeout=SLOW)
+    page.get_by_text("1797 points of 64 dimensions").wait_for(timeout=SLOW)
+    assert page.get_by_label("run every iteration").is_checked()
+    assert page.get_by_label("iterations (at most)").input_value() == "5000"
+    page.get_by_text("max |autograd − paper|").nth(1).wait_for(timeout=SLOW)  # both checks are in
+    ui.wait(page)
     page.get_by_role("button", name="Start").click()
     page.wait_for_selector(".js-plotly-plot", timeout=SLOW)
     before = page.locator(".js-plotly-plot .gtitle").first.text_content()

@@ -181,7 +181,10 @@ def test_a_stalled_run_stops_early_and_tol_zero_runs_them_all(iris):
     X, _, P = iris
     stalled = list(tsne(X, P=P, n_iter=3000, tol=1e-2, device="cpu"))[-1]
     assert 350 <= stalled.iteration < 3000
-    assert list(tsne(X, P=P, n_iter=700, tol=0, device="cpu"))[-1].iteration == 700
+    every = list(tsne(X, P=P, n_iter=3000, tol=0, device="cpu"))
+    kls = [s.kl for s in every if s.kl is not None]
+    assert any(b > a for a, b in zip(kls, kls[1:]))  # KL rises now and then late in the run: no reason to stop
+    assert every[-1].iteration == 3000
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
