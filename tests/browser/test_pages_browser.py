@@ -55,9 +55,11 @@ def test_tsne_scatter_moves_and_stops(ui, page, app_url, screenshot):
 
 
 def test_tsne_run_ends_with_a_replay_that_plays(ui, page, app_url, screenshot):
-    page.goto(f"{app_url}/tsne?tsne_dataset=iris&tsne_iterations=400")
+    page.goto(f"{app_url}/tsne?tsne_dataset=iris")
     ui.wait(page)
     page.get_by_text("150 points of 4 dimensions").wait_for(timeout=SLOW)
+    page.get_by_label("iterations (at most)").fill("400")
+    page.get_by_label("iterations (at most)").press("Tab")  # a form keeps a value once focus leaves it
     page.get_by_role("button", name="Start").click()
     page.get_by_text("done at iteration 400").wait_for(timeout=SLOW)
     ui.wait(page)
@@ -72,3 +74,4 @@ def test_tsne_run_ends_with_a_replay_that_plays(ui, page, app_url, screenshot):
     page.get_by_role("heading", name="The embedding").evaluate("h => h.scrollIntoView({block: 'start'})")
     screenshot("tsne_replay")
     where.filter(has_text="iteration 400").wait_for(timeout=SLOW)  # and it plays to the end
+    assert "tsne_dataset=iris" in page.url and "tsne_iterations=400" in page.url  # the link reproduces the run
