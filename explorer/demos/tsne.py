@@ -239,29 +239,33 @@ class _DeviceGradient:
     the embedding has spread out and the sum nearly cancels.
     """
 
-    def __init__(self, P: torch.Tensor, device: torch.device, block: int = 1024):
+    def __init__(self, P: torch.Tensor, device: torch.device, block: int | None = None):
         self.n = P.shape[0]
         self.plogp = float(torch.xlogy(P, P).sum())
         self.P = P.to(device, torch.float32)
+        block = block or (256 if device.type == "cpu" else 4096)  # a CPU block stays in cache
         self.rows = [(s, min(s + block, self.n)) for s in range(0, self.n, block)]
 
     def _blocks(self, Y: torch.Tensor):
+        y0, y1 = Y[:, 0], Y[:, 1]
         for s, e in self.rows:
-            diff = Y[s:e, None, :] - Y[None, :, :]  # (rows, N, 2): y_i − y_j
-            yield s, e, diff, 1.0 / (1.0 + diff.square().sum(2))
+            d0, d1 = y0[s:e, None] - y0, y1[s:e, None] - y1  # y_i − y_j, coordinate by coordinate
+            yield s, e, d0, d1, torch.addcmul(d0 * d0, d1, d1).add_(1.0).reciprocal_()
 
     def __call__(self, Y: torch.Tensor, exaggeration: float) -> torch.Tensor:
-        sums = torch.empty(2, self.n, 2, device=Y.device)  # attraction, repulsion × Z
+        sums = torch.empty(4, self.n, device=Y.device)  # attraction (x, y), repulsion × Z (x, y)
         Z = torch.zeros((), device=Y.device)
-        for s, e, diff, W in self._blocks(Y):
+        for s, e, d0, d1, W in self._blocks(Y):
             Z += W.sum()
-            sums[0, s:e] = ((W * self.P[s:e]).unsqueeze(2) * diff).sum(1)
-            sums[1, s:e] = (W.square_().unsqueeze(2) * diff).sum(1)
-        return 4.0 * (exaggeration * sums[0] - sums[1] / (Z - self.n))  # the diagonal's w_ii = 1 left Z
+            PW = W * self.P[s:e]
+            W.square_()
+            for k, (m, d) in enumerate(((PW, d0), (PW, d1), (W, d0), (W, d1))):
+                sums[k, s:e] = (m * d).sum(1)
+        return 4.0 * (exaggeration * sums[:2] - sums[2:] / (Z - self.n)).T  # the diagonal's w_ii = 1 left Z
 
     def kl(self, Y: torch.Tensor) -> float:
         plogd = Z = 0.0
-        for s, e, _, W in self._blocks(Y):
+        for s, e, _, _, W in self._blocks(Y):
             Z += float(W.sum())
             plogd -= float((self.P[s:e] * W.log_()).sum())
         return self.plogp + plogd + math.log(Z - self.n)
@@ -308,7 +312,7 @@ def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuG
     if device.type == "cpu":
         try:
             return _CpuGradient(P)
-        except ImportError:  # Numba is a requirement; a bare torch install still runs, ten times slower
+        except ImportError:  # Numba is a requirement; a bare torch install still runs, fifteen times slower
             pass
     return _DeviceGradient(P, device)
 
