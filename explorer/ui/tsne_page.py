@@ -4,9 +4,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
+from plotly.colors import qualitative
 
 from explorer.demos.tsne import (
     DATASETS, checks_along_run, gradient_check, joint_probabilities, kl_divergence, load_dataset, trustworthiness,
@@ -16,6 +18,10 @@ from explorer.device import available_devices, describe_device, resolve_device
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
+MAX_ITERATIONS = 20_000
+SNAPSHOTS = 500        # at most this many embeddings kept per run (memory per session stays bounded)
+EXACT_SKLEARN_POINTS = 2000
+PALETTE = qualitative.T10  # scikit-learn's exact TSNE takes a minute at 1,797 points and grows as N²
 @st.cache_data(show_spinner="computing P by the perplexity search…", max_entries=8)
 def _prepared(dataset: str, n: int | None, perplexity: float, seed: int):
     X, labels = load_dataset(dataset, n, seed=seed)
@@ -31,15 +37,28 @@ def _check(dataset: str, n: int | None, perplexity: float, seed: int, alpha: flo
     return gradient_check(P, Y, alpha)
 
 
-def _scatter(Y: np.ndarray, labels: np.ndarray, title: str, height: int = 460) -> go.Figure:
-    # SVG, not WebGL: a new chart each frame would create a WebGL context each frame, which a browser
-    # without a GPU renders slower than the frames arrive.
-    fig = go.Figure(go.Scatter(x=Y[:, 0], y=Y[:, 1], mode="markers",
-                                 marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
-                                 hovertemplate="label %{marker.color}<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title=title,
-                      xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
-    return fig
+def _colours(labels: np.ndarray) -> tuple[list[str], list[str]]:
+    """Each label's colour (Tableau 10, as Vega-Lite's default), the same in every chart of the page."""
+    domain = [str(v) for v in np.unique(labels)]
+    return domain, [PALETTE[k % len(PALETTE)] for k in range(len(domain))]
+
+
+def _embedding_chart(Y: np.ndarray, labels: np.ndarray, title: str, height: int = 460) -> tuple[pd.DataFrame, dict]:
+    """The embedding as a Vega-Lite chart (data and spec for ``st.vega_lite_chart``).
+
+    Streamlit redraws a Vega-Lite chart in place when only its data changes; a Plotly chart is
+    mounted anew each frame (its id hashes the figure), which leaves the slot blank while the
+    browser draws: a flicker that a slow client sees most of the time.
+    """
+    domain, colours = _colours(labels)
+    data = pd.DataFrame({"x": Y[:, 0], "y": Y[:, 1], "label": labels.astype(str)})
+    axis = dict(type="quantitative", axis=None, scale=dict(domain=_bounds(Y)))
+    spec = dict(height=height, title=title, mark=dict(type="circle", size=18, opacity=0.8),
+                encoding=dict(x=dict(field="x", **axis), y=dict(field="y", **axis),
+                              color=dict(field="label", type="nominal", legend=None,
+                                         scale=dict(domain=domain, range=colours)),
+                              tooltip=[dict(field="label", type="nominal")]))
+    return data, spec
 
 
 def _bounds(Y: np.ndarray) -> list[float]:
@@ -55,17 +74,18 @@ def _replay(history, labels: np.ndarray, exploration: int) -> go.Figure:
     frames = [go.Frame(name=str(s.iteration), data=[go.Scatter(x=s.Y[:, 0], y=s.Y[:, 1])],
                        layout=dict(xaxis_range=_bounds(s.Y), yaxis_range=_bounds(s.Y))) for s in shown]
     last = shown[-1]
-    fig = go.Figure(go.Scatter(x=last.Y[:, 0], y=last.Y[:, 1], mode="markers",
-                               marker=dict(size=5, color=labels, colorscale="Turbo", opacity=0.8),
-                               hovertemplate="label %{marker.color}<extra></extra>"),
+    domain, colours = _colours(labels)
+    colour = dict(zip(domain, colours))
+    fig = go.Figure(go.Scatter(x=last.Y[:, 0], y=last.Y[:, 1], mode="markers", customdata=labels.astype(str),
+                               marker=dict(size=5, color=[colour[str(v)] for v in labels], opacity=0.8),
+                               hovertemplate="label %{customdata}<extra></extra>"),
                     frames=frames)
     play = dict(frame=dict(duration=120, redraw=False), transition=dict(duration=100, easing="linear"),
                 fromcurrent=False, mode="immediate")
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     fig.update_layout(
         height=520, margin=dict(l=10, r=10, t=40, b=10),
-        title=f"the run, replayed (early exaggeration up to iteration {exploration})" if exploration
-        else "the run, replayed",
+        title=f"replay · exaggerated to iteration {exploration}" if exploration else "replay",
         xaxis=dict(visible=False, range=_bounds(last.Y)), yaxis=dict(visible=False, range=_bounds(last.Y)),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
                           pad=dict(t=45), buttons=[dict(label="▶ replay", method="animate", args=[None, play]),
@@ -76,15 +96,19 @@ def _replay(history, labels: np.ndarray, exploration: int) -> go.Figure:
     return fig
 
 
-def _kl_curve(history, exploration: int) -> go.Figure:
-    points = [(s.iteration, s.kl) for s in history if s.kl is not None]
-    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                               name="KL(P‖Q)"))
-    if exploration:
-        fig.add_vrect(x0=0, x1=exploration, fillcolor="orange", opacity=0.12, line_width=0,
-                      annotation_text="early exaggeration", annotation_position="top left")
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), title="KL(P‖Q)", xaxis_title="iteration")
-    return fig
+def _kl_chart(history, exploration: int) -> tuple[pd.DataFrame, dict]:
+    """KL(P‖Q) against the iteration, early exaggeration shaded (Vega-Lite, redrawn in place)."""
+    data = pd.DataFrame({"iteration": [s.iteration for s in history if s.kl is not None],
+                         "KL": [s.kl for s in history if s.kl is not None]})
+    line = dict(mark=dict(type="line", point=True), encoding=dict(
+        x=dict(field="iteration", type="quantitative", title="iteration"),
+        y=dict(field="KL", type="quantitative", title="KL(P‖Q)", scale=dict(zero=False)),
+        tooltip=[dict(field="iteration"), dict(field="KL", format=".4f")]))
+    shade = dict(data=dict(values=[dict(start=0, end=exploration, phase="early exaggeration")]),
+                 mark=dict(type="rect", color="orange", opacity=0.12),
+                 encoding=dict(x=dict(field="start", type="quantitative"), x2=dict(field="end"),
+                               tooltip=[dict(field="phase")]))
+    return data, dict(height=300, title="KL(P‖Q)", layer=[shade, line] if exploration else [line])
 
 
 def _schedule(snapshot) -> str:
@@ -133,7 +157,7 @@ def _settings_form() -> tuple[dict, bool]:
             device=c1.selectbox("device", devices, key="tsne_device", bind="query-params",
                                 help="auto: CUDA, then Apple MPS, then the CPU"),
             perplexity=c2.number_input("perplexity", 2.0, 100.0, 30.0, key="tsne_perplexity", bind="query-params"),
-            iterations=c2.number_input("iterations (at most)", 10, 5000, 1000, key="tsne_iterations",
+            iterations=c2.number_input("iterations (at most)", 10, MAX_ITERATIONS, 1000, key="tsne_iterations",
                                        bind="query-params"),
             run_all=c2.checkbox("run every iteration (no stop when KL improves < 0.01 % in 50)",
                                 key="tsne_all", bind="query-params"),
@@ -149,11 +173,14 @@ def _settings_form() -> tuple[dict, bool]:
     return settings, started
 
 
-def _comparison(X, labels, P, last, ours_kl: float, perplexity: float, seed: int) -> None:
+def _comparison(X, labels, P, last, ours_kl: float, ours_seconds: float, perplexity: float, seed: int) -> None:
     st.subheader("Against scikit-learn")
-    method = st.radio("scikit-learn's method", ("barnes_hut", "exact"), horizontal=True, key="tsne_sk_method",
+    methods = ("barnes_hut", "exact") if len(X) <= EXACT_SKLEARN_POINTS else ("barnes_hut",)
+    method = st.radio("scikit-learn's method", methods, horizontal=True, key="tsne_sk_method",
                       format_func=lambda m: "Barnes-Hut (approximate)" if m == "barnes_hut"
-                      else "exact (slow: about a minute on digits)")
+                      else "exact (slow: about a minute on digits)",
+                      help=f"scikit-learn's exact method is offered up to {EXACT_SKLEARN_POINTS} points: "
+                           "it takes minutes beyond")
     if not st.button("Run scikit-learn's TSNE on the same data", key="tsne_sk_run"):
         return
     from sklearn.manifold import TSNE
@@ -169,9 +196,10 @@ def _comparison(X, labels, P, last, ours_kl: float, perplexity: float, seed: int
                                            f"{float(kl_divergence(P, torch.as_tensor(Y, dtype=torch.float64))):.4f}"],
                 "trustworthiness(10)": [f"{trustworthiness(X, last.Y):.4f}", f"{trustworthiness(X, Y):.4f}"],
                 "iterations": [last.iteration, int(model.n_iter_)],
-                "seconds": [f"{last.seconds:.2f}", f"{seconds:.2f}"]})
-    right.plotly_chart(_scatter(Y, labels, f"scikit-learn ({method})", height=380), key="tsne_sk_scatter",
-                       width="stretch")
+                "seconds": [f"{ours_seconds:.2f}", f"{seconds:.2f}"]})
+    left.caption("Seconds from the data to the embedding: ours are the perplexity search and the "
+                 "optimisation (not the live drawing), scikit-learn's its fit_transform.")
+    right.vega_lite_chart(*_embedding_chart(Y, labels, f"scikit-learn ({method})", height=380), width="stretch")
 
 
 def render() -> None:
@@ -199,23 +227,23 @@ def render() -> None:
     key = (s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
     iterations, exploration = int(s["iterations"]), int(s["exploration"])
     if started:
-        state.update(history=[], done=False, key=key, device=describe_device(device))
-        last_draw, frame, drawn_kl, drawing = 0.0, 0, 0, 0.0
+        state.update(history=[], done=False, key=key, device=describe_device(device), drawing=0.0)
+        last_draw, drawn_kl, drawing = 0.0, 0, 0.0
         for snapshot in tsne(X, P=P, n_iter=iterations, early_exaggeration=float(s["exaggeration"]),
                              exploration_iter=exploration, learning_rate=float(s["lr"]) or "auto",
-                             tol=0.0 if s["run_all"] else 1e-4, seed=int(s["seed"]), device=device):
+                             tol=0.0 if s["run_all"] else 1e-4, seed=int(s["seed"]), device=device,
+                             snapshot_every=max(10, iterations // SNAPSHOTS)):
             state["history"].append(snapshot)
             now = time.monotonic()
             if now - last_draw >= FRAME_SECONDS:
-                last_draw, frame = now, frame + 1
+                last_draw = now
                 progress.progress(snapshot.iteration / iterations, text=_schedule(snapshot))
-                scatter_slot.plotly_chart(_scatter(snapshot.Y, labels, f"iteration {snapshot.iteration}"),
-                                          key=f"tsne_scatter_{frame}", width="stretch")
+                title = f"iteration {snapshot.iteration}"
+                scatter_slot.vega_lite_chart(*_embedding_chart(snapshot.Y, labels, title), width="stretch")
                 kls = sum(h.kl is not None for h in state["history"])
                 if kls != drawn_kl:  # the curve changes every kl_every iterations, not every frame
                     drawn_kl = kls
-                    kl_slot.plotly_chart(_kl_curve(state["history"], exploration), key=f"tsne_kl_{frame}",
-                                         width="stretch")
+                    kl_slot.vega_lite_chart(*_kl_chart(state["history"], exploration), width="stretch")
                 drawing += time.monotonic() - now
                 state["drawing"] = drawing
         state["done"] = True
@@ -226,12 +254,12 @@ def render() -> None:
     ended = "stopped" if stop or not state["done"] else "done"
     progress.progress(min(1.0, last.iteration / iterations), text=f"{ended} at iteration {last.iteration}")
     scatter_slot.plotly_chart(_replay(history, labels, exploration), key="tsne_replay", width="stretch")
-    kl_slot.plotly_chart(_kl_curve(history, exploration), key="tsne_kl_final", width="stretch")
+    kl_slot.vega_lite_chart(*_kl_chart(history, exploration), width="stretch")
     schedule_slot.caption(_schedule(last))
     ours_kl = float(kl_divergence(P, torch.as_tensor(last.Y, dtype=torch.float64)))
     st.markdown(f"Ours ({ended}): exact KL(P‖Q) **{ours_kl:.4f}**, trustworthiness(10) "
                 f"**{trustworthiness(X, last.Y):.4f}**, {last.seconds:.2f} s for {last.iteration} iterations "
-                f"on {state.get('device', 'CPU')}, of which {state.get('drawing', 0.0):.2f} s drew the live view. "
+                f"on {state['device']}, of which {state['drawing']:.2f} s drew the live view. "
                 "▶ replay plays the saved snapshots.")
     if st.button("Check the gradient along this run", key="tsne_check_run",
                  help="autograd against equation 5 at the first and last snapshot of each phase, float64"):
@@ -241,4 +269,5 @@ def render() -> None:
                   "α": [f"{snap.exaggeration:g}" for snap, _ in checks],
                   "max |autograd − paper| / max |paper|": [f"{c.max_rel_error:.2e}" for _, c in checks],
                   "autograd / reference": [f"{c.reference_ratio:.6f}" for _, c in checks]})
-    _comparison(X, labels, P, last, ours_kl, float(s["perplexity"]), int(s["seed"]))
+    _comparison(X, labels, P, last, ours_kl, p_seconds + last.seconds - state["drawing"], float(s["perplexity"]),
+                int(s["seed"]))

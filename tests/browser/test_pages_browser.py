@@ -30,28 +30,36 @@ def test_regression_runs_charts_update_and_stop(ui, page, app_url, screenshot):
 
 
 def test_tsne_scatter_moves_and_stops(ui, page, app_url, screenshot):
-    # The settings come from the link (the page binds them to the URL): digits, 5,000 iterations and
-    # no early stop, so the run is still going when we look twice and press Stop.
-    page.goto(f"{app_url}/tsne?tsne_dataset=digits&tsne_iterations=5000&tsne_all=true")
+    # The settings come from the link (the page binds them to the URL): 2,000 blobs, every one of
+    # 20,000 iterations (25 s of work at the least, minutes with a browser drawing on the same two
+    # cores), so the run is still going when we look twice and press Stop.
+    page.goto(f"{app_url}/tsne?tsne_dataset=blobs&tsne_n=2000&tsne_iterations=20000&tsne_all=true")
     ui.wait(page)
-    page.get_by_text("1797 points of 64 dimensions").wait_for(timeout=SLOW)
+    page.get_by_text("2000 points of 10 dimensions").wait_for(timeout=SLOW)
     assert page.get_by_label("run every iteration").is_checked()
-    assert page.get_by_label("iterations (at most)").input_value() == "5000"
+    assert page.get_by_label("iterations (at most)").input_value() == "20000"
     page.get_by_text("max |autograd − paper|").nth(1).wait_for(timeout=SLOW)  # both checks are in
     ui.wait(page)
     page.get_by_role("button", name="Start").click()
-    page.wait_for_selector(".js-plotly-plot", timeout=SLOW)
-    before = page.locator(".js-plotly-plot .gtitle").first.text_content()
-    page.wait_for_function("(before) => { const t = document.querySelector('.js-plotly-plot .gtitle');"
-                           " return t && t.textContent !== before; }", arg=before, timeout=SLOW)
-    assert page.get_by_text("early exaggeration (α = 12, momentum 0.5)").or_(
-        page.get_by_text("main (α = 1, momentum 0.8)")).count() >= 1
+    page.get_by_text("· early exaggeration (α = 12, momentum 0.5)").or_(
+        page.get_by_text("· main (α = 1, momentum 0.8)")).first.wait_for(timeout=SLOW)
+    titles = "[data-testid=stVegaLiteChart] .role-title-text text"  # the live charts are Vega-Lite SVG
+    scatter = page.locator(titles, has_text="iteration ")
+    scatter.first.wait_for(timeout=SLOW)
+    before = scatter.first.text_content()
+    # the embedding moves on while the run goes on (waited for, not timed: CI machines are busy)
+    page.wait_for_function("([sel, before]) => [...document.querySelectorAll(sel)]"
+                           ".some(t => t.textContent.startsWith('iteration ') && t.textContent !== before)",
+                           arg=[titles, before], timeout=SLOW)
+    page.get_by_text("· main (α = 1, momentum 0.8)").wait_for(timeout=SLOW)  # spread out, for the picture
     page.get_by_role("heading", name="The embedding").evaluate("h => h.scrollIntoView({block: 'start'})")
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=stVegaLiteChart]')].some(c =>"
+                           " c.querySelectorAll('.mark-symbol path').length === 2000)", timeout=SLOW)
     screenshot("tsne")
     page.locator(".st-key-tsne_stop button").click()
     page.get_by_text("stopped at iteration").wait_for(timeout=SLOW)
     stopped = int(page.get_by_text("stopped at iteration").inner_text().split()[-1])
-    assert 0 < stopped < 5000
+    assert 0 < stopped < 20000
 
 
 def test_tsne_run_ends_with_a_replay_that_plays(ui, page, app_url, screenshot):
