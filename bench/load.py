@@ -1,0 +1,484 @@
+"""Load on the app from many visitors at once, through Streamlit's own websocket protocol.
+
+    python bench/load.py                      # 20 sessions, a new function every 2 s, 60 s
+    python bench/load.py --sessions 5 --seconds 20
+    python bench/load.py --abusive 2          # 2 abusive sessions among the ordinary ones
+    python bench/load.py --url http://127.0.0.1:8080 --replicas-note "nginx, 2 replicas"
+
+Each visitor is what a browser tab is to the server, without the browser: it
+opens the websocket, asks for runs with Streamlit's protobufs (BackMsg) and
+reads the ForwardMsgs back, but draws nothing, so that the load client does
+not steal the server's CPU the way Chromium on the same 2 cores would.
+
+An ordinary visitor opens the explorer at its own function ``x**k + i*x``
+at x = 3, then types a new ``k`` every 2 s (the text area's new value, as
+the frontend sends it) and times each request from sending to the server's
+``script_finished``. Its answer is read from the page (``f = tensor(...)``,
+``x.grad = tensor(...)``) and checked against the exact value and
+derivative: a mismatch is a *wrong answer*; an error shown on the page, an
+exception, or no answer within the time limit is an *error*. An abusive
+visitor cycles through budget-busting functions, the largest t-SNE run
+started from a URL, and bursts of reruns that do not wait for the last; it
+must get refusals or queue positions, never hold up the others.
+
+The server is started here (``streamlit run app.py`` on a free port of
+127.0.0.1) unless ``--url`` names a running one; its memory (the server
+and its worker processes) is sampled after warm-up and at the end.
+Only 127.0.0.1 is ever targeted, and every run is bounded in time.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUEST_TIMEOUT = 30.0  # seconds a request may take before it counts as an error
+
+
+# ---------------------------------------------------------------------------
+# The protocol client.
+
+@dataclass
+class Run:
+    """What one script run sent back."""
+
+    seconds: float
+    status: str                                   # "finished", "rerun" (superseded) or "timeout"
+    elements: list = field(default_factory=list)  # Element protos, in the order they came
+
+    def texts(self, kind: str) -> list[str]:
+        """The text of every element of ``kind``: "code" (code_text), "alert" (body), "markdown" (body)."""
+        attribute = {"code": "code_text", "alert": "body", "markdown": "body"}[kind]
+        return [getattr(getattr(e, kind), attribute) for e in self.elements if e.WhichOneof("type") == kind]
+
+    def errors(self) -> list[str]:
+        """Error boxes (``st.error``) and exceptions on the page."""
+        out = [e.alert.body for e in self.elements if e.WhichOneof("type") == "alert" and e.alert.format == 1]
+        out += [f"{e.exception.type}: {e.exception.message}" for e in self.elements
+                if e.WhichOneof("type") == "exception"]
+        return out
+
+    def warnings(self) -> list[str]:
+        return [e.alert.body for e in self.elements if e.WhichOneof("type") == "alert" and e.alert.format == 2]
+
+    def widget(self, kind: str, label: str) -> str:
+        """The id of the widget of ``kind`` (e.g. "text_area", "button") whose label is ``label``."""
+        for e in self.elements:
+            if e.WhichOneof("type") == kind and getattr(e, kind).label == label:
+                return getattr(e, kind).id
+        raise LookupError(f"no {kind} labelled {label!r} on the page")
+
+
+class Visitor:
+    """One browser tab, as the server sees it: a websocket that speaks Streamlit's protobufs."""
+
+    def __init__(self, url: str, *, cookie: str | None = None):
+        self.url = url
+        self.cookie = cookie       # sent as the routing cookie of deploy/ (sticky sessions through nginx)
+        self.ws = None
+        self.pages: dict[str, str] = {}  # url path -> page script hash
+        self.page_hash = ""
+        self.query = ""
+
+    async def __aenter__(self) -> "Visitor":
+        parts = urllib.parse.urlsplit(self.url)
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        self.ws = await websockets.connect(
+            f"ws://{parts.netloc}{parts.path.rstrip('/')}/_stcore/stream", subprotocols=["streamlit"],
+            additional_headers=headers, max_size=2**28, open_timeout=REQUEST_TIMEOUT, ping_interval=None)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+
+    async def run(self, *, query: str | None = None, page: str | None = None, widgets: dict | None = None,
+                  wait: bool = True, timeout: float = REQUEST_TIMEOUT) -> Run:
+        """Ask for a run (as the frontend does on a URL, a page link or a widget change) and read it back.
+
+        ``widgets`` maps widget ids to values (str, bool, int, float, or ``"trigger"`` for a button).
+        With ``wait=False`` the request is sent and not read (a burst of reruns).
+        """
+        if query is not None:
+            self.query = query
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        if page is not None:
+            state.page_name = page
+            self.page_hash = self.pages.get(page, "")
+        state.page_script_hash = self.page_hash
+        for widget_id, value in (widgets or {}).items():
+            w = state.widget_states.widgets.add()
+            w.id = widget_id
+            if value == "trigger":
+                w.trigger_value = True
+            elif isinstance(value, bool):
+                w.bool_value = value
+            elif isinstance(value, int):
+                w.int_value = value
+            elif isinstance(value, float):
+                w.double_value = value
+            else:
+                w.string_value = value
+        start = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        if not wait:
+            return Run(0.0, "sent")
+        return await self.read(start, timeout)
+
+    async def read(self, start: float, timeout: float) -> Run:
+        """ForwardMsgs until the script finishes (a run superseded by a rerun keeps reading)."""
+        run = Run(0.0, "timeout")
+        deadline = start + timeout
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                run.seconds = time.perf_counter() - start
+                return run
+            try:
+                data = await asyncio.wait_for(self.ws.recv(), left)
+            except asyncio.TimeoutError:
+                continue
+            fwd = ForwardMsg()
+            fwd.ParseFromString(data)
+            kind = fwd.WhichOneof("type")
+            if kind == "new_session":
+                self.page_hash = fwd.new_session.page_script_hash or self.page_hash
+            elif kind == "navigation":
+                self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
+                self.page_hash = fwd.navigation.page_script_hash or self.page_hash
+            elif kind == "page_info_changed":
+                self.query = fwd.page_info_changed.query_string
+            elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                run.elements.append(fwd.delta.new_element)
+            elif kind == "script_finished":
+                if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    run.elements.clear()
+                    continue
+                run.status = "finished"
+                run.seconds = time.perf_counter() - start
+                return run
+
+
+# ---------------------------------------------------------------------------
+# What visitors ask for, and how their answers are checked.
+
+X = 3.0
+
+
+def ordinary_function(k: int, i: int) -> str:
+    return f"x**{k} + {i}*x"
+
+
+def expected(k: int, i: int) -> tuple[float, float]:
+    """f and df/dx of ``x**k + i*x`` at x = 3."""
+    return X**k + i * X, k * X ** (k - 1) + i
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+
+
+def answer(run: Run) -> tuple[float, float] | None:
+    """(f, x.grad) as the explorer page printed them, or None when the page shows no answer."""
+    for text in run.texts("code"):
+        found = {}
+        for line in text.splitlines():
+            name, _, value = line.partition(" = ")
+            numbers = _NUMBER.findall(value.replace("tensor(", ""))
+            if name in ("f", "x.grad") and numbers:
+                found[name] = float(numbers[0])
+        if len(found) == 2:
+            return found["f"], found["x.grad"]
+    return None
+
+
+def is_right(got: tuple[float, float], want: tuple[float, float]) -> bool:
+    return all(abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(got, want))
+
+
+def explorer_query(source: str) -> str:
+    return urllib.parse.urlencode({"mode": "function", "f": source, "var_x": "3"})
+
+
+@dataclass
+class Tally:
+    """Requests of one kind of visitor: their times, and what went wrong."""
+
+    seconds: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    busy: int = 0          # requests answered "busy" / queued (not errors: the server said so)
+    refusals: int = 0      # clear refusals (expected for abusive input)
+
+    def line(self, name: str) -> str:
+        s = sorted(self.seconds)
+        if not s:
+            return f"{name:<10} no requests"
+        p = lambda q: s[min(len(s) - 1, int(q * len(s)))]  # noqa: E731
+        return (f"{name:<10} {len(s):5d} req  p50 {statistics.median(s):6.3f} s  p95 {p(0.95):6.3f} s  "
+                f"max {s[-1]:6.3f} s  errors {len(self.errors)}  wrong {len(self.wrong)}  "
+                f"busy {self.busy}  refusals {self.refusals}")
+
+
+async def ordinary(url: str, number: int, seconds: float, period: float, tally: Tally, cookie=None,
+                   fresh: bool = False) -> None:
+    """A visitor who opens the explorer at its own function and types a new power every ``period`` s.
+
+    With ``fresh``, every request comes from a new visitor instead: a new session opened at a link.
+    """
+    await asyncio.sleep(random.uniform(0, period))  # visitors do not arrive in lock step
+    end = time.perf_counter() + seconds
+    if fresh:
+        step = 0
+        while time.perf_counter() + period < end:
+            started = time.perf_counter()
+            k, i = 2 + (number + step) % 5, number + 100 * step
+            async with Visitor(url, cookie=cookie) as v:
+                run = await v.run(query=explorer_query(ordinary_function(k, i)), page="")
+            _score(run, (k, i), tally)
+            step += 1
+            await asyncio.sleep(max(0.0, period - (time.perf_counter() - started)))
+        return
+    async with Visitor(url, cookie=cookie) as v:
+        k = 2 + number % 4
+        run = await v.run(query=explorer_query(ordinary_function(k, number)), page="")
+        _score(run, (k, number), tally)
+        try:
+            editor = run.widget("text_area", "Function")
+        except LookupError:
+            tally.errors.append("no function editor on the page")
+            return
+        step = 0
+        while time.perf_counter() + period < end:
+            await asyncio.sleep(max(0.0, period - run.seconds))
+            step += 1
+            k = 2 + (number + step) % 5
+            i = number + 100 * step  # a function no one asked before
+            run = await v.run(widgets={editor: ordinary_function(k, i)})
+            _score(run, (k, i), tally)
+
+
+def _score(run: Run, ki: tuple[int, int], tally: Tally) -> None:
+    if run.status != "finished":
+        tally.errors.append(f"{ordinary_function(*ki)}: no answer in {REQUEST_TIMEOUT:g} s")
+        return
+    tally.seconds.append(run.seconds)
+    got = answer(run)
+    if got is None:
+        busy = [w for w in run.warnings() if "busy" in w.lower() or "queue" in w.lower()]
+        if busy:
+            tally.busy += 1
+        else:
+            tally.errors.append(f"{ordinary_function(*ki)}: {(run.errors() or ['no answer on the page'])[0]}")
+    elif not is_right(got, expected(*ki)):
+        tally.wrong.append(f"{ordinary_function(*ki)}: got {got}, want {expected(*ki)}")
+
+
+ABUSIVE_FUNCTIONS = (
+    "[0] * 10**8",                       # Python list repetition
+    "outer(x, x)",                       # with x = rand(10**7): a huge tensor
+    "(" * 200 + "x" + ")" * 200,         # deep nesting
+    "x" + " + x" * 1000,                 # a long chain
+    "9**9**9",                           # a huge number
+    "x.__class__.__mro__",               # a dunder chain
+    "torch.load",
+)
+TSNE_HEAVIEST = {"tsne_dataset": "blobs", "tsne_n": "5000", "tsne_iterations": "20000", "tsne_all": "true"}
+
+
+async def abusive(url: str, number: int, seconds: float, tally: Tally, cookie=None) -> None:
+    """A visitor who tries to take the server down: budget busters, the largest t-SNE, bursts of reruns."""
+    end = time.perf_counter() + seconds
+    async with Visitor(url, cookie=cookie) as v:
+        run = await v.run(query=explorer_query("x"), page="")
+        step = 0
+        while time.perf_counter() < end:
+            step += 1
+            kind = step % 3
+            if kind == 0:  # the largest t-SNE, from a URL, and Start
+                run = await v.run(query=urllib.parse.urlencode(TSNE_HEAVIEST), page="tsne")
+                try:
+                    start = run.widget("button", "Start")
+                except LookupError:
+                    tally.errors.append("t-SNE page without a Start button")
+                    continue
+                run = await v.run(widgets={start: "trigger"}, timeout=10)
+                tally.refusals += bool(run.errors() or run.warnings())
+                # leave mid-run: the next request navigates away, which must cancel the run
+            elif kind == 1:  # budget busters
+                source = ABUSIVE_FUNCTIONS[step % len(ABUSIVE_FUNCTIONS)]
+                query = urllib.parse.urlencode({"mode": "function", "f": source, "var_x": "rand(10**7)"})
+                run = await v.run(query=query, page="")
+                if run.status == "finished":
+                    tally.seconds.append(run.seconds)
+                    tally.refusals += bool(run.errors())
+                else:
+                    tally.errors.append(f"{source[:30]}: no answer in {REQUEST_TIMEOUT:g} s")
+            else:  # a burst of reruns that do not wait for each other
+                for j in range(10):
+                    await v.run(query=explorer_query(f"sin(x)*{number}+{step}+{j}"), page="", wait=False)
+                    await asyncio.sleep(0.05)
+                run = await v.read(time.perf_counter(), REQUEST_TIMEOUT)
+            await asyncio.sleep(0.5)
+
+
+# ---------------------------------------------------------------------------
+# The server under test, and its memory.
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"the server at {url} did not become healthy")
+
+
+@contextlib.contextmanager
+def served(extra: tuple[str, ...] = ()):
+    """``streamlit run app.py`` on a free port of 127.0.0.1, with the project's config; yields (url, pid)."""
+    port = free_port()
+    log = open(Path(tempfile.gettempdir()) / f"load_server_{port}.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                             "--server.port", str(port), "--server.address", "127.0.0.1", *extra],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def memory_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` and all its descendants, in MB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, ()))
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+# ---------------------------------------------------------------------------
+# The run.
+
+async def load(url: str, sessions: int, abusive_sessions: int, seconds: float, period: float,
+               cookies: bool = False, fresh: bool = False) -> tuple[Tally, Tally]:
+    """``sessions`` ordinary visitors (and ``abusive_sessions`` abusive ones) for ``seconds`` s."""
+    calm, rough = Tally(), Tally()
+    cookie = (lambda n: f"explorer_route=visitor{n}") if cookies else (lambda n: None)
+    tasks = [ordinary(url, n, seconds, period, calm, cookie(n), fresh) for n in range(sessions)]
+    tasks += [abusive(url, n, seconds, rough, cookie(sessions + n)) for n in range(abusive_sessions)]
+    results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), seconds + 4 * REQUEST_TIMEOUT)
+    for r in results:
+        if isinstance(r, BaseException):
+            calm.errors.append(f"a visitor failed: {type(r).__name__}: {r}")
+    return calm, rough
+
+
+async def warm_up(url: str) -> None:
+    """One visit, so that the figures are of a warm server (the first visit is measured apart)."""
+    async with Visitor(url) as v:
+        await v.run(query=explorer_query(ordinary_function(2, 0)), page="", timeout=120)
+
+
+async def first_visit(url: str) -> Run:
+    async with Visitor(url) as v:
+        return await v.run(query=explorer_query(ordinary_function(3, 7)), page="", timeout=120)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20, help="ordinary visitors (default 20)")
+    parser.add_argument("--abusive", type=int, default=0, help="abusive visitors among them (default 0)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the run (default 60)")
+    parser.add_argument("--period", type=float, default=2.0, help="seconds between a visitor's requests")
+    parser.add_argument("--url", help="a running server (127.0.0.1 only); default: start one here")
+    parser.add_argument("--cookies", action="store_true", help="send each visitor its own routing cookie")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+    if args.url and urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
+        parser.error("the load test only ever targets 127.0.0.1")
+
+    with contextlib.ExitStack() as stack:
+        if args.url:
+            url, pid = args.url.rstrip("/"), None
+            wait_healthy(url)
+        else:
+            url, pid = stack.enter_context(served())
+        first = asyncio.run(first_visit(url))
+        asyncio.run(warm_up(url))
+        before = memory_mb(pid) if pid else float("nan")
+        print(f"server {url}: first visit {first.seconds:.2f} s ({first.status}); memory after warm-up "
+              f"{before:.0f} MB", flush=True)
+        started = time.perf_counter()
+        calm, rough = asyncio.run(load(url, args.sessions, args.abusive, args.seconds, args.period, args.cookies))
+        wall = time.perf_counter() - started
+        after = memory_mb(pid) if pid else float("nan")
+    print(f"{args.sessions} ordinary + {args.abusive} abusive sessions, a new function every {args.period:g} s, "
+          f"for {args.seconds:g} s (wall {wall:.0f} s)")
+    print(calm.line("ordinary"))
+    if args.abusive:
+        print(rough.line("abusive"))
+    print(f"server memory: {before:.0f} MB after warm-up, {after:.0f} MB at the end "
+          f"(growth {after - before:+.0f} MB)")
+    for kind, items in (("error", calm.errors), ("wrong answer", calm.wrong)):
+        for item in items[:5]:
+            print(f"  {kind}: {item}")
+    if args.json:
+        print(json.dumps({"ordinary": calm.__dict__, "abusive": rough.__dict__, "first_visit": first.seconds,
+                          "memory_before_mb": before, "memory_after_mb": after}, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
