@@ -5,9 +5,11 @@ the worked examples of the seeds in the sidebar. Each page is a module of
 ``explorer/ui`` with a ``render()`` function; a page whose module is not
 there (yet) is left out rather than breaking the app.
 
-Imports live inside the functions: the sandbox's worker processes are
-spawned, and spawning imports this file again (as ``__mp_main__``); there it
-must cost nothing and start nothing.
+This file is read twice. ``streamlit run app.py`` finds the ``app`` below (an
+``st.App``) and serves it, so that the server starts its sandbox workers and
+imports the pages before it accepts its first visitor: the first visit does
+not wait for torch to import. Each visitor's session then runs this file as
+its script (``__name__ == "__main__"``), which draws the page.
 """
 from __future__ import annotations
 
@@ -23,18 +25,15 @@ PAGES = (
 )
 
 
-def _warm_sandbox() -> None:
-    """Start a sandbox worker once per server, so that the first visitor does not wait for torch."""
-    import streamlit as st
+def warm_server() -> None:
+    """Import every page (torch, Plotly, pandas...) and start the sandbox's workers; wait for one to be ready."""
+    import importlib
 
-    @st.cache_resource(show_spinner=False)
-    def warm() -> bool:
-        from explorer.sandbox import warm_up
+    from explorer.sandbox import pool
 
-        warm_up()
-        return True
-
-    warm()
+    for module_name, *_ in PAGES:
+        importlib.import_module(module_name)
+    pool().start(wait=120)
 
 
 def _pages() -> dict:
@@ -93,7 +92,6 @@ def main() -> None:
     from explorer.device import best_device, describe_device
 
     st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide")
-    _warm_sandbox()
     pages = _pages()
     navigation = st.navigation(list(pages.values()))
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
@@ -104,3 +102,19 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+else:  # imported by `streamlit run app.py` to be served
+    from contextlib import asynccontextmanager
+
+    import streamlit as st
+
+    @asynccontextmanager
+    async def _lifespan(_app):
+        import anyio
+
+        await anyio.to_thread.run_sync(warm_server)  # before the server takes its first visitor
+        yield
+        from explorer.sandbox import pool
+
+        pool().close()
+
+    app = st.App(__file__, lifespan=_lifespan)

@@ -386,7 +386,12 @@ def served(extra: tuple[str, ...] = ()):
 
 
 def memory_mb(pid: int) -> float:
-    """Resident memory of process ``pid`` and all its descendants, in MB (from /proc)."""
+    """Memory of process ``pid`` and all its descendants (the sandbox's workers), in MB.
+
+    Proportional set sizes (``Pss`` of /proc/*/smaps_rollup): a page that
+    forked workers share with their fork server counts once in all, not once
+    per process as resident sizes would.
+    """
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -401,8 +406,8 @@ def memory_mb(pid: int) -> float:
         p = todo.pop()
         todo.extend(children.get(p, ()))
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
         except (OSError, StopIteration):
             pass
     return total / 1024
@@ -425,10 +430,17 @@ async def load(url: str, sessions: int, abusive_sessions: int, seconds: float, p
     return calm, rough
 
 
-async def warm_up(url: str) -> None:
-    """One visit, so that the figures are of a warm server (the first visit is measured apart)."""
+async def warm_up(url: str, seconds: float = 0.0, sessions: int = 20) -> None:
+    """One visit, then ``seconds`` of ordinary load, so that the figures are of a warm server.
+
+    Forked workers copy their fork server's memory pages as they touch them
+    (CPython writes reference counts into every object it uses): about 100 MB
+    in the first 20 s of load, then flat. Memory growth is measured after that.
+    """
     async with Visitor(url) as v:
         await v.run(query=explorer_query(ordinary_function(2, 0)), page="", timeout=120)
+    if seconds:
+        await load(url, sessions, 0, seconds, 2.0)
 
 
 async def first_visit(url: str) -> Run:
@@ -444,6 +456,8 @@ def main() -> int:
     parser.add_argument("--period", type=float, default=2.0, help="seconds between a visitor's requests")
     parser.add_argument("--url", help="a running server (127.0.0.1 only); default: start one here")
     parser.add_argument("--cookies", action="store_true", help="send each visitor its own routing cookie")
+    parser.add_argument("--warm-up", type=float, default=20.0, help="seconds of load before measuring (default 20)")
+    parser.add_argument("--fresh", action="store_true", help="every request from a new visitor (a new session)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     args = parser.parse_args()
     if args.url and urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
@@ -456,12 +470,14 @@ def main() -> int:
         else:
             url, pid = stack.enter_context(served())
         first = asyncio.run(first_visit(url))
-        asyncio.run(warm_up(url))
+        at_start = memory_mb(pid) if pid else float("nan")
+        asyncio.run(warm_up(url, args.warm_up))
         before = memory_mb(pid) if pid else float("nan")
-        print(f"server {url}: first visit {first.seconds:.2f} s ({first.status}); memory after warm-up "
-              f"{before:.0f} MB", flush=True)
+        print(f"server {url}: first visit {first.seconds:.2f} s ({first.status}); memory {at_start:.0f} MB at "
+              f"the start, {before:.0f} MB after {args.warm_up:g} s of warm-up load", flush=True)
         started = time.perf_counter()
-        calm, rough = asyncio.run(load(url, args.sessions, args.abusive, args.seconds, args.period, args.cookies))
+        calm, rough = asyncio.run(load(url, args.sessions, args.abusive, args.seconds, args.period, args.cookies,
+                                       args.fresh))
         wall = time.perf_counter() - started
         after = memory_mb(pid) if pid else float("nan")
     print(f"{args.sessions} ordinary + {args.abusive} abusive sessions, a new function every {args.period:g} s, "

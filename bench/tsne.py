@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from explorer.demos.tsne import (  # noqa: E402
-    _DeviceGradient, exact_gradient, joint_probabilities, kl_divergence, load_dataset, trustworthiness, tsne,
+    _DeviceGradient, exact_gradient, joint_probabilities, kl_divergence, load_dataset, score, sklearn_tsne, tsne,
 )
 
 
@@ -64,8 +64,6 @@ def per_iteration() -> None:
 
 
 def digits_runs(quick: bool) -> None:
-    from sklearn.manifold import TSNE
-
     X, _ = load_dataset("digits")
     start = time.perf_counter()
     list(tsne(X[:50], perplexity=10, n_iter=2, device="cpu"))
@@ -79,8 +77,8 @@ def digits_runs(quick: bool) -> None:
 
     def sklearn(method):
         def run():
-            model = TSNE(perplexity=30.0, init="pca", method=method, random_state=0)
-            return model.fit_transform(X), model.n_iter_
+            Y, iterations, _ = sklearn_tsne(X, perplexity=30.0, method=method)
+            return Y, iterations
         return run
 
     runs = [("explorer (exact, CPU kernel)", ours), ("scikit-learn Barnes-Hut", sklearn("barnes_hut"))]
@@ -99,8 +97,8 @@ def digits_runs(quick: bool) -> None:
         start = time.perf_counter()
         Y, iterations = run()
         seconds = time.perf_counter() - start
-        kl = float(kl_divergence(P, torch.as_tensor(np.asarray(Y), dtype=torch.float64)))
-        print(f"{name:<32}{seconds:>9.2f}{iterations:>12}{kl:>10.4f}{trustworthiness(X, np.asarray(Y)):>11.4f}",
+        scored = score(X, P, Y)
+        print(f"{name:<32}{seconds:>9.2f}{iterations:>12}{scored['kl']:>10.4f}{scored['trustworthiness']:>11.4f}",
               flush=True)
 
 

@@ -1,10 +1,31 @@
-"""A hard wall-clock limit for evaluations of untrusted text.
+"""Worker processes for strangers' text and for heavy work: hard time limits, queues, cancellation.
 
 A Streamlit script runs in a thread: a signal cannot interrupt it and a
-thread cannot be killed. So untrusted work runs in a separate worker process
-that is killed when it overruns. Workers are started ahead of time and kept
-warm (each has already imported torch), so the common path pays only for
-sending the job and the result through a pipe.
+thread cannot be killed. So every evaluation of user text, and every heavy
+run (the demos, big models, timing runs), happens in a worker process that
+is killed when it overruns, or when nobody waits for it any more. Nothing
+heavy holds the server's interpreter.
+
+Workers are forked from a fork server that has imported torch and the
+library once: starting or replacing a worker costs tens of milliseconds, not
+the seconds of an import. (The fork server is a fresh single-threaded
+process, so forking it is safe where forking Streamlit's threads would not
+be.)
+
+Work goes through two *lanes*. "light" is one typed function: tens of
+milliseconds, at most ``Limits.timeout``. "heavy" is a demo run, a model
+build, a timing run: fewer workers, at a lower CPU priority, so that light
+work keeps its share of the cores. Each lane has a fixed number of workers
+and a first-come first-served queue whose positions a page can show; a full
+queue is refused at once. Each *owner* (a session) has one job per lane at
+a time (a new one replaces the last) and a budget of worker-seconds per
+minute.
+
+A job is a call ``fn(*args, **kwargs)`` of a top-level function. When ``fn``
+returns a generator its items come back one by one as they are made (the
+live demos); otherwise one result. Results travel pickled, and
+:meth:`Job.next` hands back the pickled bytes, so that a cache can keep them
+as they came.
 
 >>> from explorer.sandbox import run_isolated
 >>> run_isolated(pow, 2, 10, timeout=30)
@@ -12,155 +33,539 @@ sending the job and the result through a pipe.
 """
 from __future__ import annotations
 
+import collections
 import multiprocessing as mp
 import os
+import pickle
 import threading
-from typing import Any, Callable
+import time
+import types
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
-from explorer.expression import ExpressionError
+from explorer.expression import DEFAULT_LIMITS, ExpressionError
 
-# Spawned, not forked: forking a process that runs threads (Streamlit's) and
-# holds torch's thread pools can deadlock the child.
-_CONTEXT = mp.get_context("spawn")
-_MAX_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_MEMORY_LIMIT = 8 * 2**30  # bytes of data a worker may allocate (RLIMIT_DATA)
+LANES = ("light", "heavy")
+BUDGET_WINDOW = 60.0  # seconds over which an owner's worker-seconds are counted
+
+# One byte says what a message from a worker is; the rest is the pickled value.
+READY, ITEM, DONE, REFUSED, FAILED = b"r", b"i", b"d", b"x", b"f"
+
+_CONTEXT = mp.get_context("forkserver")
+# Imported once, by the fork server, before any worker is forked from it. Numba is not compiled there:
+# its threading layer must not exist in a process that forks (heavy workers load it after the fork).
+_CONTEXT.set_forkserver_preload(["explorer.preload"])
 
 
-def _serve(conn) -> None:
-    """The worker's loop: receive (fn, args, kwargs), send back ("ok", result) or ("error", exception)."""
+class Unavailable(ExpressionError):
+    """The work could not be done now, and may be on a retry: a busy server, an overrun, a lost worker.
+
+    Never cached. ``retry_after`` says, in seconds, when a retry has a
+    chance, where that is known.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.retry_after))
+
+
+# ---------------------------------------------------------------------------
+# How many workers, and how much memory each: from the machine.
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the cgroup's limit where one is set, else the machine's RAM."""
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            text = f.read().strip()
+        if text.isdigit():
+            return int(text)
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def machine_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Workers per lane, the memory each may allocate, and the threads each computes with.
+
+    >>> Sizing.for_machine(cores=2, memory=24 * 2**30)
+    Sizing(light=2, heavy=1, memory=5275989401, light_threads=1, heavy_threads=2)
+    """
+
+    light: int
+    heavy: int
+    memory: int          # bytes of data a worker may allocate (RLIMIT_DATA); a MemoryError past it
+    light_threads: int   # torch threads of a light worker: its tensors are small, threads only contend
+    heavy_threads: int   # torch and Numba threads of a heavy worker
+
+    @classmethod
+    def for_machine(cls, cores: int | None = None, memory: int | None = None) -> "Sizing":
+        """One light worker per core, one heavy worker per two; 70 % of memory shared out, less 1 GiB
+        for the server itself, and never more than 8 GiB a worker."""
+        cores = cores or machine_cores()
+        memory = memory or machine_memory()
+        light, heavy = max(1, cores), max(1, cores // 2)
+        share = int((0.7 * memory - 2**30) / (light + heavy))
+        return cls(light, heavy, max(512 * 2**20, min(8 * 2**30, share)), 1, max(1, cores // heavy))
+
+
+# ---------------------------------------------------------------------------
+# The worker.
+
+def _serve(conn, lane: str, memory: int, threads: int) -> None:
+    """A worker's life: limit itself, warm up, then run jobs one at a time until the pipe closes."""
     try:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_DATA, (_MEMORY_LIMIT, _MEMORY_LIMIT))
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     except (ImportError, ValueError, OSError):
         pass
-    import explorer  # noqa: F401  (warm: torch and the library are imported before the first job)
+    import torch
 
-    conn.send(("ready", None))
+    torch.set_num_threads(threads)
+    if lane == "heavy":
+        os.nice(10)  # the demos yield the CPU to visitors' functions
+        from explorer.preload import warm_heavy
+
+        warm_heavy(threads)
+    conn.send_bytes(READY)
     while True:
         try:
-            fn, args, kwargs = conn.recv()
+            fn, args, kwargs = pickle.loads(conn.recv_bytes())
         except (EOFError, OSError):
             return
         try:
-            reply = ("ok", fn(*args, **kwargs))
-        except ExpressionError as err:
-            reply = ("error", err)
-        except MemoryError:
-            reply = ("error", ExpressionError("the evaluation needed more memory than a session may use"))
-        except Exception as err:  # noqa: BLE001 - reported to the caller, the worker lives on
-            reply = ("error", RuntimeError(f"{type(err).__name__}: {err}"))
-        try:
-            conn.send(reply)
-        except Exception as err:  # noqa: BLE001 - an unpicklable result
-            conn.send(("error", RuntimeError(f"the result could not be sent back: {err}")))
+            result = fn(*args, **kwargs)
+            if isinstance(result, types.GeneratorType):
+                for item in result:
+                    conn.send_bytes(ITEM + pickle.dumps(item, protocol=5))
+                result = None
+            conn.send_bytes(DONE + pickle.dumps(result, protocol=5))
+        except (EOFError, OSError, BrokenPipeError):
+            return
+        except BaseException as err:  # noqa: BLE001 - every failure is reported; the worker lives on
+            kind, error = _as_reply(err)
+            try:
+                conn.send_bytes(kind + pickle.dumps(error, protocol=5))
+            except (OSError, BrokenPipeError):
+                return
+
+
+def _as_reply(err: BaseException) -> tuple[bytes, ExpressionError]:
+    """A refusal that will be the same on a retry (REFUSED: cacheable), or a failure (FAILED: not)."""
+    if isinstance(err, Unavailable):
+        return FAILED, err
+    if isinstance(err, ExpressionError):
+        return REFUSED, err
+    if isinstance(err, MemoryError):
+        return REFUSED, ExpressionError("the evaluation needed more memory than one run may use here")
+    if isinstance(err, RecursionError):
+        return REFUSED, ExpressionError("the evaluation nests too deeply")
+    if isinstance(err, ValueError):  # the library's own checks of settings and options
+        return REFUSED, ExpressionError(str(err))
+    first = (str(err).strip().splitlines() or [""])[0][:300]
+    return FAILED, ExpressionError(f"the evaluation failed: {type(err).__name__}: {first}")
 
 
 class _Worker:
-    def __init__(self) -> None:
+    """The server's handle on one worker process."""
+
+    def __init__(self, lane: str, sizing: Sizing):
+        self.lane = lane
         self.conn, child = _CONTEXT.Pipe()
-        self.process = _CONTEXT.Process(target=_serve, args=(child,), daemon=True, name="explorer-worker")
+        threads = sizing.heavy_threads if lane == "heavy" else sizing.light_threads
+        self.process = _CONTEXT.Process(target=_serve, args=(child, lane, sizing.memory, threads), daemon=True,
+                                        name=f"explorer-{lane}-worker")
         self.process.start()
         child.close()
         self.ready = False
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        """Wait for the worker to finish importing torch (not counted in a job's time limit)."""
-        if not self.ready:
-            if not self.conn.poll(timeout):
-                raise ExpressionError("the evaluation service did not start; try again")
-            self.conn.recv()
-            self.ready = True
-
-    def alive(self) -> bool:
-        return self.process.is_alive()
+        self.job: Job | None = None
+        self.affinity: Any = None  # of its last job: a worker may keep what that job computed
+        self.dead = False
 
     def kill(self) -> None:
-        self.process.kill()
-        self.process.join(5)
-        self.conn.close()
-
-
-class _Pool:
-    """Warm workers, each used by one call at a time; a worker that overruns is killed and replaced."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.idle: list[_Worker] = []
-        self.started = 0
-        self.lock = threading.Condition()
-
-    def acquire(self) -> _Worker:
-        with self.lock:
-            while True:
-                while self.idle:
-                    worker = self.idle.pop()
-                    if worker.alive():
-                        return worker
-                    self.started -= 1
-                if self.started < self.size:
-                    self.started += 1
-                    break
-                self.lock.wait()
+        self.dead = True
         try:
-            return _Worker()
-        except BaseException:
-            with self.lock:
-                self.started -= 1
-                self.lock.notify()
-            raise
-
-    def release(self, worker: _Worker | None) -> None:
-        with self.lock:
-            if worker is not None and worker.alive():
-                self.idle.append(worker)
-            else:
-                self.started -= 1
-            self.lock.notify()
-
-    def warm(self) -> None:
-        with self.lock:
-            if self.idle or self.started >= self.size:
-                return
-            self.started += 1
-        worker = _Worker()
-        try:
-            worker.wait_ready()
-        finally:
-            self.release(worker)
+            self.process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
 
 
-_POOL = _Pool(_MAX_WORKERS)
+# ---------------------------------------------------------------------------
+# Jobs.
 
+class Job:
+    """One call in a worker: queued, then running, then ended.
 
-def warm_up() -> None:
-    """Start one worker in the background, so that the first user does not wait for torch to import."""
-    threading.Thread(target=_POOL.warm, daemon=True, name="explorer-warm-up").start()
-
-
-def run_isolated(fn: Callable[..., Any], /, *args: Any, timeout: float = 10.0, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` in a warm worker process, killed if it runs longer than ``timeout`` s.
-
-    ``fn``, its arguments and its result must be picklable (``fn`` a top-level
-    function). An :class:`ExpressionError` raised by ``fn`` is raised here; an
-    overrun raises an ``ExpressionError`` that says the evaluation was stopped.
+    The owner reads it with :meth:`next` until it ends, and calls
+    :meth:`cancel` when it stops waiting (a no-op once the job has ended):
+    a job nobody waits for is killed, never left running.
     """
-    worker = _POOL.acquire()
-    try:
-        worker.wait_ready()
-        worker.conn.send((fn, args, kwargs))
-        if not worker.conn.poll(timeout):
-            worker.kill()
-            worker = None
-            raise ExpressionError(f"the evaluation took longer than {timeout:g} s and was stopped")
-        kind, value = worker.conn.recv()
-    except (EOFError, OSError, BrokenPipeError):
+
+    def __init__(self, pool: "Pool", lane: str, message: bytes, timeout: float, owner: str | None,
+                 affinity: Any = None):
+        self.pool = pool
+        self.affinity = affinity         # jobs of the same affinity go to the same worker when it is free
+        self.lane = lane
+        self.message = message
+        self.timeout = timeout
+        self.owner = owner
+        self.state = "queued"            # queued, running, ended
+        self.reason: str | None = None   # why it ended early (an overrun, a cancel, a lost worker)
+        self.worker: _Worker | None = None
+        self.started = 0.0
+        self.ended = 0.0
+        self.touched = time.monotonic()
+
+    @property
+    def position(self) -> int:
+        """1 for the next job to run, 2 for the one after...; 0 once running or ended."""
+        return self.pool.position(self)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds it has run in a worker (so far)."""
+        if not self.started:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started
+
+    def next(self, wait: float = 0.1) -> tuple[bytes, bytes] | None:
+        """The next message within ``wait`` seconds: ``(kind, pickled value)``, or None if none came.
+
+        ``kind`` is :data:`ITEM` for an item of a stream, then :data:`DONE`
+        with the result, or :data:`REFUSED` / :data:`FAILED` with the
+        pickled :class:`ExpressionError`. An overrun, a cancel or a lost
+        worker raises :class:`Unavailable`.
+        """
+        self.touched = time.monotonic()
+        worker = self.pool.wait_running(self, wait)
+        if worker is None:
+            return None
+        left = self.started + self.timeout - time.monotonic()
+        try:
+            ready = left > 0 and worker.conn.poll(min(wait, left))
+            if not ready:
+                if time.monotonic() < self.started + self.timeout:
+                    return None
+                self.pool.end(self, f"it took longer than {self.timeout:g} s and was stopped", kill=True)
+                raise Unavailable(self.reason)
+            data = worker.conn.recv_bytes()
+        except (EOFError, OSError):
+            self.pool.end(self, self.reason or "the worker computing it stopped (it may have run out of "
+                                               "memory)", kill=True)
+            raise Unavailable(self.reason) from None
+        kind = data[:1]
+        if kind != ITEM:
+            self.pool.end(self, None)
+        return kind, data[1:]
+
+    def cancel(self, reason: str = "it was cancelled") -> None:
+        """Stop the job: out of the queue, or its worker killed (and replaced). A no-op once it has ended."""
+        self.pool.end(self, reason, kill=True)
+
+
+# ---------------------------------------------------------------------------
+# The pool.
+
+class Pool:
+    """Warm workers in lanes, their queues, and what each owner has used.
+
+    ``queue`` bounds the jobs waiting per lane (beyond it a submit is
+    refused as busy); ``owner_seconds`` is the worker-seconds an owner may
+    use per minute in each lane: far more than a visitor typing functions
+    needs, far less than a script rerunning as fast as it can takes.
+    """
+
+    def __init__(self, sizing: Sizing | None = None, *, queue: dict[str, int] | None = None,
+                 owner_seconds: dict[str, float] | None = None, abandon_after: float = 60.0):
+        self.sizing = sizing or Sizing.for_machine()
+        self.size = {"light": self.sizing.light, "heavy": self.sizing.heavy}
+        self.queue_limit = queue or {"light": 8 * self.sizing.light, "heavy": 4 * self.sizing.heavy}
+        self.owner_seconds = owner_seconds or {"light": 20.0, "heavy": 60.0}
+        self.abandon_after = abandon_after
+        self.workers: dict[str, list[_Worker]] = {lane: [] for lane in LANES}
+        self.queues: dict[str, collections.deque[Job]] = {lane: collections.deque() for lane in LANES}
+        self.by_owner: dict[tuple[str, str], Job] = {}
+        self.used: dict[tuple[str, str], collections.deque[tuple[float, float]]] = collections.defaultdict(
+            collections.deque)
+        self.lock = threading.Condition()
+        self.started = False
+        self.closed = False
+
+    # -- life -----------------------------------------------------------------
+
+    def start(self, wait: float = 0.0) -> None:
+        """Fork the workers (in the background) and keep them topped up; wait up to ``wait`` s for one
+        light worker to be ready."""
+        with self.lock:
+            if not self.started:
+                self.started = True
+                threading.Thread(target=self._supervise, daemon=True, name="explorer-sandbox").start()
+        deadline = time.monotonic() + wait
+        with self.lock:
+            while not any(w.ready for w in self.workers["light"]) and time.monotonic() < deadline:
+                self.lock.wait(0.1)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for lane in LANES:
+                for job in list(self.queues[lane]):
+                    self._end(job, "the server is stopping")
+                for w in self.workers[lane]:
+                    w.kill()
+            self.lock.notify_all()
+
+    def status(self) -> dict:
+        """Workers ready and busy, and jobs waiting, per lane."""
+        with self.lock:
+            return {lane: {"workers": len(self.workers[lane]),
+                           "ready": sum(w.ready and not w.dead for w in self.workers[lane]),
+                           "busy": sum(w.job is not None for w in self.workers[lane]),
+                           "queued": len(self.queues[lane])} for lane in LANES}
+
+    def _supervise(self) -> None:
+        """Replace lost workers, notice ready ones, stop overruns and abandoned jobs: every 50 ms."""
+        while True:
+            starting = []
+            with self.lock:
+                if self.closed:
+                    return
+                now = time.monotonic()
+                for lane in LANES:
+                    for w in list(self.workers[lane]):
+                        if w.dead or not w.process.is_alive():
+                            if w.job is not None:
+                                self._end(w.job, "the worker computing it stopped (it may have run out of memory)")
+                            self.workers[lane].remove(w)
+                            w.conn.close()
+                            w.process.join(0)
+                        elif w.job is not None and (now > w.job.started + w.job.timeout + 1.0
+                                                    or now - w.job.touched > self.abandon_after):
+                            # owners notice overruns themselves; this catches an owner that stopped reading
+                            self._end(w.job, f"it took longer than {w.job.timeout:g} s and was stopped", kill=True)
+                    missing = self.size[lane] - len(self.workers[lane])
+                    starting += [lane] * missing
+            for lane in starting:  # forked outside the lock: tens of ms each
+                try:
+                    worker = _Worker(lane, self.sizing)
+                except (OSError, ValueError) as err:  # no fork server yet, out of processes
+                    print(f"explorer sandbox: could not start a worker: {err}", flush=True)
+                    time.sleep(1.0)
+                    continue
+                with self.lock:
+                    self.workers[lane].append(worker)
+            with self.lock:
+                for lane in LANES:
+                    for w in self.workers[lane]:
+                        if not w.ready and not w.dead and w.conn.poll(0):
+                            try:
+                                w.ready = w.conn.recv_bytes() == READY
+                            except (EOFError, OSError):
+                                w.dead = True
+                    self._dispatch(lane)
+                self.lock.notify_all()
+            time.sleep(0.05)
+
+    # -- jobs -----------------------------------------------------------------
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: float | None = None,
+               owner: str | None = None, affinity: Any = None, **kwargs: Any) -> Job:
+        """Queue ``fn(*args, **kwargs)`` in ``lane``; refused at once (:class:`Unavailable`) when the lane's
+        queue is full or the owner has used its worker-seconds for the minute.
+
+        The owner's earlier job in the same lane, if any, is cancelled: a
+        session asks for one thing at a time. A job goes to the free worker
+        that last ran a job of the same ``affinity`` (hashable), if any: the
+        parts of one page are computed where its exploration already is.
+        """
+        if lane not in LANES:
+            raise ValueError(f"lane must be one of {', '.join(LANES)}, not {lane!r}")
+        if not self.started:
+            self.start()
+        message = pickle.dumps((fn, args, kwargs), protocol=5)
+        with self.lock:
+            self._forget_old_spending()
+            if owner is not None:
+                earlier = self.by_owner.get((owner, lane))
+                if earlier is not None:
+                    self._end(earlier, "a newer request of the same visitor replaced it", kill=True)
+                budget = self.owner_seconds[lane]
+                if self._used(owner, lane) >= budget:
+                    wait = self._budget_back(owner, lane)
+                    raise Unavailable(f"this visit has used its {budget:g} s of {lane} computing for the last "
+                                      f"minute; it can go on in {wait:.0f} s", retry_after=wait)
+            if len(self.queues[lane]) >= self.queue_limit[lane]:
+                raise Unavailable(f"the server is busy: {len(self.queues[lane])} {lane} jobs are already waiting",
+                                  retry_after=1.0 if lane == "light" else 10.0)
+            job = Job(self, lane, message, timeout or DEFAULT_LIMITS.timeout, owner, affinity)
+            self.queues[lane].append(job)
+            if owner is not None:
+                self.by_owner[(owner, lane)] = job
+            self._dispatch(lane)
+        return job
+
+    def position(self, job: Job) -> int:
+        with self.lock:
+            if job.state != "queued":
+                return 0
+            return self.queues[job.lane].index(job) + 1
+
+    def wait_running(self, job: Job, wait: float) -> _Worker | None:
+        """The worker of a running job; None if it is still queued after ``wait`` s. Raises if it ended early."""
+        with self.lock:
+            if job.state == "queued":
+                self.lock.wait(wait)
+            if job.state == "ended":
+                raise Unavailable(job.reason or "the job has ended")
+            return job.worker if job.state == "running" else None
+
+    def end(self, job: Job, reason: str | None, kill: bool = False) -> None:
+        with self.lock:
+            self._end(job, reason, kill)
+
+    def _end(self, job: Job, reason: str | None, kill: bool = False) -> None:
+        if job.state == "ended":
+            return
+        if job.state == "queued":
+            self.queues[job.lane].remove(job)
+        job.reason = job.reason or reason
+        worker, job.worker = job.worker, None
         if worker is not None:
-            worker.kill()
-        worker = None
-        raise ExpressionError("the evaluation was stopped: it used more memory or time than allowed") from None
+            worker.job = None
+            if kill:
+                worker.kill()  # a killed worker is replaced by the supervisor
+        if job.started:
+            job.ended = time.monotonic()
+        job.state = "ended"
+        if job.owner is not None:
+            if self.by_owner.get((job.owner, job.lane)) is job:
+                del self.by_owner[(job.owner, job.lane)]
+            if job.started:
+                # a floor per job: a burst of tiny reruns is not free (each may cost a fork)
+                self.used[(job.owner, job.lane)].append((time.monotonic(), max(job.seconds, 0.05 + 0.1 * kill)))
+        self._dispatch(job.lane)
+        self.lock.notify_all()
+
+    def _dispatch(self, lane: str) -> None:
+        queue = self.queues[lane]
+        while queue:
+            free = [w for w in self.workers[lane] if w.ready and not w.dead and w.job is None]
+            if not free:
+                return
+            job = queue.popleft()
+            same = [w for w in free if job.affinity is not None and w.affinity == job.affinity]
+            worker = (same or free)[0]
+            try:
+                worker.conn.send_bytes(job.message)
+            except (OSError, BrokenPipeError):
+                worker.kill()
+                queue.appendleft(job)
+                continue
+            job.state, job.worker, job.started = "running", worker, time.monotonic()
+            worker.job, worker.affinity = job, job.affinity
+
+    def _used(self, owner: str, lane: str) -> float:
+        """Worker-seconds ``owner`` used in ``lane`` over the last minute, its running job included."""
+        spent = self.used.get((owner, lane), ())
+        running = self.by_owner.get((owner, lane))
+        return sum(s for _, s in spent) + (running.seconds if running else 0.0)
+
+    def _forget_old_spending(self) -> None:
+        horizon = time.monotonic() - BUDGET_WINDOW
+        for key in list(self.used):
+            spent = self.used[key]
+            while spent and spent[0][0] < horizon:
+                spent.popleft()
+            if not spent:
+                del self.used[key]
+
+    def _budget_back(self, owner: str, lane: str) -> float:
+        """Seconds until enough of the owner's spending leaves the window to be under budget again."""
+        total, now = self._used(owner, lane), time.monotonic()
+        for at, seconds in self.used.get((owner, lane), ()):
+            total -= seconds
+            if total < self.owner_seconds[lane]:
+                return max(1.0, at + BUDGET_WINDOW - now)
+        return BUDGET_WINDOW
+
+
+_POOL: Pool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def pool() -> Pool:
+    """The process's pool, sized for the machine, created (and started) on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = Pool()
+            _POOL.start()
+        return _POOL
+
+
+def value(kind: bytes, payload: bytes) -> Any:
+    """The result a message carries, or the refusal it carries raised."""
+    result = pickle.loads(payload)
+    if kind in (REFUSED, FAILED):
+        raise result
+    return result
+
+
+def run_isolated(fn: Callable[..., Any], /, *args: Any, timeout: float | None = None, lane: str = "light",
+                 owner: str | None = None, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a worker process, killed if it runs longer than ``timeout`` s.
+
+    ``fn`` must be a top-level function, its arguments and result picklable.
+    A refusal raised by ``fn`` is raised here as an :class:`ExpressionError`;
+    an overrun, a lost worker or a busy server as :class:`Unavailable`. A
+    generator's items are collected into a list.
+    """
+    job = pool().submit(fn, *args, lane=lane, timeout=timeout, owner=owner, **kwargs)
+    items = []
+    try:
+        while True:
+            message = job.next(0.5)
+            if message is None:
+                continue
+            kind, payload = message
+            if kind == ITEM:
+                items.append(pickle.loads(payload))
+                continue
+            result = value(kind, payload)
+            return items if items else result
     finally:
-        _POOL.release(worker)
-    if kind == "error":
-        raise value
-    return value
+        job.cancel()
+
+
+def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
+    """The items of a streaming job as they come, and ``None`` whenever ``wait`` s pass without one.
+
+    Ends with the job; a refusal or failure is raised. The caller cancels the
+    job when it stops reading.
+    """
+    while True:
+        message = job.next(wait)
+        if message is None:
+            yield None
+            continue
+        kind, payload = message
+        if kind == ITEM:
+            yield pickle.loads(payload)
+            continue
+        value(kind, payload)
+        return
+
+
+__all__ = ["LANES", "Job", "Pool", "Sizing", "Unavailable", "machine_cores", "machine_memory", "pool",
+           "run_isolated", "stream", "value"]

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from explorer.cli import print_json
     from explorer.device import resolve_device
     from explorer.demos.tsne import (
-        checks_along_run, gradient_check, joint_probabilities, kl_divergence, load_dataset, trustworthiness, tsne,
+        checks_along_run, gradient_check, joint_probabilities, load_dataset, score, tsne,
     )
 
     lr = args.learning_rate if args.learning_rate == "auto" else float(args.learning_rate)
@@ -71,15 +71,16 @@ def run(args: argparse.Namespace) -> int:
     if args.save_embedding:
         np.savetxt(args.save_embedding, np.column_stack([last.Y, labels]), delimiter=",",
                    header="x,y,label", comments="", fmt=["%.6g", "%.6g", "%s"])
+    scored = score(X, P, last.Y)
     result = {
         "dataset": args.dataset, "n": int(X.shape[0]),
-        "kl": float(kl_divergence(P, torch.as_tensor(last.Y, dtype=torch.float64))),
+        "kl": scored["kl"],
         "seconds": seconds, "iterations": last.iteration,
         "grad_check_max_rel_error": max(c.max_rel_error for _, _, c in checks),
         "grad_checks": [{"at": at, "exaggeration": alpha, "max_rel_error": c.max_rel_error}
                         for at, alpha, c in checks],
         "reference_ratio": checks[0][2].reference_ratio,
-        "trustworthiness": trustworthiness(X, last.Y),
+        "trustworthiness": scored["trustworthiness"],
         "device": str(resolve_device(args.device)),
     }
     if args.json:

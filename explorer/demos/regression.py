@@ -22,9 +22,10 @@ import math
 from dataclasses import dataclass
 from typing import Iterator
 
+import numpy as np
 import torch
 
-from explorer.device import resolve_device
+from explorer.device import describe_device, resolve_device
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -165,3 +166,51 @@ def seed_log(snapshot: Snapshot) -> str:
     return (f"Epoch {snapshot.epoch}: Loss = {snapshot.loss}\n"
             f"Gradient w.r.t b0: tensor([{snapshot.grad_b0:.4e}])\n"
             f"Gradient w.r.t b1: tensor([{snapshot.grad_b1:.4e}])")
+
+
+# ---------------------------------------------------------------------------
+# The live demo's work, as top-level functions for the sandbox: the data stays in the worker.
+
+SAMPLE = 2000  # points of the data sent to the page for its scatter plot
+
+
+def moments(data: Data) -> tuple[float, float, float, float, float]:
+    """``(E x, E y, E x², E xy, E y²)``: all the mean squared error needs (:func:`loss_surface`)."""
+    x, y = data.x.double().cpu(), data.y.double().cpu()
+    return tuple(float(m) for m in (x.mean(), y.mean(), (x * x).mean(), (x * y).mean(), (y * y).mean()))
+
+
+def loss_surface(moments: tuple[float, ...], b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    """The MSE at every ``(b0, b1)`` of a grid, exactly, from the data's five :func:`moments`.
+
+    ``E (y − b0 − b1 x)² = E y² − 2 b0 E y − 2 b1 E xy + b0² + 2 b0 b1 E x + b1² E x²``:
+    O(grid), whatever the number of points.
+
+    >>> float(loss_surface((0.0, 1.0, 1.0, 0.0, 1.0), np.array(1.0), np.array(0.0)))
+    0.0
+    """
+    mx, my, mxx, mxy, myy = moments
+    return myy - 2 * b0 * my - 2 * b1 * mxy + b0**2 + 2 * b0 * b1 * mx + b1**2 * mxx
+
+
+def overview(n: int, noise: float, seed: int, device: str = "auto") -> dict:
+    """What the page shows before a run: least squares, its loss, the stability limit, a sample of the data,
+    the moments of the loss surface, and the device (described)."""
+    data = make_data(n, 2.0, 1.0, noise, seed=seed, device=device)
+    ols = least_squares(data)
+    return {"ols": ols, "ols_loss": loss_at(data, *ols), "limit": stability_limit(data),
+            "x": data.x[:SAMPLE].cpu().numpy(), "y": data.y[:SAMPLE].cpu().numpy(), "moments": moments(data),
+            "device": describe_device(data.x.device)}
+
+
+def live(n: int, noise: float, seed: int, device: str = "auto", **options) -> Iterator[Snapshot]:
+    """:func:`fit` on the page's data (``options`` are its keywords), snapshot by snapshot."""
+    yield from fit(make_data(n, 2.0, 1.0, noise, seed=seed, device=device), seed=seed, **options)
+
+
+def loss_graph(n: int, noise: float, seed: int, b0: float, b1: float) -> str:
+    """The annotated DOT of the loss's autograd graph at ``(b0, b1)`` (the explorer's view of it)."""
+    from explorer.exploration import trace
+
+    loss, params = loss_graph_tensors(make_data(n, 2.0, 1.0, noise, seed=seed), b0, b1)
+    return trace(loss, params).to_dot("annotated")

@@ -33,6 +33,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from explorer.device import resolve_device
+from explorer.device import describe_device, resolve_device
 
 DATASETS = ("digits", "iris", "wine", "blobs")
 
@@ -65,6 +66,14 @@ def load_dataset(name: str, n_samples: int | None = None, *, seed: int = 0) -> t
             raise ValueError(f"n_samples must be a whole number >= 10, not {n_samples!r}")
         X, y = X[:n_samples], y[:n_samples]
     return np.asarray(X, dtype=np.float64), np.asarray(y)
+
+
+def dataset_size(name: str, n_samples: int | None = None) -> int:
+    """How many points :func:`load_dataset` gives for these arguments, without loading anything."""
+    full = {"digits": 1797, "iris": 150, "wine": 178, "blobs": n_samples or 500}
+    if name not in full:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
+    return min(full[name], n_samples or full[name])
 
 
 def squared_distances(X: torch.Tensor) -> torch.Tensor:
@@ -211,7 +220,8 @@ class Snapshot:
     momentum: float
     mean_gain: float
     grad_norm: float
-    seconds: float                # since the call, the perplexity search included when P was not given
+    seconds: float                # computing since the call (the perplexity search included when P was not
+                                  # given), not counting the time the consumer held the generator
 
 
 def pca_initialisation(X: np.ndarray, scale: float = 1e-4) -> np.ndarray:
@@ -295,6 +305,15 @@ class _CpuGradient:
         return self.plogp + float(sums[:, 0].sum()) + math.log(sums[:, 1].sum() - self.n)
 
 
+def warm_kernels() -> None:
+    """Load the CPU kernels now (Numba compiles them once, then loads them from its disk cache), so that
+    the first run does not pay for it."""
+    gradient = _CpuGradient(torch.full((3, 3), 1 / 9, dtype=torch.float64))
+    Y = torch.zeros(3, 2)
+    gradient(Y, 1.0)
+    gradient.kl(Y)
+
+
 def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuGradient | _DeviceGradient:
     """A callable ``(Y, α) -> ∂C_α/∂Y`` (float32, on ``device``) with a ``.kl(Y)`` method, for this ``P``.
 
@@ -361,6 +380,7 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
     update = torch.zeros_like(Y)
     gains = torch.ones_like(Y)
     last_kl = None
+    held = 0.0
     for it in range(n_iter):
         early = it < exploration_iter
         alpha, momentum = (early_exaggeration, 0.5) if early else (1.0, 0.8)
@@ -377,8 +397,10 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
             done = done or (not early and settled and it >= exploration_iter + 2 * kl_every)
             last_kl = kl
         if (it + 1) % snapshot_every == 0 or done or kl is not None:
+            now = time.perf_counter()
             yield Snapshot(it + 1, Y.cpu().numpy().copy(), kl, "early exaggeration" if early else "main",
-                           alpha, momentum, float(gains.mean()), float(grad.norm()), time.perf_counter() - start)
+                           alpha, momentum, float(gains.mean()), float(grad.norm()), now - start - held)
+            held += time.perf_counter() - now  # the consumer's time (drawing, sending) is not the run's
         if done:
             return
 
@@ -390,12 +412,17 @@ def checks_along_run(P: torch.Tensor, snapshots: list[Snapshot]) -> list[tuple[S
     optimiser really visited (tiny and clustered early, spread out at the end)
     shows it holds where it matters, during early exaggeration too.
     """
+    return [(s, gradient_check(P, torch.as_tensor(s.Y, dtype=torch.float64), s.exaggeration))
+            for s in phase_ends(snapshots)]
+
+
+def phase_ends(snapshots: list[Snapshot]) -> list[Snapshot]:
+    """The first and the last snapshot of each phase of a run, in order."""
     picks: dict[int, Snapshot] = {}
     for phase in dict.fromkeys(s.phase for s in snapshots):
         in_phase = [s for s in snapshots if s.phase == phase]
         picks.update({s.iteration: s for s in (in_phase[0], in_phase[-1])})
-    return [(s, gradient_check(P, torch.as_tensor(s.Y, dtype=torch.float64), s.exaggeration))
-            for _, s in sorted(picks.items())]
+    return [s for _, s in sorted(picks.items())]
 
 
 def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10) -> float:
@@ -403,3 +430,69 @@ def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10) -> floa
     from sklearn.manifold import trustworthiness as sk_trustworthiness
 
     return float(sk_trustworthiness(X, Y, n_neighbors=n_neighbors))
+
+
+# ---------------------------------------------------------------------------
+# The live demo's runs, as top-level functions for the sandbox's heavy lane: the data, P and the
+# embedding stay in the worker; what comes back is small.
+
+@functools.lru_cache(maxsize=1)
+def prepared(dataset: str, n: int | None, perplexity: float, seed: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor,
+                                                                                   float]:
+    """``(X, labels, P, seconds of the perplexity search)``; the last one is kept (P of 5,000 points is 200 MB)."""
+    X, labels = load_dataset(dataset, n, seed=seed)
+    start = time.perf_counter()
+    P = joint_probabilities(X, perplexity)
+    return X, labels, P, time.perf_counter() - start
+
+
+def random_checks(dataset: str, n: int | None, perplexity: float, seed: int,
+                  exaggerations: tuple[float, ...] = (1.0, 12.0)) -> dict:
+    """:func:`gradient_check` at a random ``Y ~ N(0, 1)`` of ``seed`` for each ``α``, with the data's shape."""
+    X, _, P, seconds = prepared(dataset, n, perplexity, seed)
+    Y = torch.randn(P.shape[0], 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return {"shape": X.shape, "p_seconds": seconds,
+            "checks": {alpha: gradient_check(P, Y, alpha) for alpha in dict.fromkeys(exaggerations)}}
+
+
+def live(dataset: str, n: int | None, perplexity: float, seed: int, **options) -> Iterator[dict | Snapshot]:
+    """A run for the page: first ``{"labels", "shape", "p_seconds", "device"}`` (described), then the :class:`Snapshot` s of
+    :func:`tsne` (``options`` are its keywords), then ``{"kl", "trustworthiness"}`` of the last embedding."""
+    X, labels, P, seconds = prepared(dataset, n, perplexity, seed)
+    device = resolve_device(options.pop("device", "auto"))
+    yield {"labels": labels, "shape": X.shape, "p_seconds": seconds, "device": describe_device(device)}
+    last = None
+    for last in tsne(X, P=P, seed=seed, device=device, **options):
+        yield last
+    if last is not None:
+        yield score(X, P, last.Y)
+
+
+def score(X: np.ndarray, P: torch.Tensor, Y: np.ndarray) -> dict:
+    """How good an embedding ``Y`` of ``X`` is: exact ``KL(P‖Q)`` on the same ``P``, and trustworthiness(10)."""
+    return {"kl": float(kl_divergence(P, torch.as_tensor(np.asarray(Y), dtype=torch.float64))),
+            "trustworthiness": trustworthiness(X, np.asarray(Y))}
+
+
+def checks_of_run(dataset: str, n: int | None, perplexity: float, seed: int,
+                  snapshots: list[Snapshot]) -> list[tuple[Snapshot, GradientCheck]]:
+    """:func:`checks_along_run` for the page: P from the data settings, as the run had it."""
+    return checks_along_run(prepared(dataset, n, perplexity, seed)[2], snapshots)
+
+
+def sklearn_tsne(X: np.ndarray, *, perplexity: float = 30.0, method: str = "barnes_hut",
+                 seed: int = 0) -> tuple[np.ndarray, int, float]:
+    """scikit-learn's TSNE with the same initialisation and perplexity: ``(Y, iterations, seconds)``."""
+    from sklearn.manifold import TSNE
+
+    start = time.perf_counter()
+    model = TSNE(perplexity=perplexity, init="pca", method=method, random_state=seed)
+    Y = model.fit_transform(X)
+    return Y, int(model.n_iter_), time.perf_counter() - start
+
+
+def against_sklearn(dataset: str, n: int | None, perplexity: float, seed: int, method: str = "barnes_hut") -> dict:
+    """scikit-learn's TSNE on the same data, scored as ours is (:func:`score`): ``Y``, iterations, seconds."""
+    X, _, P, _ = prepared(dataset, n, perplexity, seed)
+    Y, iterations, seconds = sklearn_tsne(X, perplexity=perplexity, method=method, seed=seed)
+    return {"Y": Y, "iterations": iterations, "seconds": seconds, **score(X, P, Y)}

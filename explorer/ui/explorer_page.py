@@ -1,11 +1,11 @@
 """The explorer page: type a function, see the graph autograd builds and everything backward does.
 
-Thin: the library computes, this page lays it out. A typed function runs in
-the sandbox (:func:`explorer.ui.widgets.cached_exploration`); a built-in
-model (no user text, sizes validated) runs in the server. What the page
-shows of a run (the summary, the DOT of each view, the node table, the steps)
-is cached per request, so a rerun that changed nothing does no work and does
-not even copy the exploration.
+Thin: the library computes, this page lays it out. What the page shows of a
+run (the summary, then the open tab: a drawing, the node table, a step, the
+vector-Jacobian product) comes from :func:`explorer.views.view`, computed in
+the sandbox (a built-in model in the heavy lane) and cached for every
+session by :mod:`explorer.ui.runner`, so a rerun that changed nothing does
+no work.
 
 The whole state lives in the URL: ``mode`` (function or model), the function
 ``f``, its inputs ``var_<name>``, ``seed``, ``dtype``, ``device``, the ``v`` of
@@ -15,17 +15,15 @@ backward(v) (``v``, ``v_index``, ``v_seed``, ``v_values``), the model
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import streamlit as st
 import torch
 
 from explorer.expression import ExpressionError, parse
-from explorer.presets import PRESETS, Preset, preset
-from explorer.ui.widgets import (
-    InputsPanel, cached_exploration, cached_vector_jacobian, function_editor, graph_view, inputs_panel,
-    options_panel, show_error,
-)
+from explorer.hosting import BUDGETS
+from explorer.presets import Preset, preset
+from explorer.ui import runner
+from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error
+from explorer.views import DEFAULT_MAX_NODES, Request, flat, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
 TABS = ("Annotated graph", "torchviz graph", "Node table", "Step through backward",
@@ -33,28 +31,7 @@ TABS = ("Annotated graph", "torchviz graph", "Node table", "Step through backwar
 MODES = ("function", "model")
 DEFAULT_PRESET = "poly"
 INPUT_PREFIX = "var_"
-DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
-APP_MAX_DEPTH = 5000        # layers / steps of a model in the app (about 25,000 nodes)
-
-
-class Request(NamedTuple):
-    """What the page shows: a typed function with its inputs and options, or a built-in model.
-
-    A tuple, so that it keys the caches of everything derived from the run.
-    """
-
-    source: str = ""
-    inputs: tuple = ()
-    seed: int = 0
-    dtype: str = "float32"
-    device: str = "auto"
-    vector: tuple = ("ones", 0, 0, "")
-    model: str = ""
-    depth: int = 0
-
-    @property
-    def choice(self) -> VectorChoice:
-        return VectorChoice(*self.vector)
+MODEL_TIMEOUT = 120.0       # seconds a model's part may take in the heavy lane
 
 
 # ---------------------------------------------------------------------------
@@ -86,121 +63,11 @@ def preset_query(p: Preset) -> dict[str, str]:
     return query
 
 
-def _matching_preset(request: Request) -> Preset | None:
-    for p in PRESETS:
-        if (p.source and p.source.strip() == request.source.strip() and tuple(p.inputs.items()) == request.inputs
-                and p.dtype == request.dtype and p.explorable):
-            return p
-    return None
-
-
-# ---------------------------------------------------------------------------
-# Runs, and what the page shows of them, cached per request.
-
-@st.cache_resource(max_entries=4, show_spinner="Building the model's graph…")
-def _model_exploration(name: str, depth: int, seed: int):
-    """A built-in model's exploration (read-only: nothing on the page writes to it).
-
-    Kept as a resource, not copied per rerun: a graph of 20,000 nodes takes
-    seconds to pickle. It holds no user text and no session's state.
-    """
-    from explorer.presets import model_exploration
-
-    try:
-        return model_exploration(name, depth, seed=seed)
-    except ValueError as err:
-        return ExpressionError(str(err))
-
-
-def _exploration(request: Request):
-    if request.model:
-        return _model_exploration(request.model, request.depth, request.seed)
-    return cached_exploration(request.source, dict(request.inputs), seed=request.seed, dtype=request.dtype,
-                              device=request.device, vector=request.choice)
-
-
-def _output_names(ex) -> list[str]:
-    names = list(ex.output_names or ())
-    names += [""] * (len(ex.outputs) - len(names))
-    if not any(names) and len(ex.outputs) == 1 and not ex.source:
-        return ["loss"]
-    return [name or ("f" if len(ex.outputs) == 1 else f"f{i}") for i, name in enumerate(names)]
-
-
-@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
-def _summary(request: Request) -> dict:
-    """The numbers shown above the tabs (small): outputs, gradients, shapes, and the seed's numbers."""
-    ex = _exploration(request)
-    if isinstance(ex, Exception):
-        return {"error": ex}
-    lines = [f"{name} = {out!s}" for name, out in zip(_output_names(ex), ex.outputs)]
-    if request.model:
-        count = sum(t.numel() for t in ex.grads.values())
-        lines.append(f"{len(ex.grads)} parameter tensors ({count:,} numbers); largest |grad| = "
-                     f"{max(float(g.abs().max()) for g in ex.grads.values()):.4g}")
-    else:
-        lines += [f"{name}.grad = {ex.grads[name]!s}" for name in ex.inputs if name in ex.grads]
-    summary = {
-        "lines": lines, "device": ex.device, "dtype": ex.dtype, "nodes": len(ex.nodes),
-        "scalar": all(o.numel() == 1 for o in ex.outputs),
-        "v": [v.tolist() for v in ex.v] if not request.model and request.choice != VectorChoice() else None,
-        "shapes": {name: tuple(t.shape) for name, t in ex.inputs.items()},
-        "outputs": list(ex.graph.outputs),
-        "preset": None,
-    }
-    found = _matching_preset(request) if not request.model else None
-    if found is not None:
-        summary["preset"] = (found.key, _agreement(found, ex))
-    return summary
-
-
-def _agreement(p: Preset, ex) -> tuple[bool, list[str]]:
-    """Whether our numbers agree with what the seed prints for ``p``, and the seed's numbers as text."""
-    lines, agree = [], True
-    for name, printed in p.expected.grads.items():
-        ours = ex.grads[name].reshape(-1).double()
-        if isinstance(printed, dict):
-            pairs = [(ours[i].item(), value) for i, value in printed.items()]
-            lines.append(f"{name}.grad[{', '.join(map(str, printed))}] = "
-                         f"{', '.join(f'{v:g}' for v in printed.values())}")
-        else:
-            pairs = list(zip(ours.tolist(), torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
-            lines.append(f"{name}.grad = {printed}")
-        agree &= all(abs(a - b) <= p.expected.atol for a, b in pairs)
-    for out, printed in zip(ex.outputs, p.expected.outputs or ()):
-        mine = out.reshape(-1).double().tolist()
-        agree &= all(abs(a - b) <= p.expected.atol
-                     for a, b in zip(mine, torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
-        lines.append(f"output = {printed}")
-    return agree, lines
-
-
-@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
-def _dot(request: Request, style: str, options: tuple) -> str:
-    return _exploration(request).to_dot(style, **dict(options))
-
-
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def _table(request: Request) -> tuple[list[dict], bool]:
-    ex = _exploration(request)
-    return node_rows(ex), received_is_sum_of_sent(ex)
-
-
-@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def _steps(request: Request) -> list[tuple[int, str, str]]:
-    """(node id, heading, chain-rule text) for each node, in the engine's order."""
-    ex = _exploration(request)
-    texts = {s.node: s.text for s in ex.graph.steps}
-    out = []
-    for node in ex.nodes:
-        heading = node.op + (f" ({node.label})" if node.label else "")
-        if node.kind == "leaf":
-            text = (f"{node.name}.grad = {_cell(node.grad)}: the sum of what its consumers sent "
-                    f"(AccumulateGrad)")
-        else:
-            text = f"{node.name} received {_cell(node.grad)}" + (f"\n{texts[node.id]}" if texts.get(node.id) else "")
-        out.append((node.id, heading, text))
-    return out
+def _view(request: Request, part: tuple = ("summary",)) -> dict | None:
+    """``part`` of the request's view, from the sandbox (cached); None when the server could not compute it
+    now (a busy notice is shown). A refusal raises ExpressionError."""
+    return runner.result(view, request, part, lane=request.lane, affinity=request,
+                         timeout=MODEL_TIMEOUT if request.model else None)
 
 
 # ---------------------------------------------------------------------------
@@ -222,12 +89,22 @@ def render() -> None:
     # Options are written into the URL as they are labelled, so the labels are the plain words.
     mode = switch.segmented_control("Explore a", MODES, key="mode", bind="query-params", required=True,
                                     help="a function you type, or a built-in model with a big graph") or "function"
-    request = _model_form() if mode == "model" else _function_form()
-    if request is not None:
-        _tabs(request)
+    shown = _model_form() if mode == "model" else _function_form()
+    if shown is not None:
+        _tabs(*shown)
 
 
-def _function_form() -> Request | None:
+def _summary(request: Request, source: str | None = None, panel=None) -> dict | None:
+    """The summary of the request's run, or None with the refusal (or the busy notice) shown."""
+    try:
+        answer = _view(request)
+    except ExpressionError as err:
+        show_error(err, source, panel=panel)
+        return None
+    return None if answer is None else answer["summary"]
+
+
+def _function_form() -> tuple[Request, dict] | None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         lines = str(st.session_state.get("f", "")).count("\n") + 1
@@ -251,13 +128,12 @@ def _function_form() -> Request | None:
             return None
         request = Request(source, tuple(panel.specs.items()), options.seed, options.dtype, options.device,
                           (vector.kind, vector.index, vector.seed, vector.values))
-        summary = _summary(request)
-        if "error" in summary:
-            show_error(summary["error"], source, panel=panel)
+        summary = _summary(request, source, panel)
+        if summary is None:
             return None
         panel.show_shapes(summary["shapes"])
         _results(summary, request)
-    return request
+    return request, summary
 
 
 def _vector_panel() -> VectorChoice:
@@ -281,7 +157,7 @@ def _vector_panel() -> VectorChoice:
     return VectorChoice()
 
 
-def _model_form() -> Request | None:
+def _model_form() -> tuple[Request, dict] | None:
     from explorer.models import MODELS
 
     for name, default in (("model", "mlp"), ("depth", 8), ("seed", 0)):
@@ -291,19 +167,18 @@ def _model_form() -> Request | None:
     a, b, c = st.columns(3)
     name = a.selectbox("model", list(MODELS), key="model", bind="query-params",
                        help="; ".join(f"{m}: {about}" for m, (_, about, _) in MODELS.items()))
-    depth = b.number_input("layers / time steps", min_value=1, max_value=APP_MAX_DEPTH, step=1, key="depth",
+    depth = b.number_input("layers / time steps", min_value=1, max_value=BUDGETS.model_depth, step=1, key="depth",
                            bind="query-params", help="about five autograd nodes per layer or step")
     seed = c.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key="seed", bind="query-params")
     request = Request(seed=int(seed or 0), model=name or "mlp", depth=int(depth or 1))
     summary = _summary(request)
-    if "error" in summary:
-        show_error(summary["error"])
+    if summary is None:
         return None
     st.code("\n".join(summary["lines"]), language=None)
     st.caption(f"{summary['nodes']:,} autograd nodes, computed on {summary['device']}. "
                f"Large graphs are drawn with level of detail: chains collapse and only the nodes nearest the "
                f"output are drawn.")
-    return request
+    return request, summary
 
 
 def _results(summary: dict, request: Request) -> None:
@@ -343,15 +218,26 @@ def _start(summary: dict) -> str | None:
     return str(summary["outputs"][0])
 
 
-def _tabs(request: Request) -> None:
-    summary = _summary(request)
+def _part(request: Request, part: tuple) -> dict | None:
+    """One tab's part of the view; None (with the refusal or the busy notice shown) when there is none."""
+    try:
+        answer = _view(request, part)
+    except ExpressionError as err:
+        show_error(err, request.source or None)
+        return None
+    return None if answer is None else answer[part[0]]
+
+
+def _tabs(request: Request, summary: dict) -> None:
     st.session_state.setdefault("tab", TABS[0])
     tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
         if tabs[0].open:
             options = _graph_options(summary["nodes"])
-            graph_view(_dot(request, "annotated", tuple(options.items())), key="annotated",
-                       file_stem="autograd_annotated", alt="Annotated autograd graph", focus=_start(summary))
+            drawing = _part(request, ("graph", "annotated", tuple(options.items())))
+            if drawing is not None:
+                graph_view(drawing, key="annotated", file_stem="autograd_annotated", alt="Annotated autograd graph",
+                           focus=_start(summary))
             st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
                        "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
                        "have a double border; each edge says what flowed back along it.")
@@ -367,19 +253,23 @@ def _tabs(request: Request) -> None:
             with c:
                 options = _graph_options(summary["nodes"])
             options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
-            graph_view(_dot(request, "torchviz", tuple(options.items())), key="torchviz",
-                       file_stem="autograd_torchviz", alt="torchviz graph", focus=_start(summary))
+            drawing = _part(request, ("graph", "torchviz", tuple(options.items())))
+            if drawing is not None:
+                graph_view(drawing, key="torchviz", file_stem="autograd_torchviz", alt="torchviz graph",
+                           focus=_start(summary))
             st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
                        "operations, the green output; orange saved tensors with show_saved.")
     with tabs[2]:
         if tabs[2].open:
-            rows, adds_up = _table(request)
-            st.dataframe(rows, hide_index=True, width="stretch", key="node_table")
-            if adds_up:
-                st.caption("The numbers add up: every gradient received is the sum of what the node's consumers "
-                           "sent it, and each send is the gradient received times the local derivative.")
-            else:
-                st.warning("A gradient received differs from the sum of what its consumers sent.")
+            table = _part(request, ("table",))
+            if table is not None:
+                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table")
+                if table["adds_up"]:
+                    st.caption("The numbers add up: every gradient received is the sum of what the node's "
+                               "consumers sent it, and each send is the gradient received times the local "
+                               "derivative.")
+                else:
+                    st.warning("A gradient received differs from the sum of what its consumers sent.")
     with tabs[3]:
         if tabs[3].open:
             _step_through(request, summary)
@@ -399,8 +289,7 @@ def _tabs(request: Request) -> None:
 
 
 def _step_through(request: Request, summary: dict) -> None:
-    steps = _steps(request)
-    last = len(steps) - 1
+    last = summary["nodes"] - 1
     st.session_state.setdefault("step", 0)
     if not 0 <= int(st.session_state["step"] or 0) <= last:
         st.session_state["step"] = 0
@@ -415,22 +304,21 @@ def _step_through(request: Request, summary: dict) -> None:
                width="stretch", key="step_next")
     step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
                                   min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
-    node_id, heading, text = steps[step]
-    st.markdown(f"**Step {step} of {last}: {heading}**")
-    st.code(text, language=None)
-    options = {"highlight": node_id}
-    if summary["nodes"] > DEFAULT_MAX_NODES:  # draw the neighbourhood of the current node
-        options.update(focus=node_id, max_nodes=int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES))
-    graph_view(_dot(request, "annotated", tuple(options.items())), key="step", file_stem=f"autograd_step_{step}",
-               focus=str(node_id), alt="Autograd graph at this step")
+    options = {"max_nodes": int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES)}
+    shown = _part(request, ("steps", step, tuple(options.items())))
+    if shown is None:
+        return
+    st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
+    st.code(shown["text"], language=None)
+    graph_view(shown["graph"], key="step", file_stem=f"autograd_step_{step}", focus=str(shown["node"]),
+               alt="Autograd graph at this step")
 
 
 def _vjp(request: Request) -> None:
-    vj = cached_vector_jacobian(request.source, dict(request.inputs), seed=request.seed, dtype=request.dtype,
-                                device=request.device, vector=request.choice)
-    if isinstance(vj, Exception):
-        show_error(vj, request.source)
+    answer = _part(request, ("vjp",))
+    if answer is None:
         return
+    vj, grads = answer["vj"], answer["grads"]
     total = vj.v.numel()
     shapes = ", ".join(str(s) for s in vj.output_shapes)
     st.markdown(f"The output{'s have shapes' if len(vj.output_shapes) > 1 else ' has shape'} {shapes}: "
@@ -441,7 +329,6 @@ def _vjp(request: Request) -> None:
         st.code(f"RuntimeError: {vj.implicit_error}", language=None)
     else:
         st.code("(nothing: every output has one element, so PyTorch takes v = 1 itself)", language=None)
-    grads = _exploration(request).grads
     # the smallest Jacobians first: they are the readable ones
     for name, shape in sorted(vj.input_shapes.items(), key=lambda item: torch.Size(item[1]).numel()):
         jac = vj.jacobians.get(name)
@@ -461,7 +348,7 @@ def _vjp(request: Request) -> None:
                          key=f"v_{name}")
         product, pytorch = vj.products[name], grads[name]
         same = torch.allclose(product.to(pytorch.dtype), pytorch, rtol=1e-5, atol=1e-6)
-        st.code(f"vᵀJ         = {_flat(product)}\nbackward(v) = {_flat(pytorch)}   "
+        st.code(f"vᵀJ         = {flat(product)}\nbackward(v) = {flat(pytorch)}   "
                 f"({'the same' if same else 'NOT the same'})", language=None, wrap_lines=True)
 
 
@@ -485,68 +372,4 @@ def _code(request: Request, summary: dict) -> None:
                        icon=":material/download:", key="download_script", on_click="ignore")
 
 
-# ---------------------------------------------------------------------------
-# The node table.
-
-def node_rows(ex) -> list[dict]:
-    """The node table as rows for a data frame, in the order PyTorch's engine ran the nodes.
-
-    For each node: what it computes, its inputs, its value, its local
-    derivative for each input (where small enough), the gradient it received,
-    and what it sent to each input (received times local derivative).
-    """
-    by_id = {n.id: n for n in ex.nodes}
-    rows = []
-    for n in ex.nodes:
-        targets = [(k, by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
-        rows.append({
-            "step": n.step,
-            "node": n.name,
-            "op": n.op,
-            "kind": n.kind,
-            "inputs": ", ".join(t.name for _, t in targets),
-            "value": _cell(n.value),
-            "local derivative": "; ".join(f"∂/∂{t.name}: {_cell(n.local[k] if k < len(n.local) else None)}"
-                                          for k, t in targets),
-            "grad received": _cell(n.grad),
-            "sent to inputs": "; ".join(f"→ {t.name}: {_cell(n.sends[k] if k < len(n.sends) else None)}"
-                                        for k, t in targets),
-        })
-    return rows
-
-
-def received_is_sum_of_sent(ex, atol: float = 1e-5) -> bool:
-    """Whether every node received the sum of what its consumers sent it (the chain rule's sum)."""
-    by_id = {n.id: n for n in ex.nodes}
-    for n in ex.nodes:
-        if n.grad is None or not n.consumers:
-            continue
-        total = torch.zeros_like(n.grad)
-        for c in set(n.consumers):
-            consumer = by_id[c]
-            for k, i in enumerate(consumer.inputs):
-                if i == n.id and k < len(consumer.sends) and consumer.sends[k] is not None:
-                    total = total + consumer.sends[k].sum_to_size(n.grad.shape)
-        if not torch.allclose(total, n.grad, atol=atol, rtol=1e-4):
-            return False
-    return True
-
-
-def _flat(t: torch.Tensor) -> str:
-    return " ".join(str([round(v, 4) for v in t.reshape(-1).tolist()]).split())
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, torch.Tensor):
-        if value.numel() == 1:
-            return f"{value.item():.6g}"
-        if value.numel() > 12:
-            return f"{tuple(value.shape)}: {_flat(value.reshape(-1)[:6])[:-1]}, …]"
-        return _flat(value)
-    return str(value)
-
-
-__all__ = ["Request", "preset_query", "node_rows", "preset_state", "received_is_sum_of_sent",
-           "render"]
+__all__ = ["preset_query", "preset_state", "render"]

@@ -125,7 +125,7 @@ def _divergence_section() -> None:
         laplacian = st.checkbox("Laplacian ∇²f = ∇·∇f of a scalar function", key="div_lap", bind="query-params")
         options = _options("div")
     with shown:
-        result = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, **options)
+        result = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, lane="heavy", **options)
         if result is not None:
             _divergence_result(result)
 

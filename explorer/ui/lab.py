@@ -6,9 +6,8 @@ from typing import Any, Callable
 import streamlit as st
 
 from explorer.expression import ExpressionError, parse
+from explorer.ui import runner
 from explorer.ui.widgets import function_editor, inputs_panel, show_error
-
-TIMEOUT = 10.0
 
 
 def function_and_inputs(key: str, default: str, defaults: dict[str, str]) -> tuple[str, dict[str, str]] | None:
@@ -25,27 +24,27 @@ def function_and_inputs(key: str, default: str, defaults: dict[str, str]) -> tup
     return source, panel.specs
 
 
-@st.cache_data(show_spinner="computing…", max_entries=64)
-def _cached(fn_name: str, source: str, inputs: tuple, options: tuple) -> tuple[Any, str | None]:
+def _functions() -> dict[str, Callable]:
     from explorer import compare, derivatives, mechanics
-    from explorer.sandbox import run_isolated
 
     # Fixed names only: the page chooses the function, never the user.
-    table: dict[str, Callable] = {
+    return {
         "jacobian": derivatives.jacobian, "divergence": derivatives.divergence, "curl": derivatives.curl,
         "higher_order": derivatives.higher_order, "compare": compare.compare,
         "second_backward": mechanics.second_backward, "accumulation": mechanics.accumulation,
         "leaf_and_non_leaf": mechanics.leaf_and_non_leaf,
     }
+
+
+def run(fn_name: str, source: str, inputs: dict[str, str], *, lane: str = "light", **options: Any) -> Any:
+    """``fn_name(source, inputs, **options)`` in the sandbox, cached for every session.
+
+    Returns None, with the refusal or the busy notice shown, when there is no
+    result. Timing runs go to the heavy lane (``lane="heavy"``).
+    """
     try:
-        return run_isolated(table[fn_name], source, dict(inputs), timeout=TIMEOUT, **dict(options)), None
+        return runner.result(_functions()[fn_name], source, dict(sorted(inputs.items())), lane=lane,
+                             **dict(sorted(options.items())))
     except ExpressionError as err:
-        return None, err.message
-
-
-def run(fn_name: str, source: str, inputs: dict[str, str], **options: Any) -> Any:
-    """``fn_name(source, inputs, **options)`` in the sandbox, cached; shows the refusal and returns None on error."""
-    result, error = _cached(fn_name, source, tuple(sorted(inputs.items())), tuple(sorted(options.items())))
-    if error:
-        st.error(error, icon=":material/error:")
-    return result
+        show_error(err, source)
+        return None

@@ -1,4 +1,8 @@
-"""The live SGD regression demo: fit a line with autograd while the charts follow."""
+"""The live SGD regression demo: fit a line with autograd while the charts follow.
+
+The data and the fit live in a sandbox worker (the fit in the heavy lane, :mod:`explorer.ui.runner`);
+this page draws what comes back. Stop, a rerun, another page or a closed tab cancels a run.
+"""
 from __future__ import annotations
 
 import time
@@ -7,34 +11,28 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.demos.regression import (
-    OPTIMIZERS, fit, least_squares, loss_at, loss_graph_tensors, make_data, seed_log, stability_limit,
-)
-from explorer.device import available_devices, describe_device
+from explorer.demos.regression import OPTIMIZERS, live, loss_graph, loss_surface, overview, seed_log
+from explorer.device import available_devices
+from explorer.expression import ExpressionError
+from explorer.hosting import BUDGETS
+from explorer.sandbox import Unavailable
+from explorer.ui import runner
+from explorer.ui.widgets import graph_view
 
 FRAME_SECONDS = 0.25  # redraw at most four times a second; training never waits for drawing
+RUN_SECONDS = 180.0   # a run's hard limit in the heavy lane (its budget keeps it near a minute)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _data(n: int, noise: float, seed: int, device: str):
-    data = make_data(n, 2.0, 1.0, noise, seed=seed, device=device)
-    return data, least_squares(data), stability_limit(data)
-
-
-def _contours(data, ols, path) -> go.Figure:
+def _contours(data: dict, path) -> go.Figure:
+    ols = data["ols"]
     b0s = [p[0] for p in path] + [ols[0]]
     b1s = [p[1] for p in path] + [ols[1]]
     pad = 1.0
     g0 = np.linspace(min(b0s) - pad, max(b0s) + pad, 60)
     g1 = np.linspace(min(b1s) - pad, max(b1s) + pad, 60)
-    x = data.x.double().cpu().numpy()
-    y = data.y.double().cpu().numpy()
     B0, B1 = np.meshgrid(g0, g1)
-    # The MSE is a quadratic in (b0, b1): five moments of the data give it exactly on any grid.
-    mx, my, mxx, mxy, myy = x.mean(), y.mean(), (x * x).mean(), (x * y).mean(), (y * y).mean()
-    loss = myy - 2 * B0 * my - 2 * B1 * mxy + B0**2 + 2 * B0 * B1 * mx + B1**2 * mxx
-    fig = go.Figure(go.Contour(x=g0, y=g1, z=np.log10(loss), colorscale="Blues", showscale=False,
-                               contours_coloring="lines", name="log10 loss"))
+    fig = go.Figure(go.Contour(x=g0, y=g1, z=np.log10(loss_surface(data["moments"], B0, B1)), colorscale="Blues",
+                               showscale=False, contours_coloring="lines", name="log10 loss"))
     fig.add_scatter(x=[p[0] for p in path], y=[p[1] for p in path], mode="lines+markers",
                     marker_size=4, name="path")
     fig.add_scatter(x=[ols[0]], y=[ols[1]], mode="markers", marker=dict(symbol="star", size=14),
@@ -52,9 +50,8 @@ def _loss_curve(history, ols_loss: float, log_scale: bool) -> go.Figure:
     return fig
 
 
-def _fit_line(data, snapshot) -> go.Figure:
-    x = data.x.cpu().numpy()[:2000]
-    y = data.y.cpu().numpy()[:2000]
+def _fit_line(data: dict, snapshot) -> go.Figure:
+    x, y = data["x"], data["y"]
     fig = go.Figure(go.Scattergl(x=x, y=y, mode="markers", marker=dict(size=4, opacity=0.5), name="data"))
     if snapshot is not None and np.isfinite(snapshot.b0) and np.isfinite(snapshot.b1):
         xs = np.array([x.min(), x.max()])
@@ -71,13 +68,14 @@ def _cadence(epochs: int, every: int) -> int:
     return r
 
 
-def _draw(slots, data, ols, ols_loss, history, log_scale, frame: int):
+def _draw(slots, data: dict, history, log_scale, frame: int):
     # Each frame replaces the last one in the same slot; a new key per frame keeps Streamlit's ids apart.
     last = history[-1] if history else None
-    slots["loss"].plotly_chart(_loss_curve(history, ols_loss, log_scale), key=f"reg_loss_{frame}", width="stretch")
+    slots["loss"].plotly_chart(_loss_curve(history, data["ols_loss"], log_scale), key=f"reg_loss_{frame}",
+                               width="stretch")
     slots["line"].plotly_chart(_fit_line(data, last), key=f"reg_line_{frame}", width="stretch")
     path = [(s.b0, s.b1) for s in history if np.isfinite(s.b0) and np.isfinite(s.b1)][-400:] or [(0.0, 0.0)]
-    slots["path"].plotly_chart(_contours(data, ols, path), key=f"reg_path_{frame}", width="stretch")
+    slots["path"].plotly_chart(_contours(data, path), key=f"reg_path_{frame}", width="stretch")
 
 
 def render() -> None:
@@ -96,13 +94,16 @@ def render() -> None:
         device = st.selectbox("device", ["auto", *available_devices()])
         log_scale = st.checkbox("log-scale loss", value=True)
         started = st.form_submit_button("Start", type="primary")
+    settings = (int(n), float(noise), int(seed), device)
     try:
-        data, ols, limit = _data(int(n), float(noise), int(seed), device)
-    except ValueError as err:
-        st.error(str(err))
+        data = runner.result(overview, *settings)
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
         return
-    ols_loss = loss_at(data, *ols)
-    st.markdown(f"Device: **{describe_device(data.x.device)}** · least squares b0 = {ols[0]:.5f}, "
+    if data is None:
+        return
+    ols, limit = data["ols"], data["limit"]
+    st.markdown(f"Device: **{data['device']}** · least squares b0 = {ols[0]:.5f}, "
                 f"b1 = {ols[1]:.5f} · full-batch gradient descent is stable for learning rates below "
                 f"**{limit:.4g}** (2/λmax of the Hessian)")
     if lr > limit and (batch == 0 or batch >= n) and optimizer == "sgd":
@@ -114,39 +115,55 @@ def render() -> None:
     log_slot = st.empty()
     state = st.session_state.setdefault("regression_run", {"history": [], "log": [], "done": False})
     if started:
-        state.update(history=[], log=[], done=False)
-        last_draw, frame = 0.0, 0
-        try:
-            for snapshot in fit(data, optimizer=optimizer, lr=float(lr), batch_size=int(batch) or None,
-                                epochs=int(epochs), seed=int(seed), report_every=_cadence(int(epochs), int(every))):
-                state["history"].append(snapshot)
-                if snapshot.epoch % int(every) == 0:
-                    state["log"].append(seed_log(snapshot))
-                now = time.monotonic()
-                if now - last_draw >= FRAME_SECONDS:
-                    last_draw, frame = now, frame + 1
-                    progress.progress((snapshot.epoch + 1) / int(epochs), text=f"epoch {snapshot.epoch + 1}")
-                    _draw(slots, data, ols, ols_loss, state["history"], log_scale, frame)
-                    log_slot.code("\n".join(state["log"][-8:]))
-        except ValueError as err:
-            st.error(str(err))
-            return
-        state["done"] = True
+        options = dict(optimizer=optimizer, lr=float(lr), batch_size=int(batch) or None, epochs=int(epochs),
+                       report_every=_cadence(int(epochs), int(every)))
+        _run(state, settings, options, int(every), data, slots, progress, log_slot, log_scale)
     history = state["history"]
     if history:
         progress.progress(min(1.0, (history[-1].epoch + 1) / int(epochs)),
                           text="stopped" if stop or not state["done"] else "done")
-        _draw(slots, data, ols, ols_loss, history, log_scale, -1)
+        _draw(slots, data, history, log_scale, -1)
         log_slot.code("\n".join(state["log"][-8:]))
         last = history[-1]
         if last.diverged:
             st.error(f"Diverged at epoch {last.epoch}: the learning rate {lr:g} is above the limit {limit:.4g}.")
         else:
+            loss = float(loss_surface(data["moments"], np.float64(last.b0), np.float64(last.b1)))
             st.table({"": ["gradient descent", "least squares"], "b0": [last.b0, ols[0]],
-                      "b1": [last.b1, ols[1]], "loss": [loss_at(data, last.b0, last.b1), ols_loss]})
+                      "b1": [last.b1, ols[1]], "loss": [loss, data["ols_loss"]]})
     with st.expander("The autograd graph of the loss"):
-        from explorer import trace
-
         b0, b1 = (history[-1].b0, history[-1].b1) if history and not history[-1].diverged else (0.0, 0.0)
-        loss, params = loss_graph_tensors(data, b0, b1)
-        st.graphviz_chart(trace(loss, params).to_dot("annotated"))
+        dot = runner.result(loss_graph, int(n), float(noise), int(seed), b0, b1)
+        if dot is not None:
+            graph_view(dot, key="regression_graph", file_stem="regression_loss", height=380,
+                       alt="Autograd graph of the loss")
+
+
+def _run(state: dict, settings: tuple, options: dict, every: int, data: dict, slots, progress, log_slot,
+         log_scale: bool) -> None:
+    """Start a fit in the heavy lane and draw it as it comes, at most four frames a second."""
+    try:
+        BUDGETS.check_regression(settings[0], options["epochs"], options["batch_size"])
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
+        return
+    state.update(history=[], log=[], done=False)
+    last_draw, frame = 0.0, 0
+    try:
+        for snapshot in runner.stream(live, *settings, **options, timeout=RUN_SECONDS, status=progress):
+            state["history"].append(snapshot)
+            if snapshot.epoch % every == 0:
+                state["log"].append(seed_log(snapshot))
+            now = time.monotonic()
+            if now - last_draw >= FRAME_SECONDS:
+                last_draw, frame = now, frame + 1
+                progress.progress((snapshot.epoch + 1) / options["epochs"], text=f"epoch {snapshot.epoch + 1}")
+                _draw(slots, data, state["history"], log_scale, frame)
+                log_slot.code("\n".join(state["log"][-8:]))
+    except Unavailable as err:
+        runner.busy_notice(err, key="regression_retry")
+        return
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
+        return
+    state["done"] = True

@@ -1,4 +1,9 @@
-"""The live t-SNE demo: the KL gradient checked three ways, the embedding as it moves, a replay, scikit-learn."""
+"""The live t-SNE demo: the KL gradient checked three ways, the embedding as it moves, a replay, scikit-learn.
+
+Every computation is heavy work for the sandbox (:mod:`explorer.ui.runner`): the data, ``P`` and the
+embedding live in a worker; this page draws what comes back. A run's size is bounded by
+:data:`explorer.hosting.BUDGETS`; Stop, a rerun, another page or a closed tab cancels it.
+"""
 from __future__ import annotations
 
 import time
@@ -7,34 +12,24 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from plotly.colors import qualitative
 
 from explorer.demos.tsne import (
-    DATASETS, checks_along_run, gradient_check, joint_probabilities, kl_divergence, load_dataset, trustworthiness,
-    tsne,
+    DATASETS, against_sklearn, checks_of_run, dataset_size, live, phase_ends, random_checks,
 )
-from explorer.device import available_devices, describe_device, resolve_device
+from explorer.device import available_devices
+from explorer.expression import ExpressionError
+from explorer.hosting import BUDGETS
+from explorer.sandbox import Unavailable
+from explorer.ui import runner
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
 MAX_ITERATIONS = 20_000
 SNAPSHOTS = 500        # at most this many embeddings kept per run (memory per session stays bounded)
-EXACT_SKLEARN_POINTS = 2000
-PALETTE = qualitative.T10  # scikit-learn's exact TSNE takes a minute at 1,797 points and grows as N²
-@st.cache_data(show_spinner="computing P by the perplexity search…", max_entries=8)
-def _prepared(dataset: str, n: int | None, perplexity: float, seed: int):
-    X, labels = load_dataset(dataset, n, seed=seed)
-    start = time.perf_counter()
-    P = joint_probabilities(X, perplexity)
-    return X, labels, P, time.perf_counter() - start
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _check(dataset: str, n: int | None, perplexity: float, seed: int, alpha: float):
-    P = _prepared(dataset, n, perplexity, seed)[2]
-    Y = torch.randn(P.shape[0], 2, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return gradient_check(P, Y, alpha)
+EXACT_SKLEARN_POINTS = 2000  # scikit-learn's exact TSNE takes a minute at 1,797 points and grows as N²
+PALETTE = qualitative.T10
+RUN_SECONDS = 300.0          # a run's hard limit in the heavy lane (its budget keeps it near a minute)
 
 
 def _colours(labels: np.ndarray) -> tuple[list[str], list[str]]:
@@ -116,7 +111,8 @@ def _schedule(snapshot) -> str:
             f"momentum {snapshot.momentum:g}) · mean gain {snapshot.mean_gain:.2f}")
 
 
-def _gradient_panel(dataset, n, perplexity, seed, exaggeration) -> None:
+def _gradient_panel(data: tuple, exaggeration: float) -> dict | None:
+    """The gradient at a random Y, three ways (heavy work, cached); returns the data's description."""
     st.subheader("The gradient, three ways")
     st.markdown(
         "Autograd differentiates the objective; the paper's equation 5 is "
@@ -125,8 +121,10 @@ def _gradient_panel(dataset, n, perplexity, seed, exaggeration) -> None:
         "autograd / reference = 4 everywhere. During early exaggeration the update uses αp_ij, the gradient "
         "of `−α Σ p log w + log Z` (not of KL(αP‖Q), which would be α times the plain gradient): that is "
         "the objective autograd checks there. Float64, at a random Y ~ N(0, 1) of this seed.")
-    for col, alpha in zip(st.columns(2), dict.fromkeys((1.0, float(exaggeration)))):
-        check = _check(dataset, n, perplexity, seed, alpha)
+    result = runner.result(random_checks, *data, (1.0, float(exaggeration)), lane="heavy", timeout=RUN_SECONDS)
+    if result is None:
+        return None
+    for col, (alpha, check) in zip(st.columns(2), result["checks"].items()):
         with col:
             st.markdown(f"**α = {alpha:g}** ({'plain KL' if alpha == 1 else 'early exaggeration'})")
             st.metric("max |autograd − paper| / max |paper|", f"{check.max_rel_error:.2e}")
@@ -136,6 +134,7 @@ def _gradient_panel(dataset, n, perplexity, seed, exaggeration) -> None:
                 name: [f"({a:.4g}, {b:.4g})" for a, b in grad[:rows].tolist()]
                 for name, grad in (("autograd ∂C/∂y_i", check.autograd), ("paper (eq. 5)", check.paper),
                                    ("reference (no 4)", check.reference))}}, hide_index=True)
+    return result
 
 
 def _settings_form() -> tuple[dict, bool]:
@@ -173,9 +172,9 @@ def _settings_form() -> tuple[dict, bool]:
     return settings, started
 
 
-def _comparison(X, labels, P, last, ours_kl: float, ours_seconds: float, perplexity: float, seed: int) -> None:
+def _comparison(data: tuple, n_points: int, labels: np.ndarray, ours: dict, seed: int) -> None:
     st.subheader("Against scikit-learn")
-    methods = ("barnes_hut", "exact") if len(X) <= EXACT_SKLEARN_POINTS else ("barnes_hut",)
+    methods = ("barnes_hut", "exact") if n_points <= EXACT_SKLEARN_POINTS else ("barnes_hut",)
     method = st.radio("scikit-learn's method", methods, horizontal=True, key="tsne_sk_method",
                       format_func=lambda m: "Barnes-Hut (approximate)" if m == "barnes_hut"
                       else "exact (slow: about a minute on digits)",
@@ -183,23 +182,19 @@ def _comparison(X, labels, P, last, ours_kl: float, ours_seconds: float, perplex
                            "it takes minutes beyond")
     if not st.button("Run scikit-learn's TSNE on the same data", key="tsne_sk_run"):
         return
-    from sklearn.manifold import TSNE
-
-    with st.spinner(f"scikit-learn's {method} TSNE is running…"):
-        start = time.perf_counter()
-        model = TSNE(perplexity=perplexity, init="pca", method=method, random_state=seed)
-        Y = model.fit_transform(X)
-        seconds = time.perf_counter() - start
+    theirs = runner.result(against_sklearn, *data, method, lane="heavy", timeout=RUN_SECONDS)
+    if theirs is None:
+        return
     left, right = st.columns([2, 3])
     left.table({"": ["explorer (exact)", f"scikit-learn ({method})"],
-                "KL on the same exact P": [f"{ours_kl:.4f}",
-                                           f"{float(kl_divergence(P, torch.as_tensor(Y, dtype=torch.float64))):.4f}"],
-                "trustworthiness(10)": [f"{trustworthiness(X, last.Y):.4f}", f"{trustworthiness(X, Y):.4f}"],
-                "iterations": [last.iteration, int(model.n_iter_)],
-                "seconds": [f"{ours_seconds:.2f}", f"{seconds:.2f}"]})
+                "KL on the same exact P": [f"{ours['kl']:.4f}", f"{theirs['kl']:.4f}"],
+                "trustworthiness(10)": [f"{ours['trustworthiness']:.4f}", f"{theirs['trustworthiness']:.4f}"],
+                "iterations": [ours["iteration"], theirs["iterations"]],
+                "seconds": [f"{ours['seconds']:.2f}", f"{theirs['seconds']:.2f}"]})
     left.caption("Seconds from the data to the embedding: ours are the perplexity search and the "
                  "optimisation (not the live drawing), scikit-learn's its fit_transform.")
-    right.vega_lite_chart(*_embedding_chart(Y, labels, f"scikit-learn ({method})", height=380), width="stretch")
+    right.vega_lite_chart(*_embedding_chart(theirs["Y"], labels, f"scikit-learn ({method})", height=380),
+                          width="stretch")
 
 
 def render() -> None:
@@ -208,15 +203,16 @@ def render() -> None:
                "Then exact t-SNE, live, with the paper's schedule.")
     s, started = _settings_form()
     n = int(s["n"]) or None
+    data = (s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
     try:
-        device = resolve_device(s["device"])
-        X, labels, P, p_seconds = _prepared(s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
-    except ValueError as err:
-        st.error(str(err))
+        described = _gradient_panel(data, s["exaggeration"])
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
         return
-    st.markdown(f"{X.shape[0]} points of {X.shape[1]} dimensions · P by the perplexity search in "
-                f"{p_seconds:.2f} s · computing on **{describe_device(device)}**")
-    _gradient_panel(s["dataset"], n, float(s["perplexity"]), int(s["seed"]), s["exaggeration"])
+    if described is not None:
+        rows, dims = described["shape"]
+        st.markdown(f"{rows} points of {dims} dimensions · P by the perplexity search in "
+                    f"{described['p_seconds']:.2f} s")
 
     st.subheader("The embedding")
     stop = st.button("Stop", key="tsne_stop")
@@ -224,50 +220,82 @@ def render() -> None:
     left, right = st.columns([3, 2])
     scatter_slot, kl_slot, schedule_slot = left.empty(), right.empty(), right.empty()
     state = st.session_state.setdefault("tsne_run", {"history": [], "done": False, "key": None})
-    key = (s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
     iterations, exploration = int(s["iterations"]), int(s["exploration"])
     if started:
-        state.update(history=[], done=False, key=key, device=describe_device(device), drawing=0.0)
-        last_draw, drawn_kl, drawing = 0.0, 0, 0.0
-        for snapshot in tsne(X, P=P, n_iter=iterations, early_exaggeration=float(s["exaggeration"]),
-                             exploration_iter=exploration, learning_rate=float(s["lr"]) or "auto",
-                             tol=0.0 if s["run_all"] else 1e-4, seed=int(s["seed"]), device=device,
-                             snapshot_every=max(10, iterations // SNAPSHOTS)):
-            state["history"].append(snapshot)
-            now = time.monotonic()
-            if now - last_draw >= FRAME_SECONDS:
-                last_draw = now
-                progress.progress(snapshot.iteration / iterations, text=_schedule(snapshot))
-                title = f"iteration {snapshot.iteration}"
-                scatter_slot.vega_lite_chart(*_embedding_chart(snapshot.Y, labels, title), width="stretch")
-                kls = sum(h.kl is not None for h in state["history"])
-                if kls != drawn_kl:  # the curve changes every kl_every iterations, not every frame
-                    drawn_kl = kls
-                    kl_slot.vega_lite_chart(*_kl_chart(state["history"], exploration), width="stretch")
-                drawing += time.monotonic() - now
-                state["drawing"] = drawing
-        state["done"] = True
-    history = state["history"] if state["key"] == key else []
+        _run(state, data, s, iterations, exploration, progress, scatter_slot, kl_slot)
+    history = state["history"] if state["key"] == data else []
     if not history:
         return
-    last = history[-1]
+    last, labels = history[-1], state["labels"]
     ended = "stopped" if stop or not state["done"] else "done"
     progress.progress(min(1.0, last.iteration / iterations), text=f"{ended} at iteration {last.iteration}")
     scatter_slot.plotly_chart(_replay(history, labels, exploration), key="tsne_replay", width="stretch")
     kl_slot.vega_lite_chart(*_kl_chart(history, exploration), width="stretch")
     schedule_slot.caption(_schedule(last))
-    ours_kl = float(kl_divergence(P, torch.as_tensor(last.Y, dtype=torch.float64)))
-    st.markdown(f"Ours ({ended}): exact KL(P‖Q) **{ours_kl:.4f}**, trustworthiness(10) "
-                f"**{trustworthiness(X, last.Y):.4f}**, {last.seconds:.2f} s for {last.iteration} iterations "
-                f"on {state['device']}, of which {state['drawing']:.2f} s drew the live view. "
-                "▶ replay plays the saved snapshots.")
+    scored = state.get("score")
+    if scored is not None:
+        st.markdown(f"Ours ({ended}): exact KL(P‖Q) **{scored['kl']:.4f}**, trustworthiness(10) "
+                    f"**{scored['trustworthiness']:.4f}**, {last.seconds:.2f} s of computing for {last.iteration} "
+                    f"iterations on {state['device']}. ▶ replay plays the saved snapshots.")
+    else:
+        st.markdown(f"Ours ({ended}): {last.iteration} iterations in {last.seconds:.2f} s on {state['device']}; "
+                    "a stopped run is not scored. ▶ replay plays the saved snapshots.")
     if st.button("Check the gradient along this run", key="tsne_check_run",
                  help="autograd against equation 5 at the first and last snapshot of each phase, float64"):
-        checks = checks_along_run(P, history)
-        st.table({"at": [f"iteration {snap.iteration}" for snap, _ in checks],
-                  "phase": [snap.phase for snap, _ in checks],
-                  "α": [f"{snap.exaggeration:g}" for snap, _ in checks],
-                  "max |autograd − paper| / max |paper|": [f"{c.max_rel_error:.2e}" for _, c in checks],
-                  "autograd / reference": [f"{c.reference_ratio:.6f}" for _, c in checks]})
-    _comparison(X, labels, P, last, ours_kl, p_seconds + last.seconds - state["drawing"], float(s["perplexity"]),
-                int(s["seed"]))
+        _checks_along(data, history)
+    if scored is not None:
+        ours = {**scored, "iteration": last.iteration, "seconds": state["p_seconds"] + last.seconds}
+        _comparison(data, len(labels), labels, ours, int(s["seed"]))
+
+
+def _run(state: dict, data: tuple, s: dict, iterations: int, exploration: int, progress, scatter_slot,
+         kl_slot) -> None:
+    """Start a run in the heavy lane and draw it as it comes, at most four frames a second."""
+    try:
+        BUDGETS.check_tsne(dataset_size(data[0], data[1]), iterations)
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
+        return
+    state.update(history=[], done=False, key=data, score=None, labels=np.zeros(0))
+    last_draw, drawn_kl = 0.0, 0
+    try:
+        for item in runner.stream(live, *data, n_iter=iterations, early_exaggeration=float(s["exaggeration"]),
+                                  exploration_iter=exploration, learning_rate=float(s["lr"]) or "auto",
+                                  tol=0.0 if s["run_all"] else 1e-4, device=s["device"],
+                                  snapshot_every=max(10, iterations // SNAPSHOTS), timeout=RUN_SECONDS,
+                                  status=progress):
+            if isinstance(item, dict):
+                if "labels" in item:
+                    state.update(labels=item["labels"], device=item["device"], p_seconds=item["p_seconds"])
+                else:
+                    state["score"] = item
+                continue
+            state["history"].append(item)
+            now = time.monotonic()
+            if now - last_draw >= FRAME_SECONDS:
+                last_draw = now
+                progress.progress(item.iteration / iterations, text=_schedule(item))
+                scatter_slot.vega_lite_chart(*_embedding_chart(item.Y, state["labels"], f"iteration {item.iteration}"),
+                                             width="stretch")
+                kls = sum(h.kl is not None for h in state["history"])
+                if kls != drawn_kl:  # the curve changes every kl_every iterations, not every frame
+                    drawn_kl = kls
+                    kl_slot.vega_lite_chart(*_kl_chart(state["history"], exploration), width="stretch")
+    except Unavailable as err:
+        runner.busy_notice(err, key="tsne_retry")
+        return
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
+        return
+    state["done"] = True
+
+
+def _checks_along(data: tuple, history: list) -> None:
+    checks = runner.result(checks_of_run, *data, phase_ends(history), lane="heavy", timeout=RUN_SECONDS)
+    if checks is None:
+        return
+    st.table({"at": [f"iteration {snap.iteration}" for snap, _ in checks],
+              "phase": [snap.phase for snap, _ in checks],
+              "α": [f"{snap.exaggeration:g}" for snap, _ in checks],
+              "max |autograd − paper| / max |paper|": [f"{c.max_rel_error:.2e}" for _, c in checks],
+              "autograd / reference": [f"{c.reference_ratio:.6f}" for _, c in checks]})

@@ -6,10 +6,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`show_error` ``(err, source=None, *, panel=None) -> None``
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
-- :func:`graph_view` ``(dot, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
-- :func:`cached_exploration` ``(source, inputs, *, seed, dtype, device, vector) -> Exploration | ExpressionError``
-- :func:`cached_vector_jacobian` ``(source, inputs, *, seed, dtype, device, vector)``
-  ``-> VectorJacobian | ExpressionError``
+- :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
 - :func:`pan_zoom_html` ``(svg, *, focus=None) -> str`` (plain text, no Streamlit call)
 
 Every widget keeps its value under a fixed session-state key that is bound to
@@ -28,11 +25,9 @@ import streamlit as st
 
 from explorer.device import available_devices
 from explorer.expression import ExpressionError
-from explorer.vjp import ONES, VectorChoice
+from explorer.views import DRAWING_TIMEOUT
 
 DTYPE_CHOICES = ("float32", "float64")
-WORK_TIMEOUT = 10.0  # seconds an evaluation of user text may take (the sandbox kills it after)
-DRAWING_TIMEOUT = 15.0  # seconds Graphviz may take to lay a graph out before the page gives up
 
 
 # ---------------------------------------------------------------------------
@@ -154,62 +149,6 @@ def show_error(err: BaseException, source: str | None = None, *, panel: InputsPa
 
 
 # ---------------------------------------------------------------------------
-# Running user text: in the sandbox, cached per input.
-
-def _run(fn, source: str, inputs: tuple, seed: int, dtype: str, device: str, vector: tuple) -> tuple:
-    from explorer.sandbox import run_isolated
-
-    choice = VectorChoice(*vector)
-    try:
-        return "ok", run_isolated(fn, source, inputs=dict(inputs), vector=choice, seed=seed, dtype=dtype,
-                                  device=device, timeout=WORK_TIMEOUT)
-    except ExpressionError as err:
-        return "error", err
-    except ValueError as err:  # a bad v choice or option
-        return "error", ExpressionError(str(err))
-    except RuntimeError as err:  # a failure of ours, reported by the worker: shown, not raised
-        return "error", ExpressionError(f"the evaluation failed: {err}")
-
-
-@st.cache_data(max_entries=256, ttl=3600, show_spinner=False)
-def _exploration(source: str, inputs: tuple, seed: int, dtype: str, device: str, vector: tuple) -> tuple:
-    from explorer.vjp import explore_with_vector
-
-    return _run(explore_with_vector, source, inputs, seed, dtype, device, vector)
-
-
-@st.cache_data(max_entries=128, ttl=3600, show_spinner=False)
-def _vector_jacobian(source: str, inputs: tuple, seed: int, dtype: str, device: str, vector: tuple) -> tuple:
-    from explorer.vjp import vector_jacobian
-
-    return _run(vector_jacobian, source, inputs, seed, dtype, device, vector)
-
-
-def _vector_key(vector: VectorChoice) -> tuple:
-    return (vector.kind, vector.index, vector.seed, vector.values)
-
-
-def cached_exploration(source: str, inputs: Mapping[str, str], *, seed: int = 0, dtype: str = "float32",
-                       device: str = "auto", vector: VectorChoice = ONES):
-    """:func:`explorer.vjp.explore_with_vector` in the sandbox, cached per input.
-
-    Returns the :class:`~explorer.Exploration`, or the
-    :class:`~explorer.ExpressionError` that refused it (refusals are cached
-    too, so a rerun that changed nothing does no work). Every call returns a
-    fresh copy: nothing a session changes is shared.
-    """
-    _, value = _exploration(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
-    return value
-
-
-def cached_vector_jacobian(source: str, inputs: Mapping[str, str], *, seed: int = 0, dtype: str = "float32",
-                           device: str = "auto", vector: VectorChoice = ONES):
-    """:func:`explorer.vjp.vector_jacobian` in the sandbox, cached per input (or its ExpressionError)."""
-    _, value = _vector_jacobian(source, tuple(inputs.items()), seed, dtype, device, _vector_key(vector))
-    return value
-
-
-# ---------------------------------------------------------------------------
 # The graph view: server-side SVG in a pan/zoom frame, with downloads.
 
 _VIEWER = """<!doctype html><html><head><meta charset="utf-8"><style>
@@ -321,37 +260,37 @@ def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner="Graphviz is drawing the graph…")
-def _drawing(dot: str, fmt: str) -> bytes | str:
-    """The drawing, or why there is none (cached too: a layout that timed out is not tried again)."""
+def _drawn(dot: str, fmt: str) -> bytes:
+    """The drawing in ``fmt`` (cached); a failure raises, and raising is never cached: it may pass next time."""
     from explorer.export import render
 
-    try:
-        return render(dot, fmt, timeout=DRAWING_TIMEOUT)
-    except ValueError as err:
-        return str(err)
+    return render(dot, fmt, timeout=DRAWING_TIMEOUT)
 
 
 def _png(dot: str) -> bytes:
-    drawing = _drawing(dot, "png")
-    if isinstance(drawing, str):
-        raise ValueError(drawing)
-    return drawing
+    return _drawn(dot, "png")
 
 
-def graph_view(dot: str, *, key: str, file_stem: str = "graph", height: int = 560, focus: str | None = None,
-               alt: str = "Autograd graph") -> None:
-    """Show DOT as an SVG drawn on the server by Graphviz, with pan, zoom, fullscreen and downloads.
+def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", height: int = 560,
+               focus: str | None = None, alt: str = "Autograd graph") -> None:
+    """Show a graph as an SVG drawn by Graphviz, with pan, zoom, fullscreen and downloads.
 
-    The browser never lays out the graph itself (its Graphviz stalls at a few
-    thousand nodes): ``dot`` draws it once per distinct DOT text (cached), and
-    the page only pans and zooms the drawing. Downloads: SVG, PNG (drawn when
-    asked for) and the DOT source.
+    ``drawing`` is what :func:`explorer.views.drawing` returns (DOT and its
+    SVG, drawn in the sandbox with the rest of the page's answer), or DOT
+    alone, then drawn here. The browser never lays out the graph itself (its
+    Graphviz stalls at a few thousand nodes); the page only pans and zooms
+    the drawing. Downloads: SVG, PNG (drawn when asked for) and the DOT source.
     """
-    drawing = _drawing(dot, "svg")
+    if isinstance(drawing, str):
+        try:
+            drawing = {"dot": drawing, "svg": _drawn(drawing, "svg").decode("utf-8"), "error": None}
+        except ValueError as err:
+            drawing = {"dot": drawing, "svg": None, "error": str(err)}
+    dot = drawing["dot"]
     try:
-        if isinstance(drawing, str):
-            raise ValueError(drawing)
-        svg = drawing.decode("utf-8")
+        if drawing["error"]:
+            raise ValueError(drawing["error"])
+        svg = drawing["svg"]
         html = pan_zoom_html(svg, focus=focus)
     except ValueError as err:
         st.error(f"The graph could not be drawn: {err}", icon=":material/error:")

@@ -1,0 +1,278 @@
+"""What the explorer page shows of an exploration, computed where the exploration is made.
+
+The page asks for a :class:`Request` (the state its URL holds) and one
+*part* of it (the summary, the open tab) and gets plain data back: text,
+table rows, DOT and SVG. The exploration itself (its tensors and graph:
+megabytes for a big model) stays in the sandbox worker that made it; the
+server's process only lays the answer out.
+
+>>> request = Request("x**3 + 2*x**2 + 8*x", (("x", "4"),))
+>>> view(request, ("summary",))["summary"]["lines"]
+['f = tensor([128.])', 'x.grad = tensor([72.])']
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from explorer.exploration import Exploration
+from explorer.expression import ExpressionError
+from explorer.vjp import ONES, VectorChoice
+
+DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
+DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out
+PARTS = ("summary", "graph", "table", "steps", "vjp")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A typed function with its inputs and options, or a built-in model: what the page shows.
+
+    Frozen and made of plain values, so that it keys the cache of results.
+    """
+
+    source: str = ""
+    inputs: tuple = ()                  # ((name, spec), ...)
+    seed: int = 0
+    dtype: str = "float32"
+    device: str = "auto"
+    vector: tuple = ("ones", 0, 0, "")  # a VectorChoice's fields
+    model: str = ""
+    depth: int = 0
+
+    @property
+    def choice(self) -> VectorChoice:
+        return VectorChoice(*self.vector)
+
+    @property
+    def lane(self) -> str:
+        """Built-in models are heavy work; a typed function is light (its size is bounded by the limits)."""
+        return "heavy" if self.model else "light"
+
+    def explore(self) -> Exploration:
+        """Run it: the typed function in the sandbox's limits, or the model (its depth validated)."""
+        if self.model:
+            from explorer.presets import model_exploration
+
+            try:
+                return model_exploration(self.model, self.depth, seed=self.seed)
+            except ValueError as err:
+                raise ExpressionError(str(err)) from None
+        from explorer.vjp import explore_with_vector
+
+        return explore_with_vector(self.source, inputs=dict(self.inputs), vector=self.choice, seed=self.seed,
+                                   dtype=self.dtype, device=self.device)
+
+
+# The last few explorations of this worker: the page asks for the summary, then a tab, of the same request.
+_RECENT: collections.OrderedDict[Request, Exploration] = collections.OrderedDict()
+_RECENT_LOCK = threading.Lock()
+
+
+def exploration(request: Request) -> Exploration:
+    """``request.explore()``, kept for the next part this worker is asked of the same request."""
+    with _RECENT_LOCK:
+        if request in _RECENT:
+            _RECENT.move_to_end(request)
+            return _RECENT[request]
+    ex = request.explore()
+    with _RECENT_LOCK:
+        _RECENT[request] = ex
+        while len(_RECENT) > (1 if len(ex.nodes) > 2000 else 4):
+            _RECENT.popitem(last=False)
+    return ex
+
+
+def view(request: Request, part: tuple = ("summary",)) -> dict:
+    """``{"summary": ..., part[0]: ...}`` for ``request``: a top-level function for the sandbox.
+
+    Parts: ``("summary",)``; ``("graph", style, options)`` with the DOT and
+    its SVG; ``("table",)`` with the node table's rows; ``("steps", step,
+    options)`` with the step's chain rule and the graph highlighting it;
+    ``("vjp",)`` with J, v and vᵀJ.
+    """
+    kind = part[0]
+    if kind not in PARTS:
+        raise ValueError(f"part must be one of {', '.join(PARTS)}, not {kind!r}")
+    ex = exploration(request)
+    out: dict[str, Any] = {"summary": summary(request, ex)}
+    if kind == "graph":
+        _, style, options = part
+        out["graph"] = drawing(ex.to_dot(style, **dict(options)))
+    elif kind == "table":
+        out["table"] = {"rows": node_rows(ex), "adds_up": received_is_sum_of_sent(ex)}
+    elif kind == "steps":
+        _, step, options = part
+        out["steps"] = steps(ex, step, dict(options))
+    elif kind == "vjp":
+        from explorer.vjp import vector_jacobian
+
+        out["vjp"] = {"vj": vector_jacobian(request.source, inputs=dict(request.inputs), vector=request.choice,
+                                            seed=request.seed, dtype=request.dtype, device=request.device),
+                      "grads": ex.grads}
+    return out
+
+
+def drawing(dot: str, timeout: float = DRAWING_TIMEOUT) -> dict:
+    """``{"dot", "svg", "error"}``: the DOT and Graphviz's SVG of it, or why there is none."""
+    from explorer.export import render
+
+    try:
+        return {"dot": dot, "svg": render(dot, "svg", timeout=timeout).decode("utf-8"), "error": None}
+    except ValueError as err:
+        return {"dot": dot, "svg": None, "error": str(err)}
+
+
+# ---------------------------------------------------------------------------
+# The parts.
+
+def output_names(ex: Exploration) -> list[str]:
+    """The user's name of each output, or ``f`` (``f0``, ``f1``... for several); a model's is ``loss``."""
+    names = list(ex.output_names or ())
+    names += [""] * (len(ex.outputs) - len(names))
+    if not any(names) and len(ex.outputs) == 1 and not ex.source:
+        return ["loss"]
+    return [name or ("f" if len(ex.outputs) == 1 else f"f{i}") for i, name in enumerate(names)]
+
+
+def summary(request: Request, ex: Exploration) -> dict:
+    """The numbers shown above the tabs: outputs, gradients, shapes, and the seed's numbers for a preset."""
+    lines = [f"{name} = {out!s}" for name, out in zip(output_names(ex), ex.outputs)]
+    if request.model:
+        count = sum(t.numel() for t in ex.grads.values())
+        lines.append(f"{len(ex.grads)} parameter tensors ({count:,} numbers); largest |grad| = "
+                     f"{max(float(g.abs().max()) for g in ex.grads.values()):.4g}")
+    else:
+        lines += [f"{name}.grad = {ex.grads[name]!s}" for name in ex.inputs if name in ex.grads]
+    found = None if request.model else _matching_preset(request)
+    return {
+        "lines": lines, "device": ex.device, "dtype": ex.dtype, "nodes": len(ex.nodes),
+        "scalar": all(o.numel() == 1 for o in ex.outputs),
+        "v": [v.tolist() for v in ex.v] if not request.model and request.choice != ONES else None,
+        "shapes": {name: tuple(t.shape) for name, t in ex.inputs.items()},
+        "outputs": list(ex.graph.outputs),
+        "preset": None if found is None else (found.key, agreement(found, ex)),
+    }
+
+
+def _matching_preset(request: Request):
+    from explorer.presets import PRESETS
+
+    for p in PRESETS:
+        if (p.source and p.source.strip() == request.source.strip() and tuple(p.inputs.items()) == request.inputs
+                and p.dtype == request.dtype and p.explorable):
+            return p
+    return None
+
+
+def agreement(p, ex: Exploration) -> tuple[bool, list[str]]:
+    """Whether our numbers agree with what the seed prints for preset ``p``, and the seed's numbers as text."""
+    lines, agree = [], True
+    for name, printed in p.expected.grads.items():
+        ours = ex.grads[name].reshape(-1).double()
+        if isinstance(printed, dict):
+            pairs = [(ours[i].item(), value) for i, value in printed.items()]
+            lines.append(f"{name}.grad[{', '.join(map(str, printed))}] = "
+                         f"{', '.join(f'{v:g}' for v in printed.values())}")
+        else:
+            pairs = list(zip(ours.tolist(), torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
+            lines.append(f"{name}.grad = {printed}")
+        agree &= all(abs(a - b) <= p.expected.atol for a, b in pairs)
+    for out, printed in zip(ex.outputs, p.expected.outputs or ()):
+        mine = out.reshape(-1).double().tolist()
+        agree &= all(abs(a - b) <= p.expected.atol
+                     for a, b in zip(mine, torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
+        lines.append(f"output = {printed}")
+    return agree, lines
+
+
+def node_rows(ex: Exploration) -> list[dict]:
+    """The node table as rows for a data frame, in the order PyTorch's engine ran the nodes.
+
+    For each node: what it computes, its inputs, its value, its local
+    derivative for each input (where small enough), the gradient it received,
+    and what it sent to each input (received times local derivative).
+    """
+    by_id = {n.id: n for n in ex.nodes}
+    rows = []
+    for n in ex.nodes:
+        targets = [(k, by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
+        rows.append({
+            "step": n.step,
+            "node": n.name,
+            "op": n.op,
+            "kind": n.kind,
+            "inputs": ", ".join(t.name for _, t in targets),
+            "value": cell(n.value),
+            "local derivative": "; ".join(f"∂/∂{t.name}: {cell(n.local[k] if k < len(n.local) else None)}"
+                                          for k, t in targets),
+            "grad received": cell(n.grad),
+            "sent to inputs": "; ".join(f"→ {t.name}: {cell(n.sends[k] if k < len(n.sends) else None)}"
+                                        for k, t in targets),
+        })
+    return rows
+
+
+def received_is_sum_of_sent(ex: Exploration, atol: float = 1e-5) -> bool:
+    """Whether every node received the sum of what its consumers sent it (the chain rule's sum)."""
+    by_id = {n.id: n for n in ex.nodes}
+    for n in ex.nodes:
+        if n.grad is None or not n.consumers:
+            continue
+        total = torch.zeros_like(n.grad)
+        for c in set(n.consumers):
+            consumer = by_id[c]
+            for k, i in enumerate(consumer.inputs):
+                if i == n.id and k < len(consumer.sends) and consumer.sends[k] is not None:
+                    total = total + consumer.sends[k].sum_to_size(n.grad.shape)
+        if not torch.allclose(total, n.grad, atol=atol, rtol=1e-4):
+            return False
+    return True
+
+
+def steps(ex: Exploration, step: int, options: dict) -> dict:
+    """Step ``step`` of backward in the engine's order: its node, heading and chain-rule text, and the graph
+    with that node highlighted (its neighbourhood, for a large graph)."""
+    nodes = ex.nodes
+    step = min(max(0, step), len(nodes) - 1)
+    node = nodes[step]
+    heading = node.op + (f" ({node.label})" if node.label else "")
+    if node.kind == "leaf":
+        text = f"{node.name}.grad = {cell(node.grad)}: the sum of what its consumers sent (AccumulateGrad)"
+    else:
+        chain = next((s.text for s in ex.graph.steps if s.node == node.id), "")
+        text = f"{node.name} received {cell(node.grad)}" + (f"\n{chain}" if chain else "")
+    options = {"highlight": node.id, **options}
+    if len(nodes) > DEFAULT_MAX_NODES:  # draw the neighbourhood of the current node
+        options.setdefault("max_nodes", DEFAULT_MAX_NODES)
+        options["focus"] = node.id
+    else:
+        options.pop("max_nodes", None)
+    return {"count": len(nodes), "step": step, "node": node.id, "heading": heading, "text": text,
+            "graph": drawing(ex.to_dot("annotated", **options))}
+
+
+def flat(t: torch.Tensor) -> str:
+    """A tensor's numbers as one short list, rounded to 4 decimals."""
+    return " ".join(str([round(v, 4) for v in t.reshape(-1).tolist()]).split())
+
+
+def cell(value: Any) -> str:
+    """A table cell: a number, a short tensor, or a long one's shape and first numbers."""
+    if value is None:
+        return "–"
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1:
+            return f"{value.item():.6g}"
+        if value.numel() > 12:
+            return f"{tuple(value.shape)}: {flat(value.reshape(-1)[:6])[:-1]}, …]"
+        return flat(value)
+    return str(value)
+
+
+__all__ = ["DEFAULT_MAX_NODES", "PARTS", "Request", "agreement", "cell", "drawing", "exploration", "flat",
+           "node_rows", "output_names", "received_is_sum_of_sent", "steps", "summary", "view"]
