@@ -816,7 +816,10 @@ class _Runner:
             kwargs.update(dtype=self.dtype, device=self.device)
         result = self.call(function, args, kwargs, node)
         if (function.creates or node.op == "detach") and isinstance(result, torch.Tensor):
-            self.constants.setdefault(node.text or node.op, result)
+            text = node.text or node.op
+            if text in self.constants:  # the same text twice: where, tells them apart
+                text += f" (line {node.line}, column {node.column})"
+            self.constants[text] = result
         return result
 
 

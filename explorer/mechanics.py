@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import torch
 
 from explorer.derivatives import differentiable
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, evaluate
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, evaluate, plain_name
 
 KINDS = ("value", "error", "warning")
 MAX_NAMED = 8  # intermediate results shown in the leaf lesson
@@ -84,7 +84,8 @@ def _forward(program: Program, leaves: dict[str, torch.Tensor]) -> _Run:
         evaluation = evaluate(program, leaves)
     if len(evaluation.outputs) != 1:
         raise ExpressionError(f"these lessons use a function with one output, not {len(evaluation.outputs)}")
-    name = program.output_names[0] if program.output_names and program.output_names[0] else "z"
+    # The output's name as typed: h, not the graph's h#2 for a name bound again.
+    name = plain_name(program.output_names[0]) if program.output_names and program.output_names[0] else "z"
     if name in leaves:
         name = "z"
     output = evaluation.outputs[0]
@@ -97,7 +98,7 @@ def _start(source: str | Program, inputs: Mapping[str, Any] | None, seed: int, d
            limits: Limits, values: Mapping[str, Any]) -> tuple[_Run, list[Event]]:
     """The inputs as leaves and a first forward pass, with the events that show them."""
     f = differentiable(source, inputs, seed=seed, dtype=dtype, device=device, limits=limits, **values)
-    leaves = {n: t.detach().clone().requires_grad_(True) for n, t in f.inputs.items()}
+    leaves = {n: t.detach().clone().requires_grad_(t.is_floating_point()) for n, t in f.inputs.items()}
     run = _forward(f.program, leaves)
     events = [Event(n, str(t), note="a leaf: created by you, requires_grad=True") for n, t in leaves.items()]
     events.append(Event(_forward_code(f.program, run.output_name), str(run.output),
