@@ -218,7 +218,7 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
             products[name] = (flat_v.to(jac.dtype) @ jac).reshape(tensors[name].shape)
     return VectorJacobian(
         jacobians=jacobians, v=flat_v, products=products, output_shapes=shapes,
-        input_shapes={n: tuple(t.shape) for n, t in tensors.items()}, implicit_error=error,
+        input_shapes={n: tuple(t.shape) for n, t in leaves.items()}, implicit_error=error,
     )
 
 
