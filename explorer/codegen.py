@@ -31,7 +31,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 
-from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, parse
+from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, parse, script_name
 from explorer.functions import FUNCTIONS
 from explorer.inputs import CONSTRUCTOR_NAMES, DTYPES, integer_spec, parse_spec
 
@@ -215,7 +215,7 @@ class _Writer:
         for name in (*program.inputs, *(n for n, _ in program.assignments)):
             # A variable called `print` or `dtype` is fine in the explorer, not in a script; the graph's
             # h#2 (h bound again) is h_2.
-            self.names[name] = self.fresh(name.replace("#", "_"))
+            self.names[name] = self.fresh(script_name(name))
 
     def fresh(self, name: str) -> str:
         candidate = name

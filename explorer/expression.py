@@ -205,6 +205,15 @@ def version_label(name: str, version: int) -> str:
     return name if version == 1 else f"{name}#{version}"
 
 
+def script_name(label: str) -> str:
+    """A label as a name in Python code (the PyTorch code tab, the lessons): ``h#2`` -> ``h_2``.
+
+    >>> script_name("h#2"), script_name("w1")
+    ('h_2', 'w1')
+    """
+    return label.replace("#", "_")
+
+
 def plain_name(label: str) -> str:
     """The name as typed, without its version.
 
@@ -239,12 +248,13 @@ def parse(source: str, *, limits: Limits = DEFAULT_LIMITS,
     for input specs such as ``rand(10, 2)``; the program then may not have free
     names. Every refusal is an :class:`ExpressionError`.
 
-    >>> parse("(log(x[0]*x[1]), sin(x[1]))").outputs[1]
-    Call(op='sin', args=(Index(value=Name(id='x'), index=(1,)),), kwargs=())
+    >>> second = parse("(log(x[0]*x[1]), sin(x[1]))").outputs[1]
+    >>> second.op, second.text, second.args[0].index
+    ('sin', 'sin(x[1])', (1,))
     >>> parse("x.__class__")
     Traceback (most recent call last):
     ...
-    explorer.expression.ExpressionError: names starting with '_' are not allowed: '__class__' (line 1, column 2)
+    explorer.expression.ExpressionError: names starting with '_' are not allowed: '__class__' (line 1, column 3)
     """
     if not isinstance(source, str):
         raise ExpressionError(f"the function must be text, not {type(source).__name__}")
@@ -928,6 +938,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "parse", "plain_name", "refusing_blowups", "version_label",
+    "Program", "Seq", "check", "describe", "evaluate", "parse", "plain_name", "refusing_blowups", "script_name",
+    "version_label",
     "DEFAULT_LIMITS",
 ]
