@@ -417,7 +417,9 @@ class _Parser:
             value = self.fold(Call(kind[0], (current, self.expr(statement.value)), **where), statement)
         elif isinstance(statement, ast.Assign):
             if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
-                raise self.fail("assign to one plain name, e.g. w1 = x**2", statement)
+                hint = ("; from values and indices pick one, v = torch.sort(x).values"
+                        if isinstance(statement.targets[0], ast.Tuple) else "")
+                raise self.fail(f"assign to one plain name, e.g. w1 = x**2{hint}", statement)
             target = statement.targets[0]
             value = self.expr(statement.value)
         elif isinstance(statement, ast.Expr):
