@@ -31,7 +31,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 
-from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, parse, script_name
+from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, items_of, parse, script_name
 from explorer.functions import FUNCTIONS
 from explorer.inputs import CONSTRUCTOR_NAMES, DTYPES, integer_spec, parse_spec
 
@@ -249,7 +249,7 @@ class _Writer:
         (expr,) = program.outputs
         if isinstance(expr, Num):  # a plain number is a one-element vector, like torch.tensor([4.])
             return f"torch.tensor([{self.number_text(expr, as_float=True)}], dtype=dtype)"
-        if isinstance(expr, Seq) and _numbers_only(expr):
+        if isinstance(expr, Seq) and all(isinstance(item, Num) for item in items_of(expr)):
             return f"torch.tensor({self.literal_list(expr)}, dtype=dtype)"
         text = self.text_of_spec(expr)
         if isinstance(expr, Call) and expr.op in CONSTRUCTOR_NAMES:
@@ -373,14 +373,8 @@ class _Writer:
 
 def _whole(node: Call) -> bool:
     """Whether a constructor's numbers are all whole (torch then makes int64, not floats)."""
-    numbers = [n.value for arg in node.args for n in _walk(arg) if isinstance(n, Num)]
+    numbers = [n.value for arg in node.args for n in items_of(arg) if isinstance(n, Num)]
     return bool(numbers) and all(isinstance(v, int) for v in numbers)
-
-
-def _numbers_only(expr: Expr) -> bool:
-    if isinstance(expr, Seq):
-        return all(_numbers_only(item) for item in expr.items)
-    return isinstance(expr, Num)
 
 
 def _index_text(index: tuple) -> str:

@@ -223,6 +223,22 @@ def plain_name(label: str) -> str:
     return label.partition("#")[0]
 
 
+def items_of(expr: Expr) -> list[Expr]:
+    """What a (nested) list is made of, or the expression itself: the numbers of ``torch.tensor([[1, 2], [3]])``.
+
+    >>> [n.value for n in items_of(parse("torch.tensor([[1, 2], [3]])").outputs[0].args[0])]
+    [1, 2, 3]
+    """
+    found, stack = [], [expr]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Seq):
+            stack.extend(reversed(item.items))
+        else:
+            found.append(item)
+    return found
+
+
 # `.values` and `.indices` of a result that has both (torch.max(x, dim=0).values).
 PICKS = ("values", "indices")
 
@@ -630,14 +646,9 @@ class _Parser:
     def data(self, node: ast.AST) -> Expr:
         """An argument of a constructor: a number, or a list of them, written out (``torch.tensor([1.0, 2.0])``)."""
         value = self.argument(node)
-        stack = [value]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, Seq):
-                stack.extend(item.items)
-            elif not isinstance(item, Num):
-                raise self.fail("a constant tensor is made of numbers written out, e.g. torch.tensor([1.0, 2.0]); "
-                                "to build a tensor from others, use stack([a, b])", node)
+        if not all(isinstance(item, Num) for item in items_of(value)):
+            raise self.fail("a constant tensor is made of numbers written out, e.g. torch.tensor([1.0, 2.0]); "
+                            "to build a tensor from others, use stack([a, b])", node)
         return value
 
     def keyword(self, keyword: ast.keyword, function: Function | None) -> tuple[str, object]:
@@ -940,7 +951,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "parse", "plain_name", "refusing_blowups", "script_name",
+    "Program", "Seq", "check", "describe", "evaluate", "items_of", "parse", "plain_name", "refusing_blowups", "script_name",
     "version_label",
     "DEFAULT_LIMITS",
 ]

@@ -114,12 +114,14 @@ def _as_tensors(items):
             for t in items]
 
 
-def _loose(fn: Callable) -> Callable:
+def _unwrapped(sizes: tuple) -> tuple:
     # x.view(2, 3) and x.view((2, 3)) mean the same, as in torch: sizes loose or in one sequence.
+    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+
+
+def _loose(fn: Callable) -> Callable:
     def with_sizes(x, *sizes):
-        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-            sizes = tuple(sizes[0])
-        return fn(x, sizes)
+        return fn(x, _unwrapped(sizes))
     return with_sizes
 
 
@@ -163,9 +165,7 @@ def _arange(*bounds, dtype, device):
 
 def _sized(fn: Callable) -> Callable:
     def make(*sizes, dtype, device):
-        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-            sizes = tuple(sizes[0])
-        return fn(sizes, dtype=dtype, device=device)
+        return fn(_unwrapped(sizes), dtype=dtype, device=device)
     return make
 
 
@@ -191,8 +191,7 @@ _LOSS = {"reduction": REDUCTION}
 
 
 def _loss(name: str, fn: Callable, tensor_args: int = 2, **kwargs: object) -> Function:
-    return Function(name, fn, 2, 2, kwargs={**_LOSS, **kwargs}, spaces=_F, method=False, tensor_args=tensor_args,
-                    params=("input", "target"))
+    return Function(name, fn, 2, 2, kwargs={**_LOSS, **kwargs}, spaces=_F, method=False, tensor_args=tensor_args)
 
 
 def _constructor(name: str, fn: Callable, min_args: int, max_args: int) -> Function:

@@ -30,7 +30,7 @@ import torch
 
 from explorer.device import resolve_device
 from explorer.expression import (
-    DEFAULT_LIMITS, Call, ExpressionError, Limits, Num, Program, Seq, check, evaluate, parse, refusing_blowups,
+    DEFAULT_LIMITS, Call, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse, refusing_blowups,
 )
 from explorer.functions import FUNCTIONS, Function
 
@@ -118,13 +118,7 @@ def integer_spec(spec: Any) -> bool:
     (expr,) = spec.outputs
     if not (isinstance(expr, Call) and expr.op == "tensor" and len(expr.args) == 1):
         return False
-    numbers, stack = [], [expr.args[0]]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Seq):
-            stack.extend(item.items)
-        else:
-            numbers.append(item)
+    numbers = items_of(expr.args[0])
     return bool(numbers) and all(isinstance(n, Num) and isinstance(n.value, int) for n in numbers)
 
 
