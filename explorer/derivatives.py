@@ -375,7 +375,8 @@ def _choose(f: Differentiable, wrt: Sequence[str] | None) -> tuple[str, ...]:
     return chosen
 
 
-def _hessians(f: Differentiable, wrt: Sequence[str], max_entries: int, max_work: int) -> dict[str, dict[str, torch.Tensor]]:
+def _hessians(f: Differentiable, wrt: Sequence[str], max_entries: int,
+              max_work: int) -> dict[str, dict[str, torch.Tensor]]:
     """``∂²f/∂a∂b`` of the scalar ``f`` for every pair of inputs ``a``, ``b`` in ``wrt``: the blocks
     ``hessians[a][b]`` (``n_a × n_b``), as ``torch.autograd.functional.hessian``'s tuple of tuples."""
     sizes = [f.inputs[w].numel() for w in wrt]
@@ -424,8 +425,8 @@ class HessianResult:
         return block_matrix(self.hessians)
 
     def symmetric(self, tolerance: float = 1e-6) -> bool:
-        """Whether the Hessian equals its transpose, ``∂²f/∂a∂b = (∂²f/∂b∂a)ᵀ`` (it does where ``f`` is twice
-        continuously differentiable)."""
+        """Whether the Hessian equals its transpose, ``∂²f/∂a∂b = (∂²f/∂b∂a)ᵀ`` (it does where ``f`` is
+        twice continuously differentiable)."""
         h = self.matrix()
         return torch.allclose(h, h.T, atol=tolerance, rtol=tolerance)
 

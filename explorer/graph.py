@@ -398,9 +398,10 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
     found in the graph gets a gradient too; unnamed ones are called ``leaf0``,
     ``leaf1``...); ``labels`` names intermediate tensors (the user's ``w1``,
     ``w2``...) and, with ``values`` from :func:`recording`, the constants
-    that enter the graph without a gradient (``y.detach()``: ``Node.constants``); ``grad_outputs`` is the ``v`` of ``backward(v)``, one per
-    output (ones by default); ``values`` maps nodes to the tensors they
-    produced (from :func:`recording`). It runs ``torch.autograd.grad(outputs,
+    that enter the graph without a gradient (``y.detach()``:
+    ``Node.constants``); ``grad_outputs`` is the ``v`` of ``backward(v)``,
+    one per output (ones by default); ``values`` maps nodes to the tensors
+    they produced (from :func:`recording`). It runs ``torch.autograd.grad(outputs,
     leaves, grad_outputs, retain_graph=True)``, so no ``.grad`` is touched.
     With ``create_graph=True`` the gradients are differentiable and
     ``Graph.derivative`` is the captured graph that computed them.

@@ -922,6 +922,6 @@ def _tensor(value: Any, reference: torch.Tensor, dtype: torch.dtype | None = Non
 
 
 __all__ = [
-    "MAX_SYMBOLS", "NO_SYMBOLIC_FORM", "Symbolic", "derivatives", "gradient", "latex", "numeric", "numeric_array", "operations",
-    "partials", "point", "symbols_for", "to_sympy", "torch_value",
+    "MAX_SYMBOLS", "NO_SYMBOLIC_FORM", "Symbolic", "derivatives", "gradient", "latex", "numeric", "numeric_array",
+    "operations", "partials", "point", "symbols_for", "to_sympy", "torch_value",
 ]
