@@ -138,8 +138,9 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
         if spec is None:
             lines.append(f"{v_name} = torch.ones_like({out})")
         else:
-            vec = writer.spec(parse_spec(spec, name="v"))
-            lines.append(f"{v_name} = {vec}{writer.to_device()}.reshape({out}.shape)")
+            v_spec = parse_spec(spec, name="v")
+            cast = ".to(dtype)" if integer_spec(v_spec) else ""  # v is numbers of the output's dtype
+            lines.append(f"{v_name} = {writer.spec(v_spec)}{cast}{writer.to_device()}.reshape({out}.shape)")
     if len(outputs) == 1:
         lines.append(f"{outputs[0]}.backward({v_names[0]})")
     else:

@@ -141,7 +141,8 @@ def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device
     vectors = []
     generator = torch.Generator().manual_seed(seed)  # a random v is reproducible like the inputs
     for i, (spec, out) in enumerate(zip(given, outputs)):
-        vec = make_input(spec, dtype=dtype, limits=limits, name="v", generator=generator).to(device)
+        # v is numbers of the outputs' dtype, even written tensor([1, 0]) (whole numbers, for an input).
+        vec = make_input(spec, dtype=dtype, limits=limits, name="v", generator=generator).to(device, dtype)
         if vec.shape != out.shape:
             if vec.numel() == out.numel():
                 vec = vec.reshape(out.shape)

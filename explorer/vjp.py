@@ -78,7 +78,8 @@ class VectorChoice:
         elif self.kind == "random":
             flat = torch.randn(total, generator=torch.Generator().manual_seed(self.seed), dtype=dtype)
         else:
-            flat = make_input(self.values or "[]", dtype=dtype, limits=limits, name="v").reshape(-1)
+            # v is numbers of the outputs' dtype, even written tensor([1, 0]) (whole numbers, for an input).
+            flat = make_input(self.values or "[]", dtype=dtype, limits=limits, name="v").reshape(-1).to(dtype)
             if flat.numel() != total:
                 raise ExpressionError(f"v needs {total} number{'s' if total != 1 else ''} (one per element "
                                       f"of the output{'s' if len(shapes) > 1 else ''}), got {flat.numel()}")

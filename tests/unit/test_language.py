@@ -233,3 +233,10 @@ def test_class_indices_are_an_integer_input_without_a_gradient():
     assert floats.dtype == torch.float32 and floats.requires_grad
     given = make_inputs(("k",), {"k": torch.tensor([0, 2])})["k"]   # so does an int tensor from Python stay whole
     assert given.dtype == torch.int64 and not given.requires_grad
+
+
+def test_a_v_of_whole_numbers_is_the_outputs_dtype():
+    ex = explorer.explore("x * 2", x="[1.0, 2.0]", v="tensor([1, 0])", device="cpu")
+    assert ex.grads["x"].tolist() == [2.0, 0.0] and ex.v[0].dtype == torch.float32
+    assert "v = torch.tensor([1, 0]).to(dtype).reshape(f.shape)" in pytorch_script("x * 2", {"x": "[1.0, 2.0]"},
+                                                                                   v="tensor([1, 0])")
