@@ -1,8 +1,9 @@
 """The command line: ``python -m explorer COMMAND ...``.
 
 Every subcommand lives in ``explorer/commands/<name>.py``. Bad input (an
-``ExpressionError`` or a ``ValueError`` from parameter validation) ends with exit
-status 2 and one line on stderr, never a traceback.
+``ExpressionError`` or a ``ValueError`` from parameter validation, or input
+too large for Python itself) ends with exit status 2 and one line on stderr,
+never a traceback.
 """
 from __future__ import annotations
 
@@ -106,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:  # ExpressionError is a ValueError
         message = " ".join(str(err).split())
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except (MemoryError, RecursionError, OverflowError) as err:  # the library refuses these first; a net
+        print(f"error: the input is too large to handle ({type(err).__name__})", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -28,22 +28,24 @@ from __future__ import annotations
 import builtins
 import keyword
 import math
-import numbers
 from typing import Any, Mapping, Sequence
 
-import torch
 
-from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, parse
+from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, items_of, parse, script_name
 from explorer.functions import FUNCTIONS
-from explorer.inputs import CONSTRUCTOR_NAMES, DTYPES
+from explorer.inputs import CONSTRUCTOR_NAMES, DTYPES, integer_spec, parse_spec
 
 # Functions whose torch spelling is not ``torch.<name>``; every other table entry is.
 _SPELLINGS = {
-    "softplus": "F.softplus", "gelu": "F.gelu", "silu": "F.silu", "elu": "F.elu",
-    "leaky_relu": "F.leaky_relu", "cross": "torch.linalg.cross", "vector_norm": "torch.linalg.vector_norm",
+    **{f.name: f"F.{f.name}" for f in FUNCTIONS.values() if "F." in f.spaces and "torch." not in f.spaces},
+    "cross": "torch.linalg.cross", "vector_norm": "torch.linalg.vector_norm",
     "linalg_norm": "torch.linalg.norm", "det": "torch.linalg.det", "inv": "torch.linalg.inv",
-    "inverse": "torch.linalg.inv", "norm": "torch.norm", "reshape": "torch.reshape",
+    "inverse": "torch.linalg.inv", "norm": "torch.norm",
 }
+# Written as methods: torch has no function of these names.
+_METHODS = ("view", "expand", "contiguous")
+# Sizes given loose (x.view(2, 3)) are written as one tuple for the function spelling.
+_SIZED = ("reshape", "permute")
 # Helpers the script defines when the function needs them (names with "_" cannot be user names).
 _HELPERS = {
     "T": "def _T(t):\n    # x.T as the explorer reads it: a transpose for matrices, a vector stays as it is\n"
@@ -103,15 +105,16 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
                      '"mps" if torch.backends.mps.is_available() else "cpu")')
     elif device != "cpu":
         lines.append(f'device = torch.device("{device}")')
-    specs = {name: _spec_program(inputs[name], name) for name in program.inputs}
+    specs = {name: parse_spec(inputs[name], name=name) for name in program.inputs}
     if any(_calls(p, ("rand", "randn")) for p in specs.values()):
         lines.append(f"generator = torch.Generator().manual_seed({seed})  # random inputs draw from it, in order")
     lines.append("")
-    lines.append("# The inputs: leaf tensors that require grad.")
+    lines.append("# The inputs: leaf tensors that require grad (whole numbers, such as class indices, cannot).")
     for name in program.inputs:
-        lines.append(f"{names[name]} = {writer.spec(specs[name])}{writer.to_device()}.requires_grad_()")
+        grad = "" if integer_spec(specs[name]) else ".requires_grad_()"
+        lines.append(f"{names[name]} = {writer.spec(specs[name])}{writer.to_device()}{grad}")
 
-    body = [f"{names[name]} = {writer.text(expr)}" for name, expr in program.assignments]
+    body = [writer.assignment(name, expr) for name, expr in program.assignments]
     outputs: list[str] = []
     for i, (expr, named) in enumerate(zip(program.outputs, _output_names(program))):
         if named:
@@ -135,8 +138,9 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
         if spec is None:
             lines.append(f"{v_name} = torch.ones_like({out})")
         else:
-            vec = writer.spec(_spec_program(spec, "v"))
-            lines.append(f"{v_name} = {vec}{writer.to_device()}.reshape({out}.shape)")
+            v_spec = parse_spec(spec, name="v")
+            cast = ".to(dtype)" if integer_spec(v_spec) else ""  # v is numbers of the output's dtype
+            lines.append(f"{v_name} = {writer.spec(v_spec)}{cast}{writer.to_device()}.reshape({out}.shape)")
     if len(outputs) == 1:
         lines.append(f"{outputs[0]}.backward({v_names[0]})")
     else:
@@ -145,7 +149,8 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
     for out in outputs:
         lines.append(f'print("{out} =", {out}.detach())')
     for name in program.inputs:
-        lines.append(f'print("{name}.grad =", {names[name]}.grad)')
+        if not integer_spec(specs[name]):
+            lines.append(f'print("{name}.grad =", {names[name]}.grad)')
     return "\n".join(lines) + "\n"
 
 
@@ -167,24 +172,6 @@ def _vector_specs(v: Any, count: int) -> list[Any]:
     if not isinstance(v, (list, tuple)) or len(v) != count:
         raise ValueError(f"give one v for each of the {count} outputs")
     return list(v)
-
-
-def _spec_program(spec: Any, name: str) -> Program:
-    """An input spec as a program of constructors, parsed as :func:`explorer.inputs.make_input` parses it."""
-    if isinstance(spec, torch.Tensor):
-        spec = spec.detach().cpu().tolist()
-    if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Real, list, tuple)):
-        raise ValueError(f"{name}: give a number, a list or a constructor, not {type(spec).__name__}")
-    text = spec if isinstance(spec, str) else repr(_plain(spec))
-    return parse(text, constructors=dict.fromkeys(CONSTRUCTOR_NAMES))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"lists may hold numbers only, not {type(value).__name__}")
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def _children(expr: Expr) -> list:
@@ -227,8 +214,9 @@ class _Writer:
         self.taken: set[str] = set(_SCRIPT_NAMES)
         self.names: dict[str, str] = {}
         for name in (*program.inputs, *(n for n, _ in program.assignments)):
-            # A variable called `print` or `dtype` is fine in the explorer, not in a script.
-            self.names[name] = self.fresh(name)
+            # A variable called `print` or `dtype` is fine in the explorer, not in a script; the graph's
+            # h#2 (h bound again) is h_2.
+            self.names[name] = self.fresh(script_name(name))
 
     def fresh(self, name: str) -> str:
         candidate = name
@@ -250,6 +238,11 @@ class _Writer:
     def text(self, expr: Expr) -> str:
         return self.emit(expr)[0]
 
+    def assignment(self, name: str, expr: Expr) -> str:
+        """``w = ...``, with the graph's label beside it where the script's name differs (``h_2 = h + 1  # h#2``)."""
+        line = f"{self.names[name]} = {self.text(expr)}"
+        return line if self.names[name] == name else f"{line}  # {name} in the explorer's graph"
+
     # -- input specs -------------------------------------------------------
 
     def spec(self, program: Program) -> str:
@@ -257,7 +250,7 @@ class _Writer:
         (expr,) = program.outputs
         if isinstance(expr, Num):  # a plain number is a one-element vector, like torch.tensor([4.])
             return f"torch.tensor([{self.number_text(expr, as_float=True)}], dtype=dtype)"
-        if isinstance(expr, Seq) and _numbers_only(expr):
+        if isinstance(expr, Seq) and all(isinstance(item, Num) for item in items_of(expr)):
             return f"torch.tensor({self.literal_list(expr)}, dtype=dtype)"
         text = self.text_of_spec(expr)
         if isinstance(expr, Call) and expr.op in CONSTRUCTOR_NAMES:
@@ -293,7 +286,7 @@ class _Writer:
             size = (self.literal_list(node.args[0]) if isinstance(node.args[0], Seq) else f"({args[0]},)")
             return f"torch.full({size}, {self.number_text(node.args[1], as_float=True)}, dtype=dtype)"
         if node.op == "tensor":
-            return f"torch.tensor({args[0]}, dtype=dtype)"
+            return f"torch.tensor({args[0]}{'' if _whole(node) else ', dtype=dtype'})"
         return f"torch.{node.op}({', '.join(args)}, dtype=dtype)"  # eye, arange
 
     def number_text(self, expr: Expr, as_float: bool = False) -> str:
@@ -327,7 +320,7 @@ class _Writer:
             return f"{self.wrap(node.left, _SUM)} {node.op} {self.wrap(node.right, _SUM)}", _COMPARE
         if node.op == "neg":
             return "-" + self.wrap(node.args[0], _UNARY), _UNARY
-        if node.op in _BINARY:
+        if node.op in _BINARY and len(node.args) == 2:  # not torch.pow(x, exponent=2)
             symbol, strength = _BINARY[node.op]
             left, right = node.args
             if node.op == "pow":  # right-associative, and -x**2 is -(x**2)
@@ -343,6 +336,10 @@ class _Writer:
 
     def call(self, node: Call) -> str:
         function = FUNCTIONS[node.op]
+        if node.op in ("values", "indices", "mT"):  # .values of a (values, indices) pair; x.mT
+            return f"{self.wrap(node.args[0], _ATOM)}.{node.op}"
+        if function.creates:
+            return self.constant(node)
         args = []
         for i, arg in enumerate(node.args):
             text = self.emit(arg)[0]
@@ -357,24 +354,28 @@ class _Writer:
             self.helpers.add("logsumexp")
             keep = [f"keepdim={kwargs['keepdim']!r}"] if "keepdim" in kwargs else []
             return f"_logsumexp_all({', '.join(args + keep)})"
-        elif node.op in ("max", "min"):
-            if len(args) == 2:
-                return f"torch.{node.op}imum({', '.join(args)})"
-            if kwargs.get("dim") is not None:
-                return f"torch.{node.op}({', '.join(args + keywords)}).values"
-            return f"torch.{node.op}({args[0]})"
+        elif node.op in ("max", "min") and len(args) == 2:
+            return f"torch.{node.op}imum({', '.join(args)})"
         elif node.op == "T":
             self.helpers.add("T")
             return f"_T({args[0]})"
-        elif node.op == "reshape" and not (len(args) == 2 and isinstance(node.args[1], Seq)):
+        elif node.op in _METHODS:
+            return f"{self.wrap(node.args[0], _ATOM)}.{node.op}({', '.join(args[1:] + keywords)})"
+        elif node.op in _SIZED and not (len(args) == 2 and isinstance(node.args[1], Seq)):
             args = [args[0], f"({', '.join(args[1:])},)"]  # reshape(x, 2, 3) takes the sizes loose
         return f"{_SPELLINGS.get(node.op, 'torch.' + node.op)}({', '.join(args + keywords)})"
 
+    def constant(self, node: Call) -> str:
+        """A constant tensor of the text: floats in the script's dtype, whole numbers as torch makes them."""
+        whole = node.op in ("tensor", "arange") and _whole(node)
+        extra = ([] if whole else ["dtype=dtype"]) + (["device=device"] if self.on_device else [])
+        return f"torch.{node.op}({', '.join([self.emit(a)[0] for a in node.args] + extra)})"
 
-def _numbers_only(expr: Expr) -> bool:
-    if isinstance(expr, Seq):
-        return all(_numbers_only(item) for item in expr.items)
-    return isinstance(expr, Num)
+
+def _whole(node: Call) -> bool:
+    """Whether a constructor's numbers are all whole (torch then makes int64, not floats)."""
+    numbers = [n.value for arg in node.args for n in items_of(arg) if isinstance(n, Num)]
+    return bool(numbers) and all(isinstance(v, int) for v in numbers)
 
 
 def _index_text(index: tuple) -> str:

@@ -172,7 +172,8 @@ def compare(source: str | Program, inputs: Mapping[str, Any] | None = None, *, s
     if f.output_size != 1:
         raise ExpressionError(f"comparing derivatives needs a scalar function (one output element), not "
                               f"{f.output_size:,} output elements: wrap it in sum(...) or pick one element")
-    n = sum(t.numel() for t in f.inputs.values())
+    names = f.variables   # inputs of whole numbers (class indices) are held as they are
+    n = sum(f.inputs[name].numel() for name in names)
     if n > MAX_ELEMENTS:
         raise ExpressionError(f"finite differences take one evaluation per input element and step: use at most "
                               f"{MAX_ELEMENTS} input elements, not {n:,}")
@@ -180,11 +181,11 @@ def compare(source: str | Program, inputs: Mapping[str, Any] | None = None, *, s
     if passes * max(f.cost.work, 1) > MAX_WORK:
         raise ExpressionError(f"the comparison needs {passes:,} evaluations, about {passes * f.cost.work:,} "
                               f"operations (at most {MAX_WORK:,}): use smaller inputs")
-    names = f.names
     point = [f.inputs[name].detach() for name in names]
+    flat = f.of(names)
 
     def scalar(*tensors: torch.Tensor) -> torch.Tensor:
-        return f.flat(*tensors).reshape(())
+        return flat(*tensors).reshape(())
 
     result = Comparison(value=float(f.outputs[0].reshape(())), methods={}, reference="symbolic", step=float(step),
                         dtype=str(point[0].dtype).removeprefix("torch."))
@@ -232,23 +233,23 @@ def _symbolic(result: Comparison, f: Differentiable, point: Sequence[torch.Tenso
 
     start = time.perf_counter()
     try:
-        built = symbolic.to_sympy(f.program, {name: tuple(t.shape) for name, t in f.inputs.items()})
+        built = symbolic.to_sympy(f.program, {name: tuple(t.shape) for name, t in f.inputs.items()}, f.inputs)
         partials = symbolic.partials(built)
         at = symbolic.point(built.symbols, f.inputs)
-        values = [symbolic.numeric_array(partials[name], at) for name in f.names]
+        values = [symbolic.numeric_array(partials[name], at) for name in f.variables]
     except ExpressionError as err:
         result.symbolic_refusal = err.message
-        result.methods["symbolic"] = {name: Estimate(None, None, None) for name in f.names}
+        result.methods["symbolic"] = {name: Estimate(None, None, None) for name in f.variables}
         return None
     seconds = time.perf_counter() - start
     names = built.names()
     result.function = str(built.scalar())
     result.function_latex = symbolic.latex(built.scalar(), names)
-    for name in f.names:
+    for name in f.variables:
         for s, derivative in zip(built.symbols[name].reshape(-1), partials[name].reshape(-1)):
             result.formulas.setdefault(str(s), str(derivative))
             result.latex.setdefault(str(s), symbolic.latex(derivative, names))
-    result.methods["symbolic"] = {name: Estimate(v, 0.0, seconds) for name, v in zip(f.names, values)}
+    result.methods["symbolic"] = {name: Estimate(v, 0.0, seconds) for name, v in zip(f.variables, values)}
     return values
 
 

@@ -30,6 +30,7 @@ tensor([[1.0000, 0.0000],
 """
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import warnings
@@ -73,6 +74,11 @@ class Differentiable:
     @property
     def names(self) -> tuple[str, ...]:
         return self.program.inputs
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The inputs there are derivatives with respect to: all but inputs of whole numbers (class indices)."""
+        return tuple(n for n in self.names if self.inputs[n].is_floating_point())
 
     @property
     def output_shapes(self) -> list[tuple[int, ...]]:
@@ -119,6 +125,9 @@ def differentiable(source: str | Program, inputs: Mapping[str, Any] | None = Non
         raise ExpressionError(str(err)) from None
     tensors = make_inputs(program.inputs, {**(inputs or {}), **values}, seed=seed, dtype=dtype_, device=target,
                           limits=limits)
+    if not any(t.is_floating_point() for t in tensors.values()):
+        raise ExpressionError("every input holds whole numbers (class indices), so there is nothing to "
+                              "differentiate: give at least one input of real numbers")
     cost = check(program, tensors, limits)
     with torch.enable_grad():
         outputs = evaluate(program, tensors).outputs
@@ -191,8 +200,8 @@ class JacobianResult:
     many passes each mode takes (reverse: ``m`` backward passes, forward: ``n``
     forward passes), ``seconds`` how long each took, ``difference`` the largest
     gap between the two (rounding only). For a scalar function ``hessians``
-    holds ``∂²f/∂x²`` per input (``n_name × n_name``), or ``None`` with
-    ``hessian_refusal`` saying why.
+    holds ``hessians[a][b] = ∂²f/∂a∂b`` for every pair of inputs
+    (``n_a × n_b``), or is ``None`` with ``hessian_refusal`` saying why.
     """
 
     jacobians: dict[str, torch.Tensor]
@@ -215,6 +224,21 @@ class JacobianResult:
     def inputs(self) -> int:
         """``n``: input elements over the inputs differentiated."""
         return self.passes["forward"]
+
+    def matrix(self) -> torch.Tensor:
+        """The whole Jacobian, ``m × n``: the blocks of :attr:`jacobians` side by side."""
+        return torch.cat(list(self.jacobians.values()), dim=1)
+
+    def blocks(self) -> list[dict[str, torch.Tensor]]:
+        """``blocks()[k][name]``: output ``k`` (flattened) against input ``name`` (flattened), the blocks of
+        ``torch.autograd.functional.jacobian``'s tuple of tuples for several outputs and inputs."""
+        ends = list(itertools.accumulate(math.prod(s) for s in self.output_shapes))
+        return [{name: J[end - math.prod(shape):end] for name, J in self.jacobians.items()}
+                for end, shape in zip(ends, self.output_shapes)]
+
+    def hessian_matrix(self) -> torch.Tensor | None:
+        """The whole Hessian, its blocks ``hessians[a][b]`` in place (None without a Hessian)."""
+        return None if self.hessians is None else block_matrix(self.hessians)
 
     @property
     def cheaper(self) -> str:
@@ -251,7 +275,7 @@ def jacobian(source: str | Program, inputs: Mapping[str, Any] | None = None, *, 
     >>> r = jacobian("dot(x, x)", {"x": "[1.0, 2.0, 3.0]"})
     >>> r.jacobians["x"], r.cheaper
     (tensor([[2., 4., 6.]]), 'reverse')
-    >>> r.hessians["x"]
+    >>> r.hessians["x"]["x"]
     tensor([[2., 0., 0.],
             [0., 2., 0.],
             [0., 0., 2.]])
@@ -335,66 +359,88 @@ def jacobian_columns(function: Callable[..., torch.Tensor], point: Sequence[torc
 
 
 def _choose(f: Differentiable, wrt: Sequence[str] | None) -> tuple[str, ...]:
+    """The inputs to differentiate with respect to: ``wrt`` (all by default), less those of whole numbers."""
     if wrt is None:
-        return f.names
+        return f.variables
     if isinstance(wrt, str):
         wrt = (wrt,)
     unknown = [w for w in wrt if w not in f.names]
     if unknown:
         raise ExpressionError(f"{', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} not an "
                               f"input of the function (its inputs: {', '.join(f.names)})")
-    if not wrt:
-        raise ExpressionError("choose at least one input to differentiate with respect to")
-    return tuple(dict.fromkeys(wrt))
+    chosen = tuple(w for w in dict.fromkeys(wrt) if w in f.variables)
+    if not chosen:
+        raise ExpressionError("choose at least one input of real numbers to differentiate with respect to "
+                              "(inputs of whole numbers, such as class indices, have no derivative)")
+    return chosen
 
 
-def _hessians(f: Differentiable, wrt: Sequence[str], max_entries: int, max_work: int) -> dict[str, torch.Tensor]:
-    """``∂²f/∂x²`` of the scalar ``f`` for each input ``x`` in ``wrt`` (the blocks on the diagonal)."""
+def _hessians(f: Differentiable, wrt: Sequence[str], max_entries: int,
+              max_work: int) -> dict[str, dict[str, torch.Tensor]]:
+    """``∂²f/∂a∂b`` of the scalar ``f`` for every pair of inputs ``a``, ``b`` in ``wrt``: the blocks
+    ``hessians[a][b]`` (``n_a × n_b``), as ``torch.autograd.functional.hessian``'s tuple of tuples."""
     sizes = [f.inputs[w].numel() for w in wrt]
-    for w, size in zip(wrt, sizes):
-        _check_entries(f"Hessian in {w}", size, size, max_entries)
-    _check_entries("Hessian", 1, sum(s * s for s in sizes), max_entries)
-    # One pass for the gradient, then one pass through it per row of each block.
+    _check_entries(f"Hessian in {', '.join(wrt)}", sum(sizes), sum(sizes), max_entries)
+    # One pass for the gradient, then one pass through it per row.
     _check_work("Hessian", sum(sizes) + 1, 4 * f.cost.work, max_work)
-    hessians = {}
-    for w, size in zip(wrt, sizes):
-        x = f.inputs[w].detach()
-        scalar = f.of((w,))
-        def total(t: torch.Tensor) -> torch.Tensor:
-            return scalar(t).sum()
+    tensors = tuple(f.inputs[w].detach() for w in wrt)
+    scalar = f.of(wrt)
 
-        try:
-            h = torch.func.hessian(total)(x)  # forward over reverse: n jvps through the gradient
-        except (RuntimeError, NotImplementedError, ExpressionError):
-            try:  # an operation without a forward-mode formula for its backward: reverse over reverse
-                h = torch.autograd.functional.hessian(total, x, vectorize=True)
-            except (RuntimeError, NotImplementedError) as err:
-                raise _torch_refusal("Hessian", err) from None
-        hessians[w] = h.detach().reshape(size, size).cpu()
-    return hessians
+    def total(*t: torch.Tensor) -> torch.Tensor:
+        return scalar(*t).sum()
+
+    try:  # forward over reverse: n jvps through the gradient
+        h = torch.func.hessian(total, argnums=tuple(range(len(wrt))))(*tensors)
+    except (RuntimeError, NotImplementedError, ExpressionError):
+        try:  # an operation without a forward-mode formula for its backward: reverse over reverse
+            h = torch.autograd.functional.hessian(total, tensors, vectorize=True)
+        except (RuntimeError, NotImplementedError) as err:
+            raise _torch_refusal("Hessian", err) from None
+    return {a: {b: h[i][j].detach().reshape(sizes[i], sizes[j]).cpu() for j, b in enumerate(wrt)}
+            for i, a in enumerate(wrt)}
+
+
+def block_matrix(blocks: Mapping[str, Mapping[str, torch.Tensor]]) -> torch.Tensor:
+    """The blocks ``blocks[a][b]`` put together into one matrix, rows in the order of ``a``, columns of ``b``.
+
+    >>> h = hessian("x * y", x=2, y=3).hessians
+    >>> block_matrix(h)
+    tensor([[0., 1.],
+            [1., 0.]])
+    """
+    return torch.cat([torch.cat(list(row.values()), dim=1) for row in blocks.values()], dim=0)
 
 
 @dataclass
 class HessianResult:
-    """The value, gradient and Hessian ``∂²f/∂x²`` (``n × n``) of a scalar function, per input."""
+    """The value, gradient and Hessian of a scalar function: ``hessians[a][b]`` is ``∂²f/∂a∂b``
+    (``n_a × n_b``, inputs flattened) for every pair of inputs, mixed ones included."""
 
     value: float
     gradients: dict[str, torch.Tensor]
-    hessians: dict[str, torch.Tensor]
+    hessians: dict[str, dict[str, torch.Tensor]]
+
+    def matrix(self) -> torch.Tensor:
+        """The whole Hessian: the blocks in place, inputs in the order of :attr:`gradients`."""
+        return block_matrix(self.hessians)
 
     def symmetric(self, tolerance: float = 1e-6) -> bool:
-        """Whether every Hessian equals its transpose (it does where ``f`` is twice continuously differentiable)."""
-        return all(torch.allclose(h, h.T, atol=tolerance, rtol=tolerance) for h in self.hessians.values())
+        """Whether the Hessian equals its transpose, ``∂²f/∂a∂b = (∂²f/∂b∂a)ᵀ`` (it does where ``f`` is
+        twice continuously differentiable)."""
+        h = self.matrix()
+        return torch.allclose(h, h.T, atol=tolerance, rtol=tolerance)
 
 
 def hessian(source: str | Program, inputs: Mapping[str, Any] | None = None, *, wrt: Sequence[str] | None = None,
             seed: int = 0, dtype: str = "float32", device: str | None = "cpu", limits: Limits = DEFAULT_LIMITS,
             max_entries: int = MAX_ENTRIES, max_work: int = MAX_WORK, **values: Any) -> HessianResult:
-    """The Hessian ``H[j, k] = ∂²f/∂x_j∂x_k`` of a scalar function, per input, with its gradient.
+    """The Hessian ``H[j, k] = ∂²f/∂x_j∂x_k`` of a scalar function, for every pair of inputs, with its gradient.
 
-    >>> hessian("dot(x, x)", x="ones(2)").hessians["x"]
+    >>> hessian("dot(x, x)", x="ones(2)").hessians["x"]["x"]
     tensor([[2., 0.],
             [0., 2.]])
+    >>> hessian("x**2 * y", x=3, y=5).hessians["x"]["y"]   # ∂²f/∂x∂y = 2x
+    tensor([[6.]])
     """
     _check_budgets(max_entries, max_work)
     f = differentiable(source, inputs, seed=seed, dtype=dtype, device=device, limits=limits, **values)
@@ -419,20 +465,21 @@ def _coordinates(f: Differentiable) -> tuple[tuple[str, ...], Callable[[torch.Te
     A field is a function of one vector input (``x`` with ``n`` elements) or
     of ``n`` one-element inputs (``x, y, z``), taken in alphabetical order.
     """
-    if len(f.names) == 1:
-        name = f.names[0]
+    names = f.variables
+    if len(names) == 1:
+        name = names[0]
         x = f.inputs[name].detach()
         shape = x.shape
         flat = f.of((name,))
         return (name,), lambda v: flat(v.reshape(shape)), x.reshape(-1)
-    if all(f.inputs[n].numel() == 1 for n in f.names):
-        names = tuple(sorted(f.names))
+    if all(f.inputs[n].numel() == 1 for n in names):
+        names = tuple(sorted(names))
         flat = f.of(names)
         shapes = [f.inputs[n].shape for n in names]
         return names, (lambda v: flat(*(v[i].reshape(s) for i, s in enumerate(shapes)))), \
             torch.cat([f.inputs[n].detach().reshape(-1) for n in names])
     raise ExpressionError("a field takes one vector input (x, with x[0], x[1], ...) or several one-number "
-                          f"inputs (x, y, z); this function has inputs {', '.join(f.names)}")
+                          f"inputs (x, y, z); this function has inputs {', '.join(names)}")
 
 
 def _field(f: Differentiable, laplacian: bool) -> tuple[tuple[str, ...], torch.Tensor, torch.Tensor]:
@@ -604,7 +651,7 @@ def divergence(source: str | Program, inputs: Mapping[str, Any] | None = None, *
 
 def _divergence_of(f: Differentiable, laplacian: bool, repeat: int, max_entries: int, max_work: int,
                    keep: bool) -> tuple[tuple[str, ...], _TwoWays]:
-    n = sum(t.numel() for t in f.inputs.values())
+    n = sum(f.inputs[name].numel() for name in f.variables)
     _check_entries("Jacobian of the field", n, n, max_entries)
     # The identity takes n backward passes (through the gradient's own graph for the Laplacian).
     _check_work("divergence", (n + 1) * (repeat + 1), (4 if laplacian else 2) * f.cost.work, max_work)
@@ -866,7 +913,8 @@ def sin_check(n: int = 1001, dtype: str = "float32") -> SinCheck:
 
 __all__ = [
     "CurlResult", "Differentiable", "DivergenceResult", "DivergenceTiming", "HessianResult", "HigherOrder",
-    "JacobianResult", "MAX_ENTRIES", "MAX_ORDER", "MAX_WORK", "SinCheck", "best_time", "curl", "derivative_graphs",
+    "JacobianResult", "MAX_ENTRIES", "MAX_ORDER", "MAX_WORK", "SinCheck", "best_time", "block_matrix", "curl",
+    "derivative_graphs",
     "differentiable", "divergence", "divergence_timings", "hessian", "higher_order", "jacobian", "jacobian_columns",
     "sin_check",
 ]

@@ -451,12 +451,14 @@ def _attr_lines(node: Node, max_chars: int) -> list[str]:
 
 
 def _constant_label(node: Node, index: int) -> str:
-    """The value of the constant at input ``index``, where the node saved exactly one constant."""
+    """The constant at input ``index``: its label where the caller gave one (``y.detach()``: the gradient
+    stops there), and its value where the node saved exactly one constant."""
+    title = f"{node.constants[index]}\nconstant" if index in node.constants else "constant"
     constants = [s for s in node.saved if s.of is None]
     nones = [k for k, i in enumerate(node.inputs) if i is None]
     if len(constants) == 1 and len(nones) == 1 and constants[0].value is not None:
-        return f"constant\n{_short(constants[0].value)}"
-    return "constant"
+        return f"{title}\n{_short(constants[0].value)}"
+    return title
 
 
 def _annotated(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, highlight: int | None,

@@ -17,7 +17,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from explorer import graph as graph_module
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, check, evaluate, parse
+from explorer.expression import (
+    DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, check, evaluate, parse, refusing_blowups,
+)
 from explorer.inputs import make_input, make_inputs, resolve_dtype
 from explorer.device import resolve_device
 
@@ -72,6 +74,7 @@ class Exploration:
 _OPTION_NAMES = ("inputs", "v", "seed", "dtype", "device", "limits", "create_graph")
 
 
+@refusing_blowups
 def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any = None, seed: int = 0,
             dtype: str = "float32", device: str | None = "auto", limits: Limits = DEFAULT_LIMITS,
             create_graph: bool = False, **values: Any) -> Exploration:
@@ -103,7 +106,7 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
     if not any(o.requires_grad for o in outputs):
         raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
     grad_outputs = _vectors(v, outputs, dtype_, target, limits, seed)
-    labels = dict(evaluation.names)
+    labels = {**evaluation.names, **_constant_labels(evaluation)}
     for name, out in zip(program.output_names, outputs):
         if name:
             labels[name] = out
@@ -120,6 +123,13 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
     )
 
 
+def _constant_labels(evaluation: Evaluation) -> dict[str, torch.Tensor]:
+    """The constant tensors of the text by what made them, with the user's name where there is one:
+    ``y.detach()``, ``d = y.detach()``, ``torch.ones(3)`` (the graph shows where they enter)."""
+    named = {id(t): name for name, t in evaluation.names.items()}
+    return {f"{named[id(t)]} = {text}" if id(t) in named else text: t for text, t in evaluation.constants.items()}
+
+
 def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device: torch.device,
              limits: Limits, seed: int = 0) -> list[torch.Tensor]:
     """The ``v`` of ``backward(v)`` for each output: given, or ones like the seeds use."""
@@ -131,7 +141,8 @@ def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device
     vectors = []
     generator = torch.Generator().manual_seed(seed)  # a random v is reproducible like the inputs
     for i, (spec, out) in enumerate(zip(given, outputs)):
-        vec = make_input(spec, dtype=dtype, limits=limits, name="v", generator=generator).to(device)
+        # v is numbers of the outputs' dtype, even written tensor([1, 0]) (whole numbers, for an input).
+        vec = make_input(spec, dtype=dtype, limits=limits, name="v", generator=generator).to(device, dtype)
         if vec.shape != out.shape:
             if vec.numel() == out.numel():
                 vec = vec.reshape(out.shape)

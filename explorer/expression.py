@@ -20,6 +20,7 @@ tensor([128.], grad_fn=<AddBackward0>)
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 import unicodedata
@@ -29,7 +30,7 @@ from typing import Callable, Mapping, Sequence, Union
 import torch
 
 from explorer.functions import (
-    BOOL, CONSTANTS, DIM, FUNCTIONS, MODULE_ROOTS, NUMBER, PROPERTIES, Function,
+    BOOL, CONSTANT_SPELLINGS, CONSTANTS, DIM, FUNCTIONS, MODULE_ROOTS, NUMBER, PROPERTIES, Function,
     resolve_function, resolve_method,
 )
 
@@ -50,6 +51,30 @@ class ExpressionError(ValueError):
         return (type(self), (self.message, self.line, self.column))
 
 
+def refusing_blowups(fn: Callable) -> Callable:
+    """``fn``, with Python's own limits (memory, recursion, number size) turned into an ExpressionError.
+
+    The limits refuse, before anything is built, what they can see; this is
+    the net under them, at each entry point that takes user text.
+
+    >>> refusing_blowups(lambda: [0] * 2**62)()
+    Traceback (most recent call last):
+    ...
+    explorer.expression.ExpressionError: this needs more memory than the explorer allows
+    """
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MemoryError:
+            raise ExpressionError("this needs more memory than the explorer allows") from None
+        except RecursionError:
+            raise ExpressionError("this is nested too deeply to handle") from None
+        except OverflowError:
+            raise ExpressionError("a number here is too large to handle") from None
+    return guarded
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds on the size of the text and on the work it may ask for.
@@ -64,6 +89,7 @@ class Limits:
     max_syntax_nodes: int = 1500
     max_depth: int = 60
     max_inputs: int = 16
+    max_list_items: int = 1000           # items of one literal list, counted before it is built
     max_number: float = 1e300
     max_elements: int = 4_000_000        # one tensor (16 MB in float32)
     max_total_elements: int = 40_000_000  # all results of one run (autograd keeps many)
@@ -168,9 +194,68 @@ class Program:
         return function
 
 
+def version_label(name: str, version: int) -> str:
+    """The label of the ``version``-th binding of ``name`` (``h = ...``, then ``h = h + 1``): ``h``, ``h#2``...
+
+    An input is its own first version: after ``x = x * 2``, ``x`` is the input and ``x#2`` the product.
+
+    >>> version_label("h", 1), version_label("h", 2)
+    ('h', 'h#2')
+    """
+    return name if version == 1 else f"{name}#{version}"
+
+
+def script_name(label: str) -> str:
+    """A label as a name in Python code (the PyTorch code tab, the lessons): ``h#2`` -> ``h_2``.
+
+    >>> script_name("h#2"), script_name("w1")
+    ('h_2', 'w1')
+    """
+    return label.replace("#", "_")
+
+
+def plain_name(label: str) -> str:
+    """The name as typed, without its version.
+
+    >>> plain_name("h#2"), plain_name("w1")
+    ('h', 'w1')
+    """
+    return label.partition("#")[0]
+
+
+def items_of(expr: Expr) -> list[Expr]:
+    """What a (nested) list is made of, or the expression itself: the numbers of ``torch.tensor([[1, 2], [3]])``.
+
+    >>> [n.value for n in items_of(parse("torch.tensor([[1, 2], [3]])").outputs[0].args[0])]
+    [1, 2, 3]
+    """
+    found, stack = [], [expr]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Seq):
+            stack.extend(reversed(item.items))
+        else:
+            found.append(item)
+    return found
+
+
+# `.values` and `.indices` of a result that has both (torch.max(x, dim=0).values).
+PICKS = ("values", "indices")
+
+
+def _gives_pair(function: Function, args: Sequence, kwargs: Mapping) -> bool:
+    """Whether this call of ``function`` gives torch's (values, indices) pair."""
+    if function.pair == "always":
+        return True
+    if function.pair != "dim":
+        return False
+    return kwargs.get("dim") is not None or ("dim" in function.params and len(args) > function.params.index("dim"))
+
+
 # ---------------------------------------------------------------------------
 # Parsing.
 
+@refusing_blowups
 def parse(source: str, *, limits: Limits = DEFAULT_LIMITS,
           constructors: Mapping[str, object] | None = None) -> Program:
     """Parse and validate ``source`` into a :class:`Program`; refuse anything else.
@@ -179,12 +264,13 @@ def parse(source: str, *, limits: Limits = DEFAULT_LIMITS,
     for input specs such as ``rand(10, 2)``; the program then may not have free
     names. Every refusal is an :class:`ExpressionError`.
 
-    >>> parse("(log(x[0]*x[1]), sin(x[1]))").outputs[1]
-    Call(op='sin', args=(Index(value=Name(id='x'), index=(1,)),), kwargs=())
+    >>> second = parse("(log(x[0]*x[1]), sin(x[1]))").outputs[1]
+    >>> second.op, second.text, second.args[0].index
+    ('sin', 'sin(x[1])', (1,))
     >>> parse("x.__class__")
     Traceback (most recent call last):
     ...
-    explorer.expression.ExpressionError: names starting with '_' are not allowed: '__class__' (line 1, column 2)
+    explorer.expression.ExpressionError: names starting with '_' are not allowed: '__class__' (line 1, column 3)
     """
     if not isinstance(source, str):
         raise ExpressionError(f"the function must be text, not {type(source).__name__}")
@@ -271,21 +357,26 @@ _FORBIDDEN = {
     ast.With: "with is not allowed", ast.AsyncWith: "with is not allowed",
     ast.Try: "try is not allowed", ast.Raise: "raise is not allowed", ast.Assert: "assert is not allowed",
     ast.Delete: "del is not allowed", ast.Global: "global is not allowed", ast.Nonlocal: "nonlocal is not allowed",
-    ast.AugAssign: "augmented assignment (+=) is not allowed: write w = w + 1 with a new name",
     ast.AnnAssign: "annotations are not allowed", ast.Return: "return is not allowed: the last line is the output",
     ast.Pass: "pass is not allowed", ast.Break: "break is not allowed", ast.Continue: "continue is not allowed",
 }
 
 
 class _Parser:
-    """Turns a whitelisted :mod:`ast` tree into the expression tree, refusing everything else."""
+    """Turns a whitelisted :mod:`ast` tree into the expression tree, refusing everything else.
+
+    A name may be bound again (``h = h + 1``, ``c += 1``): each binding is a
+    version of its own, ``h`` then ``h#2`` (:func:`version_label`), so later
+    lines read the newest and the graph's labels tell them apart.
+    """
 
     def __init__(self, source: str, limits: Limits, constructors: Mapping[str, object]):
         self.source = source
         self.limits = limits
         self.constructors = constructors
         self.inputs: list[str] = []
-        self.assigned: dict[str, int] = {}
+        self.bound: dict[str, str] = {}     # a name as typed -> the label of its newest version
+        self.versions: dict[str, int] = {}
 
     def fail(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         line, column = _position(node) if node is not None else (None, None)
@@ -306,12 +397,15 @@ class _Parser:
             assignments.append(self.assignment(statement))
         last = body[-1]
         output_names: tuple[str, ...]
-        if isinstance(last, ast.Assign):
+        if isinstance(last, (ast.Assign, ast.AugAssign)):
             name, value = self.assignment(last)
             assignments.append((name, value))
-            outputs, output_names = (Name(name, line=last.lineno, column=last.col_offset + 1, text=name),), (name,)
+            where = {"line": last.lineno, "column": last.col_offset + 1, "text": plain_name(name)}
+            outputs, output_names = (Name(name, **where),), (name,)
         elif isinstance(last, ast.Expr):
-            if isinstance(last.value, ast.Tuple):
+            if self.constructors and isinstance(last.value, ast.List):  # an input value written out: [0.5, 0.75]
+                outputs = (self.data(last.value),)
+            elif isinstance(last.value, ast.Tuple):
                 if not last.value.elts:
                     raise self.fail("the output tuple is empty", last)
                 outputs = tuple(self.expr(e) for e in last.value.elts)
@@ -325,31 +419,37 @@ class _Parser:
         return Program(self.source, tuple(self.inputs), tuple(assignments), outputs, output_names)
 
     def assignment(self, statement: ast.stmt) -> tuple[str, Expr]:
-        if not isinstance(statement, ast.Assign):
-            if isinstance(statement, ast.Expr):
-                raise self.fail("only the last line may be a bare expression; name the others, e.g. w1 = x**2",
+        if isinstance(statement, ast.AugAssign):
+            target, kind = statement.target, BINARY_OPS.get(type(statement.op))
+            if not isinstance(target, ast.Name):
+                raise self.fail("assign to one plain name, e.g. w += 1", statement)
+            if kind is None:
+                raise self.fail(f"the operator {ast.dump(statement.op)[:-2]}= is not allowed: use += -= *= /= **= @=",
                                 statement)
+            # c += v is c = c + v: a new version of c, as the explorer reads every binding (no in-place change).
+            where = {"line": statement.lineno, "column": statement.col_offset + 1,
+                     "text": ast.get_source_segment(self.source, statement) or ""}
+            current = self.expr(ast.copy_location(ast.Name(target.id, ast.Load()), target))
+            value = self.fold(Call(kind[0], (current, self.expr(statement.value)), **where), statement)
+        elif isinstance(statement, ast.Assign):
+            if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
+                hint = ("; from values and indices pick one, v = torch.sort(x).values"
+                        if isinstance(statement.targets[0], ast.Tuple) else "")
+                raise self.fail(f"assign to one plain name, e.g. w1 = x**2{hint}", statement)
+            target = statement.targets[0]
+            value = self.expr(statement.value)
+        elif isinstance(statement, ast.Expr):
+            raise self.fail("only the last line may be a bare expression; name the others, e.g. w1 = x**2", statement)
+        else:
             raise self.refusal(statement)
-        if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
-            raise self.fail("assign to one plain name, e.g. w1 = x**2", statement)
-        target = statement.targets[0]
         name = self.check_name(target.id, target)
-        if name in self.assigned:
-            raise self.fail(f"{name!r} is already defined on line {self.assigned[name]}: choose a new name",
-                            target)
-        if name in self.inputs:
-            raise self.fail(f"{name!r} is used before this line as an input; define it before using it", target)
-        value = self.expr(statement.value)
-        if name in self.inputs:
-            raise self.fail(f"{name!r} cannot be defined from itself: use a new name, e.g. {name}2 = ...", target)
-        self.assigned[name] = statement.lineno
-        return name, value
+        self.versions[name] = self.versions.get(name, 0) + 1
+        self.bound[name] = version_label(name, self.versions[name])
+        return self.bound[name], value
 
     def check_name(self, name: str, node: ast.AST) -> str:
         if name.startswith("_"):
             raise self.fail(f"names starting with '_' are not allowed: {name!r}", node)
-        if name in CONSTANTS:
-            raise self.fail(f"{name!r} is a constant and cannot be redefined", node)
         if name in MODULE_ROOTS or resolve_function(name) or name in self.constructors:
             raise self.fail(f"{name!r} is a function name; choose another variable name", node)
         return name
@@ -364,13 +464,19 @@ class _Parser:
             if isinstance(node.value, complex):
                 return self.fail("complex numbers are not allowed", node)
             return self.fail(f"{node.value!r} is not allowed here", node)
+        if isinstance(node, (ast.List, ast.Tuple)):
+            # Python would repeat or join the list ([0] * 10**8): only functions that take a sequence get one.
+            return self.fail("a list or tuple can only be given to a function that takes one (torch.tensor, stack, "
+                             "cat, a shape): for a constant tensor write torch.tensor([1.0, 2.0, 3.0])", node)
         return self.fail(f"{type(node).__name__} is not allowed: use numbers, variables, "
                          "operators + - * / ** @ and the listed functions", node)
 
-    def expr(self, node: ast.AST) -> Expr:
+    def where(self, node: ast.AST) -> dict:
         line, column = _position(node)
-        where = {"line": line or 0, "column": column or 0,
-                 "text": ast.get_source_segment(self.source, node) or ""}
+        return {"line": line or 0, "column": column or 0, "text": ast.get_source_segment(self.source, node) or ""}
+
+    def expr(self, node: ast.AST) -> Expr:
+        where = self.where(node)
         if isinstance(node, ast.Constant):
             return Num(self.number(node), **where)
         if isinstance(node, ast.Name):
@@ -400,9 +506,16 @@ class _Parser:
             return self.attribute(node, where)
         if isinstance(node, ast.Subscript):
             return Index(self.expr(node.value), self.index(node.slice), **where)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return Seq(tuple(self.expr(e) for e in node.elts), **where)
         raise self.refusal(node)
+
+    def argument(self, node: ast.AST) -> Expr:
+        """A positional argument of a call: an expression, or a list or tuple of them (``stack([a, b])``)."""
+        if not isinstance(node, (ast.List, ast.Tuple)):
+            return self.expr(node)
+        if len(node.elts) > self.limits.max_list_items:
+            raise self.fail(f"the list is too long: {len(node.elts):,} items (at most {self.limits.max_list_items:,})",
+                            node)
+        return Seq(tuple(self.argument(e) for e in node.elts), **self.where(node))
 
     def number(self, node: ast.Constant) -> int | float:
         value = node.value
@@ -416,6 +529,8 @@ class _Parser:
 
     def name(self, node: ast.Name, where: dict) -> Expr:
         name = node.id
+        if name in self.bound:  # the user's own, from the line that bound it on (even e or pi)
+            return Name(self.bound[name], **where)
         if name in CONSTANTS:
             return Num(CONSTANTS[name], name, **where)
         if name.startswith("_"):
@@ -424,11 +539,11 @@ class _Parser:
             raise self.fail(f"{name!r} is a module: call one of its functions, e.g. torch.sin(x)", node)
         if resolve_function(name) or name in self.constructors:
             raise self.fail(f"{name!r} is a function: call it, e.g. {name}(x)", node)
-        if name not in self.assigned and name not in self.inputs:
-            if len(self.inputs) >= self.limits.max_inputs:
-                raise self.fail(f"too many input variables (at most {self.limits.max_inputs})", node)
-            self.check_name(name, node)
-            self.inputs.append(name)
+        if len(self.inputs) >= self.limits.max_inputs:
+            raise self.fail(f"too many input variables (at most {self.limits.max_inputs})", node)
+        self.check_name(name, node)
+        self.inputs.append(name)
+        self.bound[name], self.versions[name] = name, 1
         return Name(name, **where)
 
     def dotted(self, node: ast.AST) -> str | None:
@@ -446,22 +561,30 @@ class _Parser:
             raise self.fail(f"names starting with '_' are not allowed: {node.attr!r}", node)
         path = self.dotted(node)
         if path is not None:
+            if path in CONSTANT_SPELLINGS:
+                name = CONSTANT_SPELLINGS[path]
+                return Num(CONSTANTS[name], name, **where)
             if resolve_function(path):
                 raise self.fail(f"{path} is a function: call it, e.g. {path}(x)", node)
             raise self.fail(f"{path} is not available: only the listed math functions of torch are", node)
+        if node.attr in PICKS:
+            if not isinstance(node.value, ast.Call):
+                raise self.fail(f".{node.attr} picks from a result with values and indices, "
+                                f"e.g. torch.max(x, dim=0).{node.attr}", node)
+            return self.call(node.value, self.where(node.value), pick=(node.attr, where))
         if node.attr in PROPERTIES:
             return Call(PROPERTIES[node.attr], (self.expr(node.value),), **where)
         if resolve_method(node.attr):
             raise self.fail(f".{node.attr} is a method: call it, e.g. x.{node.attr}()", node)
         raise self.fail(f".{node.attr} is not available: only methods that mirror the listed functions are", node)
 
-    def call(self, node: ast.Call, where: dict) -> Expr:
+    def call(self, node: ast.Call, where: dict, pick: tuple[str, dict] | None = None) -> Expr:
         func = node.func
         receiver: list[Expr] = []
         if isinstance(func, ast.Name):
             spelling = func.id
-            if spelling in self.constructors:
-                return Call(spelling, tuple(self.expr(a) for a in node.args),
+            if spelling in self.constructors and pick is None:
+                return Call(spelling, tuple(self.argument(a) for a in node.args),
                             tuple(self.keyword(k, None) for k in node.keywords), **where)
             function = resolve_function(spelling)
             if function is None or "" not in function.spaces and spelling not in function.aliases:
@@ -485,16 +608,48 @@ class _Parser:
                 receiver = [self.expr(func.value)]
         else:
             raise self.fail("only named functions can be called", node)
-        args = tuple(receiver + [self.expr(a) for a in node.args])
-        if not function.min_args <= len(args) <= function.max_args:
+        if function.creates:
+            args = tuple(self.data(a) for a in node.args)
+        else:
+            args = tuple(receiver + [self.argument(a) for a in node.args])
+        kwargs = tuple(self.keyword(k, function) for k in node.keywords)
+        self.check_count(function, spelling, args, kwargs, node)
+        call = Call(function.name, args, kwargs, **where)
+        if not _gives_pair(function, args, dict(kwargs)):
+            if pick is not None:
+                raise self.fail(f".{pick[0]} picks from a result with values and indices, such as "
+                                f"torch.max(x, dim=0).{pick[0]}; {spelling}() gives one tensor", node)
+            return call
+        if pick is not None:
+            return Call(pick[0], (call,), **pick[1])
+        if function.pair == "always":
+            raise self.fail(f"{where['text']} gives values and indices: pick one, "
+                            f"{where['text']}.values or {where['text']}.indices", node)
+        return Call("values", (call,), **where)  # max(x, dim=0) alone is its values, as the explorer has it
+
+    def check_count(self, function: Function, spelling: str, args: tuple, kwargs: tuple, node: ast.Call) -> None:
+        """Positional arguments and the keywords that stand for them (``cumsum(M, dim=1)``) must fit."""
+        names = [k for k, _ in kwargs]
+        if len(set(names)) != len(names):
+            raise self.fail("a keyword argument is given twice", node)
+        for k in names:
+            if k in function.params and function.params.index(k) < len(args):
+                raise self.fail(f"{spelling}() gets {k} twice: as argument {function.params.index(k) + 1} "
+                                f"and as {k}=", node)
+        count = len(args) + sum(k in function.params for k in names)
+        if not function.min_args <= count <= function.max_args:
             expected = (str(function.min_args) if function.min_args == function.max_args
                         else f"{function.min_args} to {function.max_args}")
             raise self.fail(f"{spelling}() takes {expected} argument{'s' if function.max_args > 1 else ''}, "
-                            f"got {len(args)}", node)
-        kwargs = tuple(self.keyword(k, function) for k in node.keywords)
-        if len({k for k, _ in kwargs}) != len(kwargs):
-            raise self.fail("a keyword argument is given twice", node)
-        return Call(function.name, args, kwargs, **where)
+                            f"got {count}", node)
+
+    def data(self, node: ast.AST) -> Expr:
+        """An argument of a constructor: a number, or a list of them, written out (``torch.tensor([1.0, 2.0])``)."""
+        value = self.argument(node)
+        if not all(isinstance(item, Num) for item in items_of(value)):
+            raise self.fail("a constant tensor is made of numbers written out, e.g. torch.tensor([1.0, 2.0]); "
+                            "to build a tensor from others, use stack([a, b])", node)
+        return value
 
     def keyword(self, keyword: ast.keyword, function: Function | None) -> tuple[str, object]:
         if keyword.arg is None:
@@ -591,12 +746,16 @@ class _Parser:
 
 @dataclass
 class Evaluation:
-    """What a run produced: the outputs and every named intermediate result."""
+    """What a run produced: the outputs, every named intermediate result (by its label: ``w1``, ``h#2``),
+    and the constant tensors made by the text (``torch.ones(3)``, ``x.detach()``: by their text), which
+    enter autograd's graph without a gradient."""
 
     outputs: list[torch.Tensor]
     names: dict[str, torch.Tensor]
+    constants: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+@refusing_blowups
 def evaluate(program: Program, tensors: Mapping[str, torch.Tensor],
              call: Callable[[Function, Sequence, dict, Call], object] | None = None,
              functions: Mapping[str, Function] | None = None, dtype: torch.dtype | None = None) -> Evaluation:
@@ -611,12 +770,13 @@ def evaluate(program: Program, tensors: Mapping[str, torch.Tensor],
     missing = [n for n in program.inputs if n not in tensors]
     if missing:
         raise ExpressionError(f"no value given for {', '.join(missing)}")
-    runner = _Runner(dict(tensors), call or _apply, functions or {}, dtype)
+    device = next((t.device for t in tensors.values() if isinstance(t, torch.Tensor)), torch.device("cpu"))
+    runner = _Runner(dict(tensors), call or _apply, functions or {}, dtype, device)
     names: dict[str, torch.Tensor] = {}
     for name, expr in program.assignments:
         names[name] = runner.env[name] = runner.run(expr)
     outputs = [runner.output(expr) for expr in program.outputs]
-    return Evaluation(outputs, names)
+    return Evaluation(outputs, names, runner.constants)
 
 
 def _apply(function: Function, args: Sequence, kwargs: dict, node: Call) -> object:
@@ -625,13 +785,14 @@ def _apply(function: Function, args: Sequence, kwargs: dict, node: Call) -> obje
 
 class _Runner:
     def __init__(self, env: dict, call: Callable, functions: Mapping[str, Function],
-                 dtype: torch.dtype | None = None):
+                 dtype: torch.dtype | None, device: torch.device | str):
         self.env = env
         self.call = call
         self.functions = functions
         ref = next((t for t in env.values() if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
         self.dtype = ref.dtype if ref is not None else (dtype or torch.float32)
-        self.device = ref.device if ref is not None else torch.device("cpu")
+        self.device = device
+        self.constants: dict[str, torch.Tensor] = {}
 
     def as_tensor(self, value: object) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
@@ -673,7 +834,16 @@ class _Runner:
         for i in range(min(function.tensor_args, len(args))):
             if not isinstance(args[i], (torch.Tensor, list)):
                 args[i] = self.as_tensor(args[i])
-        return self.call(function, args, dict(node.kwargs), node)
+        kwargs = dict(node.kwargs)
+        if function.creates:  # a constant tensor: in the run's dtype, on its device (meta in the dry run)
+            kwargs.update(dtype=self.dtype, device=self.device)
+        result = self.call(function, args, kwargs, node)
+        if (function.creates or node.op == "detach") and isinstance(result, torch.Tensor):
+            text = node.text or node.op
+            if text in self.constants:  # the same text twice: where, tells them apart
+                text += f" (line {node.line}, column {node.column})"
+            self.constants[text] = result
+        return result
 
 
 def _first_line(err: BaseException) -> str:
@@ -702,6 +872,7 @@ class Cost:
     output_shapes: list = field(default_factory=list)
 
 
+@refusing_blowups
 def check(program: Program, tensors: Mapping[str, torch.Tensor], limits: Limits = DEFAULT_LIMITS,
           functions: Mapping[str, Function] | None = None, dtype: torch.dtype | None = None) -> Cost:
     """Dry-run ``program`` on shapes alone and refuse it if it exceeds ``limits``.
@@ -728,7 +899,8 @@ def check(program: Program, tensors: Mapping[str, torch.Tensor], limits: Limits 
     def measure(function: Function, args: Sequence, kwargs: dict, node: Call) -> object:
         shapes = [a.shape for a in args if isinstance(a, torch.Tensor)]
         result = function.fn(*args, **kwargs)
-        numel = result.numel() if isinstance(result, torch.Tensor) else 1
+        parts = result if isinstance(result, tuple) else (result,)  # (values, indices) counts both
+        numel = sum(p.numel() if isinstance(p, torch.Tensor) else 1 for p in parts)
         text = node.text or function.name
         _count_elements(cost, numel, text, limits)
         cost.work += _work(function, shapes, numel)
@@ -737,7 +909,7 @@ def check(program: Program, tensors: Mapping[str, torch.Tensor], limits: Limits 
                                   f"(about {cost.work:,} operations; at most {limits.max_work:,})")
         return result
 
-    runner = _Runner(meta, measure, functions or {}, dtype)
+    runner = _Runner(meta, measure, functions or {}, dtype, "meta")
     try:
         for name, expr in program.assignments:
             runner.env[name] = runner.run(expr)
@@ -779,5 +951,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "parse", "DEFAULT_LIMITS",
+    "Program", "Seq", "check", "describe", "evaluate", "items_of", "parse", "plain_name", "refusing_blowups",
+    "script_name", "version_label",
+    "DEFAULT_LIMITS",
 ]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 DIM = "dim"          # an int, a tuple of ints, or None
 BOOL = "bool"
 NUMBER = "number"    # a (constant-folded) int or float
+REDUCTION = ("mean", "sum", "none")  # the reduction= of a loss function
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,14 @@ class Function:
     """One allowed function.
 
     ``tensor_args`` leading positional arguments must be tensors: a number given
-    there (``sin(2)``) becomes a 0-d tensor of the inputs' dtype. ``work`` is
+    there (``sin(2)``) becomes a 0-d tensor of the inputs' dtype. ``params``
+    names the positional parameters, so that a keyword can stand for one
+    (``torch.cumsum(M, dim=1)`` gives both of cumsum's two). ``pair`` says
+    when the result is torch's (values, indices) pair: ``"always"``
+    (``sort``) or ``"dim"`` (``max(x, dim=0)``); the text then picks one,
+    ``.values`` or ``.indices``. ``creates`` marks a constructor of a constant
+    tensor (``torch.ones(3)``): its arguments are literal numbers, and it makes
+    its tensor in the dtype and on the device of the run. ``work`` is
     ``"matmul"`` or ``"cubic"`` for functions whose cost is not linear in the
     size of their operands (the dry run uses it for the work budget).
     """
@@ -47,6 +55,9 @@ class Function:
     method: bool = True
     aliases: tuple[str, ...] = ()
     tensor_args: int = 1
+    params: tuple[str, ...] = ()
+    pair: str = ""
+    creates: bool = False
     work: str = "linear"
     doc: str = ""
 
@@ -63,14 +74,14 @@ def _softmax(fn: Callable) -> Callable:
 
 
 def _extremum(reduce_fn: Callable, pairwise_fn: Callable) -> Callable:
-    # max(x) reduces, max(x, dim=0) reduces along a dim (values only, as the
-    # user sees them), max(a, b) is the elementwise maximum like Python's max.
+    # max(x) reduces, max(x, dim=0) reduces along a dim (torch's values and
+    # indices: the parser picks one), max(a, b) is the elementwise maximum like Python's max.
     def extremum(x, other=None, dim=None, keepdim=False):
         if other is not None:
             return pairwise_fn(x, other)
         if dim is None:
             return reduce_fn(x)
-        return reduce_fn(x, dim=dim, keepdim=keepdim).values
+        return reduce_fn(x, dim=dim, keepdim=keepdim)
     return extremum
 
 
@@ -103,10 +114,67 @@ def _as_tensors(items):
             for t in items]
 
 
-def _reshape(x, *shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return torch.reshape(x, shape)
+def _unwrapped(sizes: tuple) -> tuple:
+    # x.view(2, 3) and x.view((2, 3)) mean the same, as in torch: sizes loose or in one sequence.
+    return tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+
+
+def _loose(fn: Callable) -> Callable:
+    def with_sizes(x, *sizes):
+        return fn(x, _unwrapped(sizes))
+    return with_sizes
+
+
+def _matrix_transpose(x):
+    return x.mT
+
+
+def _values(pair):
+    return pair.values
+
+
+def _indices(pair):
+    return pair.indices
+
+
+# Constructors of constant tensors, in the dtype of the run and on its device.
+def _literal_dtype(values, dtype) -> dict:
+    # torch's rule for literals: whole numbers only make int64 (class indices), any float makes floats.
+    values = list(values)
+    return {} if values and all(isinstance(v, int) for v in values) else {"dtype": dtype}
+
+
+def _flat(data):
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            yield item
+
+
+def _tensor(data, *, dtype, device):
+    return torch.tensor(data, device=device, **_literal_dtype(_flat(data), dtype))
+
+
+def _arange(*bounds, dtype, device):
+    # torch.arange(5) counts in whole numbers, torch.arange(5.) in floats.
+    return torch.arange(*bounds, device=device, **_literal_dtype(bounds, dtype))
+
+
+def _sized(fn: Callable) -> Callable:
+    def make(*sizes, dtype, device):
+        return fn(_unwrapped(sizes), dtype=dtype, device=device)
+    return make
+
+
+def _eye(n, m=None, *, dtype, device):
+    return torch.eye(n, n if m is None else m, dtype=dtype, device=device)
+
+
+def _linspace(start, end, steps, *, dtype, device):
+    return torch.linspace(start, end, steps, dtype=dtype, device=device)
 
 
 def _norm(x, p=2, dim=None, keepdim=False):
@@ -116,6 +184,19 @@ def _norm(x, p=2, dim=None, keepdim=False):
 _REDUCE = {"dim": DIM, "keepdim": BOOL}
 _SOFTMAX = {"dim": DIM}
 _PLAIN = ("", "torch.")
+_F = ("", "F.", "torch.nn.functional.")
+_INPUT_DIM = ("input", "dim")
+_VARIANCE = {**_REDUCE, "unbiased": BOOL, "correction": NUMBER}
+_LOSS = {"reduction": REDUCTION}
+
+
+def _loss(name: str, fn: Callable, tensor_args: int = 2, **kwargs: object) -> Function:
+    return Function(name, fn, 2, 2, kwargs={**_LOSS, **kwargs}, spaces=_F, method=False, tensor_args=tensor_args)
+
+
+def _constructor(name: str, fn: Callable, min_args: int, max_args: int) -> Function:
+    return Function(name, fn, min_args, max_args, spaces=("torch.",), method=False, tensor_args=0, creates=True)
+
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     # Trigonometric, inverse trigonometric, hyperbolic.
@@ -133,36 +214,64 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("log", torch.log), Function("log2", torch.log2), Function("log10", torch.log10),
     Function("log1p", torch.log1p), Function("sqrt", torch.sqrt), Function("rsqrt", torch.rsqrt),
     Function("square", torch.square), Function("reciprocal", torch.reciprocal),
-    Function("pow", torch.pow, 2, 2), Function("abs", torch.abs), Function("sign", torch.sign),
+    Function("pow", torch.pow, 2, 2, kwargs={"exponent": NUMBER}, params=("input", "exponent")),
+    Function("abs", torch.abs), Function("sign", torch.sign),
     Function("erf", torch.erf, spaces=("", "torch.", "torch.special.")),
     # Activations.
     Function("sigmoid", torch.sigmoid, spaces=_nn("torch.special.")),
     Function("relu", torch.relu, spaces=_nn()),
-    Function("softplus", F.softplus, kwargs={"beta": NUMBER, "threshold": NUMBER},
-             spaces=("", "F.", "torch.nn.functional."), method=False),
-    Function("gelu", F.gelu, kwargs={"approximate": ("none", "tanh")},
-             spaces=("", "F.", "torch.nn.functional."), method=False),
-    Function("silu", F.silu, spaces=("", "F.", "torch.nn.functional."), method=False),
-    Function("elu", F.elu, kwargs={"alpha": NUMBER}, spaces=("", "F.", "torch.nn.functional."), method=False),
-    Function("leaky_relu", F.leaky_relu, 1, 2, kwargs={"negative_slope": NUMBER},
-             spaces=("", "F.", "torch.nn.functional."), method=False),
-    Function("softmax", _softmax(torch.softmax), 1, 2, kwargs=_SOFTMAX, spaces=_nn("torch.special.")),
+    Function("softplus", F.softplus, 1, 3, kwargs={"beta": NUMBER, "threshold": NUMBER}, spaces=_F, method=False,
+             params=("input", "beta", "threshold")),
+    Function("gelu", F.gelu, kwargs={"approximate": ("none", "tanh")}, spaces=_F, method=False),
+    Function("silu", F.silu, spaces=_F, method=False),
+    Function("elu", F.elu, 1, 2, kwargs={"alpha": NUMBER}, spaces=_F, method=False, params=("input", "alpha")),
+    Function("leaky_relu", F.leaky_relu, 1, 2, kwargs={"negative_slope": NUMBER}, spaces=_F, method=False,
+             params=("input", "negative_slope")),
+    Function("softmax", _softmax(torch.softmax), 1, 2, kwargs=_SOFTMAX, spaces=_nn("torch.special."),
+             params=_INPUT_DIM),
     Function("log_softmax", _softmax(torch.log_softmax), 1, 2, kwargs=_SOFTMAX,
-             spaces=_nn("torch.special.")),
-    Function("logsumexp", _logsumexp, 1, 2, kwargs=_REDUCE, spaces=("", "torch.", "torch.special.")),
+             spaces=_nn("torch.special."), params=_INPUT_DIM),
+    Function("logsumexp", _logsumexp, 1, 2, kwargs=_REDUCE, spaces=("", "torch.", "torch.special."),
+             params=_INPUT_DIM),
+    # Loss functions, as torch.nn.functional has them.
+    _loss("mse_loss", F.mse_loss), _loss("l1_loss", F.l1_loss),
+    _loss("smooth_l1_loss", F.smooth_l1_loss, beta=NUMBER), _loss("huber_loss", F.huber_loss, delta=NUMBER),
+    _loss("binary_cross_entropy", F.binary_cross_entropy),
+    _loss("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits),
+    # The target of these two may be class indices (whole numbers): it stays as given.
+    _loss("cross_entropy", F.cross_entropy, tensor_args=1, label_smoothing=NUMBER),
+    _loss("nll_loss", F.nll_loss, tensor_args=1),
+    _loss("kl_div", F.kl_div, reduction=(*REDUCTION, "batchmean"), log_target=BOOL),
     # Reductions and comparisons.
-    Function("sum", torch.sum, 1, 2, kwargs=_REDUCE), Function("mean", torch.mean, 1, 2, kwargs=_REDUCE),
-    Function("prod", torch.prod, 1, 2, kwargs=_REDUCE),
-    Function("var", torch.var, 1, 2, kwargs={**_REDUCE, "unbiased": BOOL}),
-    Function("std", torch.std, 1, 2, kwargs={**_REDUCE, "unbiased": BOOL}),
-    Function("cumsum", torch.cumsum, 2, 2, kwargs={"dim": DIM}),
-    Function("max", _extremum(torch.max, torch.maximum), 1, 2, kwargs=_REDUCE),
-    Function("min", _extremum(torch.min, torch.minimum), 1, 2, kwargs=_REDUCE),
-    Function("amax", torch.amax, 1, 2, kwargs=_REDUCE), Function("amin", torch.amin, 1, 2, kwargs=_REDUCE),
+    Function("sum", torch.sum, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("mean", torch.mean, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("prod", torch.prod, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("var", torch.var, 1, 2, kwargs=_VARIANCE, params=_INPUT_DIM),
+    Function("std", torch.std, 1, 2, kwargs=_VARIANCE, params=_INPUT_DIM),
+    Function("cumsum", torch.cumsum, 2, 2, kwargs={"dim": DIM}, params=_INPUT_DIM),
+    Function("max", _extremum(torch.max, torch.maximum), 1, 2, kwargs=_REDUCE, pair="dim"),
+    Function("min", _extremum(torch.min, torch.minimum), 1, 2, kwargs=_REDUCE, pair="dim"),
+    Function("amax", torch.amax, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("amin", torch.amin, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("argmax", torch.argmax, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("argmin", torch.argmin, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
     Function("maximum", torch.maximum, 2, 2, tensor_args=2),
     Function("minimum", torch.minimum, 2, 2, tensor_args=2),
-    Function("clamp", torch.clamp, 1, 3, kwargs={"min": NUMBER, "max": NUMBER}, aliases=("clip",)),
+    Function("clamp", torch.clamp, 1, 3, kwargs={"min": NUMBER, "max": NUMBER}, aliases=("clip",),
+             params=("input", "min", "max")),
     Function("where", torch.where, 3, 3, method=False),
+    # Results with values and indices: the text picks one, torch.sort(x).values.
+    Function("sort", torch.sort, 1, 2, kwargs={"dim": DIM, "descending": BOOL}, params=_INPUT_DIM, pair="always"),
+    Function("topk", torch.topk, 2, 3, kwargs={"k": DIM, "dim": DIM, "largest": BOOL, "sorted": BOOL},
+             params=("input", "k", "dim"), pair="always"),
+    Function("kthvalue", torch.kthvalue, 2, 3, kwargs={"k": DIM, "dim": DIM, "keepdim": BOOL},
+             params=("input", "k", "dim"), pair="always"),
+    Function("median", torch.median, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM, pair="dim"),
+    Function("mode", torch.mode, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM, pair="always"),
+    Function("values", _values, spaces=(), method=False, tensor_args=0),
+    Function("indices", _indices, spaces=(), method=False, tensor_args=0),
+    # Stopping the gradient: the result is a constant to autograd.
+    Function("detach", torch.detach, spaces=("torch.",)),
     # Linear algebra.
     Function("dot", torch.dot, 2, 2, tensor_args=2, work="matmul"),
     Function("matmul", torch.matmul, 2, 2, tensor_args=2, work="matmul"),
@@ -171,26 +280,44 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("outer", torch.outer, 2, 2, tensor_args=2, aliases=("ger",)),
     Function("cross", torch.linalg.cross, 2, 2, tensor_args=2, kwargs={"dim": DIM},
              spaces=("", "torch.", "torch.linalg.")),
-    Function("norm", _norm, 1, 2, kwargs={"p": NUMBER, **_REDUCE}),
+    Function("norm", _norm, 1, 2, kwargs={"p": NUMBER, **_REDUCE}, params=("input", "p")),
     Function("vector_norm", torch.linalg.vector_norm, 1, 2, kwargs={"ord": NUMBER, **_REDUCE},
-             spaces=("torch.linalg.",), method=False),
+             spaces=("torch.linalg.",), method=False, params=("x", "ord")),
     Function("linalg_norm", torch.linalg.norm, 1, 2, kwargs={"ord": NUMBER, **_REDUCE},
-             spaces=(), method=False),
+             spaces=(), method=False, params=("A", "ord")),
     Function("det", torch.linalg.det, spaces=("", "torch.", "torch.linalg."), work="cubic"),
     Function("inv", torch.linalg.inv, spaces=("torch.linalg.",), method=False, work="cubic"),
     Function("inverse", torch.linalg.inv, work="cubic"),
-    Function("trace", torch.trace), Function("diag", torch.diag, 1, 2),
-    Function("t", torch.t), Function("transpose", torch.transpose, 3, 3),
+    Function("trace", torch.trace),
+    Function("diag", torch.diag, 1, 2, kwargs={"diagonal": DIM}, params=("input", "diagonal")),
+    # Shapes.
+    Function("t", torch.t),
+    Function("transpose", torch.transpose, 3, 3, kwargs={"dim0": DIM, "dim1": DIM},
+             params=("input", "dim0", "dim1")),
     Function("T", _transpose_attr, spaces=(), method=False),
-    Function("reshape", _reshape, 2, 8), Function("flatten", torch.flatten, 1, 3),
-    Function("stack", _stack, 1, 2, kwargs={"dim": DIM}, tensor_args=0, method=False),
-    Function("cat", _cat, 1, 2, kwargs={"dim": DIM}, tensor_args=0, method=False, aliases=("concat",)),
+    Function("mT", _matrix_transpose, spaces=(), method=False),
+    Function("reshape", _loose(torch.reshape), 2, 9),
+    Function("view", _loose(torch.Tensor.view), 2, 9, spaces=()),
+    Function("permute", _loose(torch.permute), 2, 9),
+    Function("expand", _loose(torch.Tensor.expand), 2, 9, spaces=()),
+    Function("flatten", torch.flatten, 1, 3, kwargs={"start_dim": DIM, "end_dim": DIM},
+             params=("input", "start_dim", "end_dim")),
+    Function("unsqueeze", torch.unsqueeze, 2, 2, kwargs={"dim": DIM}, params=_INPUT_DIM),
+    Function("squeeze", torch.squeeze, 1, 2, kwargs={"dim": DIM}, params=_INPUT_DIM),
+    Function("contiguous", torch.Tensor.contiguous, spaces=()),
+    Function("stack", _stack, 1, 2, kwargs={"dim": DIM}, tensor_args=0, method=False, params=("tensors", "dim")),
+    Function("cat", _cat, 1, 2, kwargs={"dim": DIM}, tensor_args=0, method=False, aliases=("concat",),
+             params=("tensors", "dim")),
+    # Constant tensors.
+    _constructor("tensor", _tensor, 1, 1), _constructor("ones", _sized(torch.ones), 1, 8),
+    _constructor("zeros", _sized(torch.zeros), 1, 8), _constructor("eye", _eye, 1, 2),
+    _constructor("arange", _arange, 1, 3), _constructor("linspace", _linspace, 3, 3),
 )}
 
 # `torch.linalg.norm(x)` is the spelling of its own entry; plain `norm` is torch.norm.
 _EXTRA_SPELLINGS = {"torch.linalg.norm": "linalg_norm"}
-# Properties written without a call: `x.T`.
-PROPERTIES = {"T": "T"}
+# Properties written without a call: `x.T`, `x.mT`.
+PROPERTIES = {"T": "T", "mT": "mT"}
 
 
 def _spellings() -> tuple[dict[str, str], dict[str, str]]:
@@ -211,6 +338,9 @@ FUNCTION_SPELLINGS, METHOD_SPELLINGS = _spellings()
 MODULE_ROOTS = ("torch", "F")
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+# `torch.pi` is `pi`: the constants under their torch spelling.
+CONSTANT_SPELLINGS: dict[str, str] = {**{name: name for name in CONSTANTS},
+                                      **{f"torch.{name}": name for name in CONSTANTS}}
 
 
 def resolve_function(spelling: str) -> Function | None:

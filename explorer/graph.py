@@ -81,7 +81,9 @@ class Node:
     summed a broadcast, and ``local[i]`` the local Jacobian ``∂y/∂x_i``,
     shaped ``(y.numel(), x_i.numel())``, where small enough to compute.
     ``attrs`` are the node's saved non-tensor attributes (``exponent``,
-    ``dim``...), ``saved`` its saved tensors.
+    ``dim``...), ``saved`` its saved tensors. ``constants`` names the
+    constant inputs (slots where ``inputs`` is ``None``) that the caller
+    labelled: ``{1: "y.detach()"}``, where the gradient stops.
     """
 
     id: int
@@ -101,6 +103,7 @@ class Node:
     local: list[torch.Tensor | None] = field(default_factory=list)
     saved: list[Saved] = field(default_factory=list)
     attrs: dict[str, str] = field(default_factory=dict)
+    constants: dict[int, str] = field(default_factory=dict)
     step: int | None = None        # position in the engine's execution order
 
     @property
@@ -191,7 +194,7 @@ class Graph:
                 "value": plain(n.value), "grad": plain(n.grad), "received": [plain(g) for g in n.received],
                 "sends": [plain(s) for s in n.sends], "reduced": [None if r is None else [list(r[0]), list(r[1])]
                                                                   for r in n.reduced],
-                "local": [plain(j) for j in n.local], "attrs": n.attrs,
+                "local": [plain(j) for j in n.local], "attrs": n.attrs, "constants": n.constants,
                 "saved": [{"name": s.name, "shape": list(s.shape), "of": s.of} for s in n.saved],
             } for n in self.nodes],
             "steps": [{"node": s.node, "text": s.text} for s in self.steps],
@@ -210,10 +213,19 @@ def short_op(op: str) -> str:
     return re.sub(r"Backward\d*$", "", op) or op
 
 
-class _Recorder(TorchFunctionMode):
-    """Remembers the tensor each autograd node produced during a forward pass."""
+class Recorded(dict):
+    """What :func:`recording` saw: the tensor each autograd node produced (the dict itself), and in
+    ``inputs`` the tensors each node was called with, one per input of the node, where they line up."""
 
-    def __init__(self, values: dict):
+    def __init__(self):
+        super().__init__()
+        self.inputs: dict = {}
+
+
+class _Recorder(TorchFunctionMode):
+    """Remembers the tensor each autograd node produced during a forward pass, and what went in."""
+
+    def __init__(self, values: Recorded):
         super().__init__()
         self.values = values
 
@@ -223,15 +235,26 @@ class _Recorder(TorchFunctionMode):
             # The first output of a node with several (unbind, split) stands for the node.
             if isinstance(item, torch.Tensor) and item.grad_fn is not None and item.output_nr == 0:
                 self.values.setdefault(item.grad_fn, item)
+                self._inputs(item.grad_fn, [*args, *(kwargs or {}).values()])
         return result
+
+    def _inputs(self, fn, args: list) -> None:
+        # A node's inputs are the call's tensors in order (stack([a, b]) too), or its floating ones
+        # (where(c, a, b)); where neither lines up with the node's inputs, nothing is recorded.
+        tensors = [t for a in args for t in (a if isinstance(a, (list, tuple)) else (a,)) if torch.is_tensor(t)]
+        for candidate in (tensors, [t for t in tensors if t.is_floating_point()]):
+            if len(candidate) == len(fn.next_functions):
+                self.values.inputs.setdefault(fn, candidate)
+                return
 
 
 @contextlib.contextmanager
-def recording() -> Iterator[dict]:
+def recording() -> Iterator[Recorded]:
     """Record, during a forward pass, the tensor each autograd node produced (``values=`` of :func:`capture`).
 
     Without it, :func:`capture` knows the values of the outputs, the leaves,
-    the labelled tensors and what the nodes saved for backward.
+    the labelled tensors and what the nodes saved for backward; with it, it
+    also names the labelled constants where they enter the graph.
 
     >>> x = torch.tensor([2.0], requires_grad=True)
     >>> with recording() as values:
@@ -239,7 +262,7 @@ def recording() -> Iterator[dict]:
     >>> sorted(type(fn).__name__ for fn in values)
     ['MulBackward0', 'SinBackward0']
     """
-    values: dict = {}
+    values = Recorded()
     with _Recorder(values):
         yield values
 
@@ -374,9 +397,11 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
     ``leaves`` names the tensors to differentiate with respect to (every leaf
     found in the graph gets a gradient too; unnamed ones are called ``leaf0``,
     ``leaf1``...); ``labels`` names intermediate tensors (the user's ``w1``,
-    ``w2``...); ``grad_outputs`` is the ``v`` of ``backward(v)``, one per
-    output (ones by default); ``values`` maps nodes to the tensors they
-    produced (from :func:`recording`). It runs ``torch.autograd.grad(outputs,
+    ``w2``...) and, with ``values`` from :func:`recording`, the constants
+    that enter the graph without a gradient (``y.detach()``:
+    ``Node.constants``); ``grad_outputs`` is the ``v`` of ``backward(v)``,
+    one per output (ones by default); ``values`` maps nodes to the tensors
+    they produced (from :func:`recording`). It runs ``torch.autograd.grad(outputs,
     leaves, grad_outputs, retain_graph=True)``, so no ``.grad`` is touched.
     With ``create_graph=True`` the gradients are differentiable and
     ``Graph.derivative`` is the captured graph that computed them.
@@ -393,6 +418,7 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
     targets = _targets(order, ids, leaves, names, produced)
     metadata = [_output_metadata(fn) for fn in order]
     nodes = _nodes(order, ids, names, produced, metadata, {ids[e.node] for e in root_edges if e is not None})
+    _name_constants(order, nodes, {**(labels or {}), **leaves}, values)
     torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, nodes)
 
     pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
@@ -523,6 +549,19 @@ def _nodes(order: list, ids: dict, names: dict, produced: dict, metadata: list, 
         if node.value is not None:
             node.shape, node.dtype = tuple(node.value.shape), _dtype(node.value.dtype)
     return nodes
+
+
+def _name_constants(order: list, nodes: list[Node], named: Mapping, values: Mapping | None) -> None:
+    """``Node.constants``: the labelled tensors without a gradient (a detached one, an input of whole
+    numbers, a constant of the text), at the inputs of the nodes they went into."""
+    if not isinstance(values, Recorded):
+        return
+    constants = {id(t): name for name, t in named.items() if torch.is_tensor(t) and not t.requires_grad}
+    for fn, node in zip(order, nodes):
+        went_in = values.inputs.get(fn, ())
+        for i, (t, (nxt, _)) in enumerate(zip(went_in, fn.next_functions)):
+            if nxt is None and id(t) in constants:
+                node.constants[i] = constants[id(t)]
 
 
 def _watched_backward(order: list, ids: dict, pairs: list, targets: list, create_graph: bool):

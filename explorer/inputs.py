@@ -8,7 +8,11 @@ Sizes are checked on the ``meta`` device before anything is allocated.
 
 A plain number becomes a one-element vector, as in ``torch.tensor([4.])``:
 that is how the seeds write a scalar input, and why their gradients print as
-``tensor([72.])``.
+``tensor([72.])``. Every input is a float tensor that requires grad, except
+whole numbers written with ``tensor``: ``tensor([0, 2, 1])`` is an int64
+tensor, as ``torch.tensor`` makes it (the class indices of
+``F.cross_entropy``), and has no gradient. A plain list, ``[0, 2, 1]``, stays
+a float input.
 
 >>> from explorer.inputs import make_inputs
 >>> make_inputs(("x",), {"x": 4})["x"]
@@ -25,8 +29,10 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from explorer.device import resolve_device
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, check, evaluate, parse
-from explorer.functions import Function
+from explorer.expression import (
+    DEFAULT_LIMITS, Call, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse, refusing_blowups,
+)
+from explorer.functions import FUNCTIONS, Function
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -81,7 +87,7 @@ def constructors(dtype: torch.dtype, device: torch.device | str,
         return torch.full(_sizes((size,)), float(value), **at)
 
     def tensor(values):
-        return torch.tensor(values, **at)
+        return FUNCTIONS["tensor"].fn(values, **at)  # whole numbers stay whole, as in torch.tensor
 
     table = {
         "rand": (random(torch.rand), 1, 8), "randn": (random(torch.randn), 1, 8),
@@ -96,6 +102,52 @@ def constructors(dtype: torch.dtype, device: torch.device | str,
 CONSTRUCTOR_NAMES = tuple(constructors(torch.float32, "meta", None))
 
 
+def integer_spec(spec: Any) -> bool:
+    """Whether an input spec (text or parsed) gives whole numbers: ``tensor([0, 2, 1])``, an int64 input.
+
+    >>> integer_spec("tensor([0, 2, 1])"), integer_spec("[0, 2, 1]"), integer_spec("tensor([0.5, 1])")
+    (True, False, False)
+    """
+    if isinstance(spec, str):
+        try:
+            spec = parse(spec, constructors=dict.fromkeys(CONSTRUCTOR_NAMES))
+        except ExpressionError:
+            return False
+    if not isinstance(spec, Program) or len(spec.outputs) != 1:
+        return False
+    (expr,) = spec.outputs
+    if not (isinstance(expr, Call) and expr.op == "tensor" and len(expr.args) == 1):
+        return False
+    numbers = items_of(expr.args[0])
+    return bool(numbers) and all(isinstance(n, Num) and isinstance(n.value, int) for n in numbers)
+
+
+def parse_spec(spec: Any, *, limits: Limits = DEFAULT_LIMITS, name: str = "input") -> Program:
+    """An input spec (text, a number, a list of numbers, or a tensor) as a parsed program of constructors.
+
+    >>> parse_spec("2*pi*rand(3)").outputs[0].op
+    'mul'
+    """
+    if isinstance(spec, torch.Tensor):  # written out, as a script shows it
+        if spec.numel() > limits.max_list_items:
+            raise ExpressionError(f"{name}: {spec.numel():,} elements are too many to write out "
+                                  f"(at most {limits.max_list_items:,})")
+        values = spec.detach().cpu().tolist()
+        spec = values if spec.is_floating_point() else f"tensor({values!r})"
+    if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Real, list, tuple)):
+        raise ExpressionError(f"{name}: give a number, a list or a constructor such as rand(3), "
+                              f"not {type(spec).__name__}")
+    text = spec if isinstance(spec, str) else repr(_plain(spec, limits))
+    try:
+        program = parse(text, limits=limits, constructors=dict.fromkeys(CONSTRUCTOR_NAMES))
+    except ExpressionError as err:
+        raise ExpressionError(f"{name}: {err.message}", err.line, err.column) from None
+    if len(program.outputs) != 1 or program.assignments:
+        raise ExpressionError(f"{name}: give one value, e.g. 4, [0.5, 0.75] or rand(3)")
+    return program
+
+
+@refusing_blowups
 def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str | torch.device = "cpu",
                generator: torch.Generator | None = None, limits: Limits = DEFAULT_LIMITS,
                name: str = "input") -> torch.Tensor:
@@ -104,17 +156,9 @@ def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str |
     if isinstance(spec, torch.Tensor):
         if spec.numel() > limits.max_elements:
             raise ExpressionError(f"{name} has {spec.numel():,} elements (at most {limits.max_elements:,})")
-        return spec.detach().to(dtype=dtype).clone()
-    if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Real, list, tuple)):
-        raise ExpressionError(f"{name}: give a number, a list or a constructor such as rand(3), "
-                              f"not {type(spec).__name__}")
-    text = spec if isinstance(spec, str) else repr(_plain(spec))
-    try:
-        program = parse(text, limits=limits, constructors=dict.fromkeys(CONSTRUCTOR_NAMES))
-    except ExpressionError as err:
-        raise ExpressionError(f"{name}: {err.message}", err.line, err.column) from None
-    if len(program.outputs) != 1 or program.assignments:
-        raise ExpressionError(f"{name}: give one value, e.g. 4, [0.5, 0.75] or rand(3)")
+        whole = not spec.is_floating_point() and spec.dtype != torch.bool  # class indices stay whole numbers
+        return spec.detach().to(dtype=torch.int64 if whole else dtype).clone()
+    program = parse_spec(spec, limits=limits, name=name)
     extra_meta = constructors(dtype, "meta", None)
     # Never the global generator: user text must not move torch's global random state.
     extra = constructors(dtype, "cpu", generator if generator is not None else torch.Generator().manual_seed(0))
@@ -125,23 +169,34 @@ def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str |
         raise ExpressionError(f"{name}: {err.message}", err.line, err.column) from None
     if value.dim() == 0:
         value = value.reshape(1)
-    if not value.is_floating_point():
-        value = value.to(dtype)
-    return value.to(dtype)
+    return value if integer_spec(program) else value.to(dtype)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value) if not isinstance(value, int) else int(value)
-    raise ExpressionError(f"lists may hold numbers only, not {type(value).__name__}")
+def _plain(value: Any, limits: Limits) -> Any:
+    """A Python list of numbers as plain ints and floats, refused before walking it when it is too big to be
+    written out (``[0.0] * 10**8``: the text would be over ``max_chars``) or nested too deeply."""
+    if isinstance(value, (list, tuple)) and len(value) > limits.max_list_items:
+        raise ExpressionError(f"the list is too long: {len(value):,} items (at most {limits.max_list_items:,}); "
+                              "give a tensor or a constructor such as rand(3) instead")
+    budget = [limits.max_chars]
+
+    def plain(item: Any, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > limits.max_depth:
+            raise ExpressionError("the list is too large or nested too deeply to write out: give a tensor instead")
+        if isinstance(item, (list, tuple)):
+            return [plain(v, depth + 1) for v in item]
+        if isinstance(item, numbers.Real) and not isinstance(item, bool):
+            return float(item) if not isinstance(item, int) else int(item)
+        raise ExpressionError(f"lists may hold numbers only, not {type(item).__name__}")
+
+    return plain(value, 0)
 
 
 def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0,
                 dtype: str | torch.dtype = "float32", device: str | torch.device | None = "cpu",
                 limits: Limits = DEFAULT_LIMITS) -> dict[str, torch.Tensor]:
-    """Leaf tensors (``requires_grad=True``) for ``names`` from their specs.
+    """Leaf tensors (``requires_grad=True``, but for whole numbers: :func:`integer_spec`) for ``names``.
 
     Random constructors draw from one generator seeded with ``seed``, in the
     order of ``names``: the same as ``torch.manual_seed(seed)`` and the same
@@ -164,5 +219,5 @@ def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0
         total += value.numel()
         if total > limits.max_total_elements:
             raise ExpressionError(f"the inputs are too large: {total:,} elements (at most {limits.max_total_elements:,})")
-        tensors[name] = value.to(target).requires_grad_(True)
+        tensors[name] = value.to(target).requires_grad_(value.is_floating_point())
     return tensors

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import torch
 
 from explorer.derivatives import differentiable
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, evaluate
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, evaluate, script_name
 
 KINDS = ("value", "error", "warning")
 MAX_NAMED = 8  # intermediate results shown in the leaf lesson
@@ -84,22 +84,24 @@ def _forward(program: Program, leaves: dict[str, torch.Tensor]) -> _Run:
         evaluation = evaluate(program, leaves)
     if len(evaluation.outputs) != 1:
         raise ExpressionError(f"these lessons use a function with one output, not {len(evaluation.outputs)}")
-    name = program.output_names[0] if program.output_names and program.output_names[0] else "z"
-    if name in leaves:
-        name = "z"
+    # Names as the code tab writes them: the graph's h#2 (h bound again) is h_2.
+    names = {script_name(n): t for n, t in evaluation.names.items()}
+    given = script_name(program.output_names[0]) if program.output_names and program.output_names[0] else ""
+    name = next(n for n in (given, "z", "out", "f") if n and n not in leaves)
     output = evaluation.outputs[0]
     if not output.requires_grad:
         raise ExpressionError("the output does not depend on any input, so backward() has nothing to do")
-    return _Run(program, leaves, dict(evaluation.names), output, name)
+    return _Run(program, leaves, names, output, name)
 
 
 def _start(source: str | Program, inputs: Mapping[str, Any] | None, seed: int, dtype: str, device: str | None,
            limits: Limits, values: Mapping[str, Any]) -> tuple[_Run, list[Event]]:
     """The inputs as leaves and a first forward pass, with the events that show them."""
     f = differentiable(source, inputs, seed=seed, dtype=dtype, device=device, limits=limits, **values)
-    leaves = {n: t.detach().clone().requires_grad_(True) for n, t in f.inputs.items()}
+    leaves = {n: t.detach().clone().requires_grad_(t.is_floating_point()) for n, t in f.inputs.items()}
     run = _forward(f.program, leaves)
-    events = [Event(n, str(t), note="a leaf: created by you, requires_grad=True") for n, t in leaves.items()]
+    events = [Event(n, str(t), note="a leaf: created by you, requires_grad=True" if t.requires_grad else
+                    "a leaf of whole numbers (class indices): no gradient") for n, t in leaves.items()]
     events.append(Event(_forward_code(f.program, run.output_name), str(run.output),
                         note="the forward pass records the graph (grad_fn) that backward will walk"))
     return run, events

@@ -147,12 +147,14 @@ def _mean(args: list, kwargs: dict) -> np.ndarray:
 def _var(args: list, kwargs: dict) -> np.ndarray:
     x, dim = args[0], _dim(args, kwargs)
     n = _count(x, dim)
-    unbiased = kwargs.get("unbiased", True)
+    # torch divides by n - correction: 1 by default (unbiased), 0 with unbiased=False or correction=0.
+    correction = _number(kwargs["correction"]) if "correction" in kwargs else int(kwargs.get("unbiased", True))
     mean = _array(_sum(x, dim, True) / sympy.Integer(n))
-    if unbiased and n < 2:
-        raise ExpressionError("the unbiased variance of one number is not defined (it divides by n - 1 = 0)")
+    if n - correction <= 0:
+        raise ExpressionError(f"the variance of {n} number{'s' if n > 1 else ''} with correction {correction} "
+                              f"is not defined (it divides by n - correction = {n - correction})")
     squares = _sum(_array((x - mean) ** 2), dim, kwargs.get("keepdim", False))
-    return _array(squares / sympy.Integer(n - 1 if unbiased else n))
+    return _array(squares / (n - correction))
 
 
 def _extremum(pick: Callable) -> Callable:
@@ -202,8 +204,8 @@ def _relu(a: sympy.Expr) -> sympy.Expr:
 
 
 def _softplus(args: list, kwargs: dict) -> np.ndarray:
-    beta = _number(kwargs.get("beta", 1))
-    threshold = _number(kwargs.get("threshold", 20))
+    beta = _number(_arg_or(args, kwargs, 1, "beta", 1))
+    threshold = _number(_arg_or(args, kwargs, 2, "threshold", 20))
     # torch switches to the identity where beta·a > threshold; so does the formula.
     return _map(lambda a: sympy.Piecewise((a, beta * a > threshold), (sympy.log(1 + sympy.exp(beta * a)) / beta, True)),
                 args[0])
@@ -217,7 +219,7 @@ def _gelu(args: list, kwargs: dict) -> np.ndarray:
 
 
 def _elu(args: list, kwargs: dict) -> np.ndarray:
-    alpha = _number(kwargs.get("alpha", 1))
+    alpha = _number(_arg_or(args, kwargs, 1, "alpha", 1))
     return _map(lambda a: sympy.Piecewise((a, a > 0), (alpha * (sympy.exp(a) - 1), True)), args[0])
 
 
@@ -329,11 +331,12 @@ def _diag(args: list, kwargs: dict) -> np.ndarray:
     x = args[0]
     if x.ndim not in (1, 2):
         raise ExpressionError("diag takes a vector or a matrix")
-    return _clean(_array(np.diag(x, _integer(args[1]) if len(args) > 1 else 0)))
+    return _clean(_array(np.diag(x, _integer(_arg_or(args, kwargs, 1, "diagonal", 0)))))
 
 
 def _transpose(args: list, kwargs: dict) -> np.ndarray:
-    return _array(np.swapaxes(args[0], _integer(args[1]), _integer(args[2])))
+    return _array(np.swapaxes(args[0], _integer(_arg_or(args, kwargs, 1, "dim0", None)),
+                              _integer(_arg_or(args, kwargs, 2, "dim1", None))))
 
 
 def _t(args: list, kwargs: dict) -> np.ndarray:
@@ -347,19 +350,53 @@ def _T(args: list, kwargs: dict) -> np.ndarray:
     return _array(args[0].T) if args[0].ndim >= 2 else args[0]
 
 
+def _sizes(items: list) -> tuple[int, ...]:
+    """Sizes or dims given loose (``x.view(2, 3)``) or in one list (``x.view((2, 3))``)."""
+    if len(items) == 1 and isinstance(items[0], list):
+        items = items[0]
+    return tuple(_integer(s, "a size") for s in items)
+
+
+def _room(shape: Sequence[int]) -> tuple[int, ...]:
+    """``shape``, refused before anything is built when its elements are too many for symbols."""
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise ExpressionError(f"{math.prod(shape):,} symbolic elements is too many (at most {MAX_ELEMENTS:,})")
+    return tuple(shape)
+
+
 def _reshape(args: list, kwargs: dict) -> np.ndarray:
-    shape = args[1:]
-    if len(shape) == 1 and isinstance(shape[0], list):
-        shape = shape[0]
-    return _array(args[0].reshape(tuple(_integer(s, "a size") for s in shape)))
+    return _array(args[0].reshape(_sizes(args[1:])))
+
+
+def _permute(args: list, kwargs: dict) -> np.ndarray:
+    return _array(np.transpose(args[0], _sizes(args[1:])))
+
+
+def _expand(args: list, kwargs: dict) -> np.ndarray:
+    x, sizes = args[0], _sizes(args[1:])
+    lead = len(sizes) - x.ndim  # new dimensions go in front; -1 keeps a size
+    shape = tuple(x.shape[i - lead] if size == -1 and i >= lead else size for i, size in enumerate(sizes))
+    return _array(np.broadcast_to(x, _room(shape)).copy())
+
+
+def _unsqueeze(args: list, kwargs: dict) -> np.ndarray:
+    return _array(np.expand_dims(args[0], _dim(args, kwargs)))
+
+
+def _squeeze(args: list, kwargs: dict) -> np.ndarray:
+    x, dim = args[0], _dim(args, kwargs)
+    if x.ndim == 0:
+        return x
+    dims = range(x.ndim) if dim is None else dim if isinstance(dim, tuple) else (dim,)
+    return _array(np.squeeze(x, axis=tuple(d % x.ndim for d in dims if x.shape[d] == 1)))
 
 
 def _flatten(args: list, kwargs: dict) -> np.ndarray:
     x = args[0]
     if x.ndim == 0:
         return _array(x.reshape(1))
-    start = _integer(args[1]) % x.ndim if len(args) > 1 else 0
-    end = _integer(args[2]) % x.ndim if len(args) > 2 else x.ndim - 1
+    start = _integer(_arg_or(args, kwargs, 1, "start_dim", 0)) % x.ndim
+    end = _integer(_arg_or(args, kwargs, 2, "end_dim", -1)) % x.ndim
     return _array(x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:]))
 
 
@@ -378,6 +415,116 @@ def _cat(args: list, kwargs: dict) -> np.ndarray:
     if any(t.ndim == 0 for t in items):
         raise ExpressionError("cat takes tensors of at least one dimension (use stack for numbers)")
     return _array(np.concatenate(items, axis=_dim(args, kwargs, default=0)))
+
+
+# Constant tensors, exactly: linspace(0, 1, 3) is 0, 1/2, 1.
+def _tensor(args: list, kwargs: dict) -> np.ndarray:
+    def plain(item: Any) -> Any:
+        return [plain(i) for i in item] if isinstance(item, list) else _element(item)
+    return _clean(_array(np.array(plain(args[0]), dtype=object)))
+
+
+def _filled(value: int) -> Callable:
+    def filled(args: list, kwargs: dict) -> np.ndarray:
+        return _array(np.full(_room(_sizes(args)), sympy.Integer(value), dtype=object))
+    return filled
+
+
+def _eye(args: list, kwargs: dict) -> np.ndarray:
+    n = _integer(args[0], "a size")
+    m = _integer(args[1], "a size") if len(args) > 1 else n
+    _room((n, m))
+    return _clean(_array(np.eye(n, m, dtype=int).astype(object)))
+
+
+def _arange(args: list, kwargs: dict) -> np.ndarray:
+    bounds = [_element(a) for a in args]
+    start, end, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
+    count = max(0, int(sympy.ceiling((end - start) / step)))
+    _room((count,))
+    return _array(np.array([start + k * step for k in range(count)], dtype=object).reshape(count))
+
+
+def _linspace(args: list, kwargs: dict) -> np.ndarray:
+    start, end, steps = (_element(a) for a in args)
+    steps = _integer(steps, "the number of steps")
+    _room((steps,))
+    if steps == 1:
+        return _array(np.array([start], dtype=object))
+    return _array(np.array([start + (end - start) * sympy.Integer(k) / (steps - 1) for k in range(steps)],
+                           dtype=object).reshape(steps))
+
+
+# Loss functions, as torch.nn.functional computes them.
+def _reduce(loss: np.ndarray, kwargs: dict, batch: int = 1) -> np.ndarray:
+    how = kwargs.get("reduction", "mean")
+    if how == "none":
+        return loss
+    total = _sum(loss)
+    if how == "sum":
+        return total
+    return _array(total / sympy.Integer(batch if how == "batchmean" else loss.size))
+
+
+def _pointwise_loss(fn: Callable) -> Callable:
+    def loss(args: list, kwargs: dict) -> np.ndarray:
+        return _reduce(_map(lambda a, b: fn(a, b, kwargs), *args), kwargs)
+    return loss
+
+
+def _smooth_l1(a: Any, b: Any, kwargs: dict) -> Any:
+    d, beta = a - b, _number(kwargs.get("beta", 1))
+    if beta == 0:
+        return sympy.Abs(d)
+    return sympy.Piecewise((d**2 / (2 * beta), sympy.Abs(d) < beta), (sympy.Abs(d) - beta / 2, True))
+
+
+def _huber(a: Any, b: Any, kwargs: dict) -> Any:
+    d, delta = a - b, _number(kwargs.get("delta", 1))
+    return sympy.Piecewise((d**2 / 2, sympy.Abs(d) < delta), (delta * (sympy.Abs(d) - delta / 2), True))
+
+
+def _kl_div(args: list, kwargs: dict) -> np.ndarray:
+    x, target = args
+    if kwargs.get("log_target", False):
+        loss = _map(lambda a, t: sympy.exp(t) * (t - a), x, target)
+    else:
+        loss = _map(lambda a, t: t * (sympy.log(t) - a), x, target)
+    return _reduce(loss, kwargs, batch=x.shape[0] if x.ndim else 1)
+
+
+def _classes(x: np.ndarray, target: np.ndarray, what: str) -> np.ndarray:
+    """The target as probabilities over the classes (the last dim of ``x``): class indices become one-hot rows."""
+    if x.ndim not in (1, 2):
+        raise ExpressionError(f"{what} has a symbolic form here for inputs of shape (C,) or (N, C)")
+    if target.shape == x.shape:
+        return target
+    if target.shape != x.shape[:-1]:
+        raise ExpressionError(f"{what}: the target must have the input's shape (probabilities) or the input's "
+                              "shape without its class dimension (class indices)")
+    classes = x.shape[-1]
+    one_hot = np.full(x.shape, sympy.Integer(0), dtype=object)
+    for index in np.ndindex(*target.shape):
+        k = _integer(target[index], "a class index")
+        if not 0 <= k < classes:
+            raise ExpressionError(f"{what}: class index {k} is not one of 0 to {classes - 1}")
+        one_hot[index + (k,)] = sympy.Integer(1)
+    return one_hot
+
+
+def _cross_entropy(args: list, kwargs: dict) -> np.ndarray:
+    x, target = args
+    probabilities = _classes(x, target, "cross_entropy")
+    smoothing = _number(kwargs.get("label_smoothing", 0))
+    if smoothing:
+        probabilities = _array(probabilities * (1 - smoothing) + smoothing / x.shape[-1])
+    log_p = _softmax(log=True)([x], {"dim": -1})
+    return _reduce(_array(-_sum(_array(probabilities * log_p), -1)), kwargs)
+
+
+def _nll_loss(args: list, kwargs: dict) -> np.ndarray:
+    x, target = args
+    return _reduce(_array(-_sum(_array(_classes(x, target, "nll_loss") * x), -1)), kwargs)
 
 
 def _elementwise(fn: Callable) -> Callable:
@@ -399,7 +546,8 @@ _OPERATIONS: dict[str, Callable[[list, dict], np.ndarray]] = {
     **{name: _elementwise(fn) for name, fn in _UNARY.items()},
     "add": _elementwise(lambda a, b: a + b), "sub": _elementwise(lambda a, b: a - b),
     "mul": _elementwise(lambda a, b: a * b), "div": _elementwise(lambda a, b: a / b),
-    "pow": _elementwise(lambda a, b: a**b), "atan2": _elementwise(sympy.atan2),
+    "pow": lambda args, kw: _map(lambda a, b: a**b, args[0], args[1] if len(args) > 1 else _number(kw["exponent"])),
+    "atan2": _elementwise(sympy.atan2),
     "maximum": _elementwise(sympy.Max), "minimum": _elementwise(sympy.Min),
     "softplus": _softplus, "gelu": _gelu, "elu": _elu, "leaky_relu": _leaky_relu,
     "softmax": _softmax(log=False), "log_softmax": _softmax(log=True), "logsumexp": _logsumexp,
@@ -413,6 +561,26 @@ _OPERATIONS: dict[str, Callable[[list, dict], np.ndarray]] = {
     "det": _det, "inv": _inv, "inverse": _inv, "trace": _trace, "diag": _diag,
     "t": _t, "T": _T, "transpose": _transpose, "reshape": _reshape, "flatten": _flatten,
     "stack": _stack, "cat": _cat,
+    "view": _reshape, "permute": _permute, "expand": _expand, "unsqueeze": _unsqueeze, "squeeze": _squeeze,
+    "mT": lambda args, kw: _array(np.swapaxes(args[0], -1, -2)), "contiguous": lambda args, kw: args[0],
+    "values": lambda args, kw: args[0],  # max(x, dim=0).values: the symbolic max is its values
+    "tensor": _tensor, "ones": _filled(1), "zeros": _filled(0), "eye": _eye, "arange": _arange,
+    "linspace": _linspace,
+    "mse_loss": _pointwise_loss(lambda a, b, kw: (a - b) ** 2),
+    "l1_loss": _pointwise_loss(lambda a, b, kw: sympy.Abs(a - b)),
+    "smooth_l1_loss": _pointwise_loss(_smooth_l1), "huber_loss": _pointwise_loss(_huber),
+    "binary_cross_entropy": _pointwise_loss(lambda p, t, kw: -(t * sympy.log(p) + (1 - t) * sympy.log(1 - p))),
+    "binary_cross_entropy_with_logits": _pointwise_loss(lambda z, t, kw: (1 - t) * z + sympy.log(1 + sympy.exp(-z))),
+    "cross_entropy": _cross_entropy, "nll_loss": _nll_loss, "kl_div": _kl_div,
+}
+
+# Functions of the table without a symbolic form, and why.
+_WHOLE_NUMBERS = "it gives whole numbers (positions), which have no derivative"
+_BY_VALUE = "its result depends on the order of the values, which a formula of symbols does not know"
+NO_SYMBOLIC_FORM: dict[str, str] = {
+    "detach": "detach() stops the gradient, which a formula cannot say (autograd shows it)",
+    "indices": _WHOLE_NUMBERS, "argmax": _WHOLE_NUMBERS, "argmin": _WHOLE_NUMBERS,
+    **dict.fromkeys(("sort", "topk", "kthvalue", "median", "mode"), _BY_VALUE),
 }
 
 _RELATIONS: dict[str, Callable] = {
@@ -457,21 +625,31 @@ class Symbolic:
         return names
 
 
-def to_sympy(program: Program, shapes: Mapping[str, Sequence[int]] | None = None) -> Symbolic:
+def to_sympy(program: Program, shapes: Mapping[str, Sequence[int]] | None = None,
+             values: Mapping[str, torch.Tensor] | None = None) -> Symbolic:
     """The program's outputs as SymPy expressions, each input an array of symbols of the given shape.
 
     ``shapes`` maps each input to its shape (as torch's tensor has it); an
-    input without one is a single symbol. Refuses, with an ExpressionError,
-    operations without a symbolic form and expressions too large to handle.
+    input without one is a single symbol. An input of whole numbers in
+    ``values`` (the class indices of ``cross_entropy``) is not a variable:
+    it stays its numbers. Refuses, with an ExpressionError, operations without
+    a symbolic form and expressions too large to handle.
 
     >>> from explorer.expression import parse
     >>> to_sympy(parse("w = x**2\\nexp(w) * y")).outputs[0]
     array(y*exp(x**2), dtype=object)
+    >>> to_sympy(parse("F.nll_loss(z, k)"), {"z": (2,)}, {"k": torch.tensor(1)}).outputs[0]
+    array(-z_1, dtype=object)
     """
     shapes = dict(shapes or {})
-    symbols = {name: symbols_for(name, shapes.get(name, ())) for name in program.inputs}
+    fixed = {name: t for name, t in (values or {}).items()
+             if name in program.inputs and not t.is_floating_point()}
+    symbols = {name: symbols_for(name, shapes.get(name, ())) for name in program.inputs if name not in fixed}
     _check_symbols(symbols)
     env: dict[str, Any] = dict(symbols)
+    for name, t in fixed.items():
+        _room(tuple(t.shape))
+        env[name] = _clean(_array(np.array(t.detach().cpu().tolist(), dtype=object)))
     for name, expr in program.assignments:
         env[name] = _build(expr, env)
     outputs = [_array(_build(expr, env)) for expr in program.outputs]
@@ -528,7 +706,8 @@ def _build(node: Any, env: Mapping[str, Any]) -> Any:
     if isinstance(node, Call):
         operation = _OPERATIONS.get(node.op)
         if operation is None:
-            raise ExpressionError(f"{node.text or node.op}: {node.op}() has no symbolic form here",
+            why = NO_SYMBOLIC_FORM.get(node.op, "it has none here")
+            raise ExpressionError(f"{node.text or node.op}: no symbolic form: {why}",
                                   node.line or None, node.column or None)
         args = [_build(a, env) for a in node.args]
         kwargs = dict(node.kwargs)
@@ -743,6 +922,6 @@ def _tensor(value: Any, reference: torch.Tensor, dtype: torch.dtype | None = Non
 
 
 __all__ = [
-    "MAX_SYMBOLS", "Symbolic", "derivatives", "gradient", "latex", "numeric", "numeric_array", "operations",
-    "partials", "point", "symbols_for", "to_sympy", "torch_value",
+    "MAX_SYMBOLS", "NO_SYMBOLIC_FORM", "Symbolic", "derivatives", "gradient", "latex", "numeric", "numeric_array",
+    "operations", "partials", "point", "symbols_for", "to_sympy", "torch_value",
 ]

@@ -78,7 +78,8 @@ class VectorChoice:
         elif self.kind == "random":
             flat = torch.randn(total, generator=torch.Generator().manual_seed(self.seed), dtype=dtype)
         else:
-            flat = make_input(self.values or "[]", dtype=dtype, limits=limits, name="v").reshape(-1)
+            # v is numbers of the outputs' dtype, even written tensor([1, 0]) (whole numbers, for an input).
+            flat = make_input(self.values or "[]", dtype=dtype, limits=limits, name="v").reshape(-1).to(dtype)
             if flat.numel() != total:
                 raise ExpressionError(f"v needs {total} number{'s' if total != 1 else ''} (one per element "
                                       f"of the output{'s' if len(shapes) > 1 else ''}), got {flat.numel()}")
@@ -206,18 +207,19 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
     if not any(o.requires_grad for o in outputs):
         raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
     error = implicit_backward_error([o for o in outputs if o.requires_grad])
+    leaves = {n: t for n, t in tensors.items() if t.requires_grad}   # not inputs of whole numbers
     rows = sum(math.prod(s) for s in shapes)
-    entries = rows * sum(t.numel() for t in tensors.values())
+    entries = rows * sum(t.numel() for t in leaves.values())
     flat_v = torch.cat([v.reshape(-1) for v in vectors]) if vectors else torch.zeros(0)
-    jacobians: dict[str, torch.Tensor | None] = dict.fromkeys(tensors)
-    products: dict[str, torch.Tensor | None] = dict.fromkeys(tensors)
+    jacobians: dict[str, torch.Tensor | None] = dict.fromkeys(leaves)
+    products: dict[str, torch.Tensor | None] = dict.fromkeys(leaves)
     if rows <= MAX_JACOBIAN_ROWS and entries <= MAX_JACOBIAN_ENTRIES:
-        jacobians = dict(jacobian_rows(outputs, tensors))
+        jacobians = dict(jacobian_rows(outputs, leaves))
         for name, jac in jacobians.items():
             products[name] = (flat_v.to(jac.dtype) @ jac).reshape(tensors[name].shape)
     return VectorJacobian(
         jacobians=jacobians, v=flat_v, products=products, output_shapes=shapes,
-        input_shapes={n: tuple(t.shape) for n, t in tensors.items()}, implicit_error=error,
+        input_shapes={n: tuple(t.shape) for n, t in leaves.items()}, implicit_error=error,
     )
 
 

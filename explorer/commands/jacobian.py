@@ -4,11 +4,13 @@ Examples:
   python -m explorer jacobian "sin(A @ x + b)" --var "A=rand(10,5)" --var "x=rand(5)" --var "b=rand(10)" --json
   python -m explorer jacobian "sin(A @ x + b)" --var "A=rand(10,5)" --var "x=rand(5)" --var "b=rand(10)" --wrt x
   python -m explorer jacobian "dot(x, x)" --var "x=ones(3)" --json
+  python -m explorer jacobian "x**2 * y" --var x=3 --var y=5 --json     # hessian["x"]["y"] = [[6.0]]
 
 The JSON object has "jacobian" (for each input, the Jacobian of the outputs
 as nested lists: one row per output element, one column per input element,
-outputs and inputs flattened), "hessian" (for a scalar output: per input, the
-matrix of second derivatives), "output_shapes", "input_shapes", "passes"
+outputs and inputs flattened), "hessian" (for a scalar output: a block for
+every pair of inputs, hessian[a][b] = d2f/da db, rows the elements of a and
+columns those of b, as torch.autograd.functional.hessian gives them), "output_shapes", "input_shapes", "passes"
 (reverse mode: one backward pass per output element; forward mode: one
 forward pass per input element), "cheaper", "verdict", "seconds" (each mode)
 and "difference" (the largest gap between the two modes: rounding only).
@@ -48,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for name, J in r.jacobians.items():
         print(f"J with respect to {name}: {J.shape[0]} × {J.shape[1]}\n{J}\n")
-    for name, H in (r.hessians or {}).items():
-        print(f"Hessian in {name}: {H.shape[0]} × {H.shape[1]}\n{H}\n")
+    for a, row in (r.hessians or {}).items():
+        for b, H in row.items():
+            print(f"Hessian block d2f/d{a} d{b}: {H.shape[0]} × {H.shape[1]}\n{H}\n")
     if r.hessian_refusal:
         print(f"no Hessian: {r.hessian_refusal}\n")
     print(r.verdict)

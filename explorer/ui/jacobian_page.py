@@ -5,6 +5,9 @@ in the sandbox with its time limit and cached per input (:mod:`explorer.ui.lab`)
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -22,22 +25,31 @@ FIELDS = (
 )
 
 
-def _heat_map(matrix, title: str, rows: str, cols: str) -> go.Figure:
+def _heat_map(matrix, title: str, rows: str, cols: str, row_blocks=(), col_blocks=()) -> go.Figure:
     fig = go.Figure(go.Heatmap(
         z=matrix.tolist(), colorscale="RdBu", zmid=0,
         hovertemplate=f"{rows} %{{y}}, {cols} %{{x}}<br>value %{{z:.6g}}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title=rows)
     fig.update_xaxes(title=cols)
+    # Blocks (name, size) of rows and columns: a line between two, the name at the middle of each.
+    for blocks, line, axis in ((row_blocks, fig.add_hline, fig.update_yaxes), (col_blocks, fig.add_vline,
+                                                                               fig.update_xaxes)):
+        if len(blocks) > 1:
+            ends = list(itertools.accumulate(size for _, size in blocks))
+            for end in ends[:-1]:
+                line(end - 0.5, line_color="black", line_width=1.5)
+            axis(tickvals=[end - size / 2 - 0.5 for end, (_, size) in zip(ends, blocks)],
+                 ticktext=[name for name, _ in blocks])
     fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
-def _matrix(matrix, title: str, rows: str, cols: str, key: str) -> None:
+def _matrix(matrix, title: str, rows: str, cols: str, key: str, row_blocks=(), col_blocks=()) -> None:
     if matrix.numel() > MAX_DRAWN:
         st.caption(f"{title}: {matrix.shape[0]:,} × {matrix.shape[1]:,}, too large to draw here; "
                    "`python -m explorer jacobian ... --json` prints it.")
         return
-    st.plotly_chart(_heat_map(matrix, title, rows, cols), key=key)
+    st.plotly_chart(_heat_map(matrix, title, rows, cols, row_blocks, col_blocks), key=key)
 
 
 def _options(prefix: str) -> dict:
@@ -86,15 +98,19 @@ def _jacobian_result(result) -> None:
         cols[3].metric("forward mode", "n/a", help=result.forward_refusal)
     st.caption("Both by `torch.autograd.functional.jacobian` (forward mode: `strategy=\"forward-mode\"`), "
                "passes batched with vmap, best of one timed run after a warm-up.")
-    for name, J in result.jacobians.items():
-        _matrix(J, f"J with respect to {name} ({J.shape[0]} × {J.shape[1]})", "output element",
-                f"element of {name}", key=f"jac_heat_{name}")
+    shapes = result.output_shapes
+    outputs = [(f"output {k}" if len(shapes) > 1 else "output", math.prod(s)) for k, s in enumerate(shapes)]
+    inputs = [(name, J.shape[1]) for name, J in result.jacobians.items()]
+    J = result.matrix()
+    _matrix(J, f"J ({J.shape[0]} × {J.shape[1]}): a block per output and input", "output element",
+            "input element", key="jac_heat", row_blocks=outputs, col_blocks=inputs)
     if result.hessians:
         st.markdown("The function is scalar, so here is its **Hessian** $H_{jk} = \\partial^2 f / "
-                    "\\partial x_j \\partial x_k$ for each input (symmetric where $f$ is smooth).")
-        for name, H in result.hessians.items():
-            _matrix(H, f"Hessian in {name} ({H.shape[0]} × {H.shape[1]})", f"element of {name}",
-                    f"element of {name}", key=f"jac_hess_{name}")
+                    "\\partial x_j \\partial x_k$ over every pair of inputs: the blocks off the diagonal are the "
+                    "mixed derivatives $\\partial^2 f / \\partial a\\,\\partial b$ (symmetric where $f$ is smooth).")
+        H = result.hessian_matrix()
+        _matrix(H, f"Hessian ({H.shape[0]} × {H.shape[1]}): a block per pair of inputs", "input element",
+                "input element", key="jac_hess", row_blocks=inputs, col_blocks=inputs)
     elif result.hessian_refusal:
         st.caption(f"No Hessian: {result.hessian_refusal}")
 

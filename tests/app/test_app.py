@@ -168,3 +168,22 @@ def test_a_model_preset_draws_a_large_graph_with_level_of_detail():
     at.run()  # a rerun: the URL has dropped model=mlp (the default); the view stays the model's
     no_exception(at)
     assert at.segmented_control(key="mode").value == "model"
+
+
+def test_everyday_pytorch_in_the_explorer():
+    source = "h = x * y\nh = h + 1\nh += y.detach()\nF.cross_entropy(h[None], k)"
+    query = {"mode": "function", "f": source, "var_x": "[0.5, 1.0, 2.0]", "var_y": "[1.0, 2.0, 3.0]",
+             "var_k": "tensor([2])"}
+    at = start(**query)
+    no_exception(at)
+    assert not at.error
+    text = codes(at)
+    assert "x.grad = " in text and "y.grad = " in text and "k.grad" not in text   # class indices: no gradient
+    at = start(tab="PyTorch code", **query)
+    assert "h_2 = h + 1  # h#2 in the explorer's graph" in codes(at)
+    at = start(tab="Step through backward", step="3", **query)
+    no_exception(at)
+    assert any("(h#3)" in m.value for m in at.markdown)                          # the same names as the code
+    at = start(tab="Vector-Jacobian product", **query)
+    no_exception(at)
+    assert not at.error

@@ -2,6 +2,8 @@
 controls, and shows an error (never an exception) for bad input."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,7 +34,8 @@ def test_jacobian_page():
     assert not at.error
     assert any("Reverse mode is cheaper" in i.value for i in at.info)   # sin(A @ x + b): 10 outputs, 65 inputs
     assert {m.label: m.value for m in at.metric}["outputs m"] == "10"
-    assert plots(at) >= 5   # J for A, x, b; the field's J; the timing as n grows
+    assert plots(at) >= 3   # J in blocks for A, x, b; the field's J; the timing as n grows
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["ticktext"] == ["A", "x", "b"]
     two_ways = at.dataframe[0].value
     assert two_ways["∇·g"].tolist() == [36.0, 24.0]   # x * sum(x) at [1, 2, 3]: all entries 36, trace 24
     assert any("not diagonal" in w.value for w in at.warning)
@@ -49,6 +52,20 @@ def test_jacobian_page_loads_seed_002s_laplacian_and_limits_the_inputs():
     at.text_input(key="jac_var_x").set_value("ones(2000)").run()
     no_exception(at)
     assert any("Jacobian would have 2,000 × 2,000" in e.value for e in at.error)
+
+
+def test_jacobian_page_draws_the_hessian_of_every_pair_of_inputs():
+    at = page("jacobian_page")
+    at.text_area(key="jac_f").set_value("sum(x**2) * y[0] + sum(y)").run()
+    at.text_input(key="jac_var_x").set_value("[1.0, 2.0]").run()
+    at.text_input(key="jac_var_y").set_value("[3.0, 4.0, 5.0]").run()
+    at.multiselect(key="jac_wrt").set_value(["x", "y"]).run()
+    no_exception(at)
+    assert not at.error
+    hessian = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert hessian["layout"]["yaxis"]["ticktext"] == ["x", "y"] and "pair of inputs" in hessian["layout"]["title"]["text"]
+    z = hessian["data"][0]["z"]
+    assert len(z) == 5 and z[0] == [6.0, 0.0, 2.0, 0.0, 0.0]   # ∂²f/∂x₀² = 2·y₀, and the mixed ∂²f/∂x₀∂y₀ = 2·x₀
 
 
 def test_higher_order_page_shows_the_exact_check_and_both_graphs():

@@ -7,6 +7,7 @@ numbers, huge tensors and broadcasts, deep nesting, parser-crashing input.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 
@@ -15,6 +16,8 @@ import torch
 
 import explorer
 from explorer import ExpressionError
+from explorer.cli import main
+from explorer.expression import check
 
 BIG = {"x": "ones(3000)", "A": "ones(1500, 1500)", "y": "ones(3000)"}
 
@@ -27,7 +30,7 @@ CODE_EXECUTION = [
     "id(x)", "hash(x)", "iter(x)", "next(x)", "callable(x)", "classmethod(x)", "x if x else x",
     "x and x", "not x", "~x", "x % 2", "x // 2", "x << 2", "x | x", "x ^ x", "x & x",
     "def f(): pass", "class A: pass", "for i in x: pass", "while True: pass", "with x: pass",
-    "try:\n  x\nexcept: pass", "raise x", "assert x", "del x", "global x", "x += 1", "x: int = 1",
+    "try:\n  x\nexcept: pass", "raise x", "assert x", "del x", "global x", "x %= 2", "x: int = 1",
     "return x", "yield x", "(y := x)", "{1: x}", "{x}", "*x", "await x", "async def f(): pass",
 ]
 
@@ -105,16 +108,38 @@ DEEP_NESTING = [
 PARSER_CRASHERS = [
     "\x00", "x = ", ")", "'''", "'unterminated", "\\", "x[", "def", "  x", "x;;", ";", "# only a comment",
     "", "   ", "x =\n", "if x:\n  y", "@", "x@", "**x", "x**", "x = 1\n" * 100 + "x", "x\r\n+\r\n1",
-    "x\x0c+1", "x = x", "sin = x", "pi = 3", "w1 = x\nw1 = x", "x\ny", "()", "x[1.5]",
+    "x\x0c+1", "x[0] = 1", "sin = x", "pi = 3", "x.a = 1\nx", "x\ny", "()", "x[1.5]",
     "x[x]", "x[::-1]", "x[0:2:0]", "sum(x, dim=x)", "sum(x, keepdim=1)", "sin(x, x)", "sin()",
     "clamp(x, min=y)", "softplus(x, beta=x)", "norm(x, p='fro')", "x.foo()", "x.T.T.foo",
     "max(x, dim=0, keepdim=2)", "where(x, x)", "1 < x < 2", "x is x", "x in x", "x.sum(**x)",
     "sin(*x)", "x(1)", "(x)(1)", "sin(x)(1)", "x[0](1)", "4", "pi * e",
 ]
 
+# What the everyday-PyTorch spellings add: detach and the picked values and indices lead to no other attribute,
+# constant tensors and expand stay within the budgets, keyword values stay literals of their kind.
+NEW_SURFACE = [
+    "x.detach().__class__", "x.detach().grad", "x.detach().data", "torch.detach(x).requires_grad_()",
+    "x.detach().numpy()", "torch.sort(x).values.__class__", "torch.sort(x)._fields", "torch.sort(x)[0]",
+    "torch.sort(x).count(1)", "torch.max(x, dim=0).indices.__index__()", "x.values", "x.indices", "x.values()",
+    "torch.sort(x).values.numpy()", "torch.max(x, dim=0).values.data", "torch.mode(x).values.__reduce__()",
+    "torch.tensor(x)", "torch.tensor([x])", "torch.tensor([1.0], requires_grad=True) * x",
+    "torch.ones(3, dtype=torch.float64) * x", "torch.ones(3, device='cuda') * x", "torch.tensor('abc')",
+    "torch.arange(x)", "torch.ones(x.shape)", "x.view(torch.Size([3]))", "x.expand(*x)",
+    "F.cross_entropy(x, y, weight=x)", "F.mse_loss(x, y, reduction='os')", "F.kl_div(x, y, reduction=print)",
+    "torch.e.__class__", "torch.pi.real * x", "torch.inf.__class__", "torch.tensor([1, 2]).new_ones(10**9)",
+    "e = __import__('os')\ne", "x += x\nx.__class__", "h = x\nh.__dict__", "c += 1\nc.__class__",
+    "x @= x.T.__class__", "torch.e = 1\nx", "x.T = 1\nx", "torch.ones(10**9) * x", "x.expand(10**5, 10**5)",
+    "x[0:1].expand(10**5, 10**5).sum()", "torch.arange(10**10) * x[0]", "torch.linspace(0, 1, 10**9) * x[0]",
+    "torch.eye(10**5) * x[0]", "torch.zeros(10**5, 10**5) + x[0]", "torch.ones(2**62) * x", "torch.ones(-1) * x",
+    "torch.ones(3.5) * x", "x.view(10**9)", "x.unsqueeze(10**9)", "x.permute(0, 0, 0)", "x.topk(10**9).values",
+    "torch.kthvalue(x, 10**6).values", "x.squeeze(dim=x)", "torch.median(x, dim=7).values", "F.nll_loss(x, x)",
+    "F.cross_entropy(x, torch.tensor([5]))", "[0] * 10**8", "[0] * 10**10", "x * [1., 2, 3]", "(0,) * 10**9 + x",
+    "[[0] * 10**4] * 10**4", "x + [x]", "[x, x][0]", "h = [x, x]\nh", "[x] < x",
+]
+
 CASES = (
     [(s, {}) for s in CODE_EXECUTION + DUNDER_CHAINS + MODULE_PATHS + FORMAT_STRINGS + FRAMES + UNICODE
-     + HUGE_NUMBERS + DEEP_NESTING + PARSER_CRASHERS]
+     + HUGE_NUMBERS + DEEP_NESTING + PARSER_CRASHERS + NEW_SURFACE]
     + HUGE_TENSORS
 )
 
@@ -217,3 +242,67 @@ def test_unicode_lookalike_names_the_character():
         explorer.parse("\uff45\uff56\uff41\uff4c(x)")
     with pytest.raises(ExpressionError, match=r"x\*\*2"):
         explorer.parse("x\u00b2")
+
+
+# --- Python-level blow-ups (issue 11): refused before anything is built -----------------------------------
+
+def _peak_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # kilobytes on Linux: the high-water mark
+
+
+@pytest.mark.parametrize("source", ["[0] * 10**8", "[0] * 10**10", "(0,) * 10**9 + x", "[[0] * 10**4] * 10**4",
+                                    "'a' * 10**9", "[x] * 10**9", "x * [1., 2, 3]"])
+def test_list_and_string_repetition_is_refused_by_the_parser(source):
+    before = _peak_kb()
+    with pytest.raises(ExpressionError) as refusal:
+        explorer.parse(source)          # the parser: nothing has run yet
+    with pytest.raises(ExpressionError):
+        explorer.explore(source, inputs={"x": "rand(3)"} if "x" in source else {}, device="cpu")
+    assert _peak_kb() - before < 50_000, "memory grew: the list was built"
+    if "[1., 2, 3]" in source:
+        assert "torch.tensor([1.0, 2.0, 3.0])" in str(refusal.value)
+
+
+@pytest.mark.parametrize("source", ["torch.ones(10**9) * x", "x[0:1].expand(10**5, 10**5)", "torch.arange(10**10) * x[0]",
+                                    "torch.linspace(0, 1, 10**9) * x[0]", "torch.eye(10**5) * x[0]",
+                                    "torch.zeros(10**5, 10**5) + x[0]", "x[0].expand(10**9).sum()"])
+def test_constant_tensors_and_expand_are_refused_by_size_in_the_dry_run(source):
+    program = explorer.parse(source)
+    before = _peak_kb()
+    with pytest.raises(ExpressionError, match="would make a tensor of .* elements"):
+        check(program, {"x": torch.ones(3)})
+    assert _peak_kb() - before < 50_000
+
+
+def test_literal_lists_are_capped_before_they_are_built():
+    roomy = explorer.Limits(max_chars=100_000, max_syntax_nodes=100_000)
+    with pytest.raises(ExpressionError, match="the list is too long: 1,501 items"):
+        explorer.parse("torch.tensor([" + "1, " * 1500 + "1]) * x", limits=roomy)
+    with pytest.raises(ExpressionError, match="the list is too long: 1,000,000 items"):
+        explorer.explore("x", x=[0.0] * 10**6, device="cpu")     # refused before it is written out as text
+    nested: list = []
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        explorer.explore("x", x=nested, device="cpu")
+
+
+@pytest.mark.parametrize("error", [MemoryError, RecursionError, OverflowError])
+def test_pythons_own_limits_become_refusals_at_every_entry_point(monkeypatch, error, capsys):
+    import explorer.expression as expression
+    import explorer.inputs as inputs
+
+    def blow_up(*args, **kwargs):
+        raise error()
+
+    monkeypatch.setattr(expression, "_apply", blow_up)       # the real run, inside explore()
+    with pytest.raises(ExpressionError):
+        explorer.explore("sin(x)", x=1.0, device="cpu")
+    assert main(["explore", "sin(x)", "--var", "x=1", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    monkeypatch.setattr(inputs, "evaluate", blow_up)         # an input spec
+    with pytest.raises(ExpressionError):
+        inputs.make_input("rand(3)")
+    monkeypatch.setattr(expression, "_check_size", blow_up)  # the parser
+    with pytest.raises(ExpressionError):
+        explorer.parse("x")

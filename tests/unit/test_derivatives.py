@@ -65,16 +65,16 @@ def test_several_outputs_are_rows_one_after_the_other_and_loops_give_the_same_ja
 
 def test_hessian_of_x_dot_x_is_2I():  # seed 002
     r = jacobian("dot(x, x)", {"x": "ones(3)"})
-    torch.testing.assert_close(r.hessians["x"], 2 * torch.eye(3))
+    torch.testing.assert_close(r.hessians["x"]["x"], 2 * torch.eye(3))
     torch.testing.assert_close(r.jacobians["x"], torch.full((1, 3), 2.0))
     h = hessian("x @ x", x="rand(4)", dtype="float64")
-    torch.testing.assert_close(h.hessians["x"], 2 * torch.eye(4, dtype=torch.float64))
+    torch.testing.assert_close(h.hessians["x"]["x"], 2 * torch.eye(4, dtype=torch.float64))
     torch.testing.assert_close(h.gradients["x"], 2 * differentiable("x", x="rand(4)", dtype="float64").outputs[0])
     assert h.symmetric()
 
 
 def test_hessian_of_a_mixed_function_matches_its_formula():
-    h = hessian("x[0]**2 * x[1] + sin(x[2] * x[0])", x="[1.0, 2.0, 3.0]", dtype="float64").hessians["x"]
+    h = hessian("x[0]**2 * x[1] + sin(x[2] * x[0])", x="[1.0, 2.0, 3.0]", dtype="float64").hessians["x"]["x"]
     x0, x1, x2 = 1.0, 2.0, 3.0
     s = torch.sin(torch.tensor(x2 * x0, dtype=torch.float64))
     c = torch.cos(torch.tensor(x2 * x0, dtype=torch.float64))
@@ -83,6 +83,43 @@ def test_hessian_of_a_mixed_function_matches_its_formula():
         torch.tensor([2 * x0, 0.0, 0.0], dtype=torch.float64),
         torch.stack([c - x0 * x2 * s, torch.tensor(0.0, dtype=torch.float64), -x0**2 * s])])
     torch.testing.assert_close(h, expected)
+
+
+def test_the_hessian_has_every_pair_of_inputs_as_torch_autograd_functional_hessian():
+    source = "x[0]**2 * y + sin(x[1] * y) * x.sum()"
+    x, y = torch.tensor([0.3, 0.7], dtype=torch.float64), torch.tensor([1.5], dtype=torch.float64)
+    expected = torch.autograd.functional.hessian(lambda x, y: (x[0]**2 * y + torch.sin(x[1] * y) * x.sum()).sum(),
+                                                 (x, y))
+    h = hessian(source, x="[0.3, 0.7]", y=1.5, dtype="float64")
+    r = jacobian(source, x="[0.3, 0.7]", y=1.5, dtype="float64")
+    for i, a in enumerate("xy"):
+        for j, b in enumerate("xy"):
+            torch.testing.assert_close(h.hessians[a][b], expected[i][j].reshape(h.hessians[a][b].shape))
+            torch.testing.assert_close(r.hessians[a][b], h.hessians[a][b])
+    torch.testing.assert_close(h.hessians["x"]["y"], h.hessians["y"]["x"].T)   # mixed partials agree
+    assert h.symmetric() and h.matrix().shape == (3, 3) and torch.equal(r.hessian_matrix(), h.matrix())
+
+
+def test_jacobian_blocks_of_several_outputs_and_inputs():
+    r = jacobian("(x * y, x.sum() * y)", x="[1.0, 2.0]", y=3)
+    x, y = torch.tensor([1.0, 2.0]), torch.tensor([3.0])
+    expected = torch.autograd.functional.jacobian(lambda x, y: (x * y, (x.sum() * y).reshape(())), (x, y))
+    blocks = r.blocks()
+    assert len(blocks) == 2 and r.matrix().shape == (3, 3)
+    for k, block in enumerate(blocks):
+        for i, name in enumerate("xy"):
+            torch.testing.assert_close(block[name], expected[k][i].reshape(block[name].shape))
+
+
+def test_inputs_of_whole_numbers_are_held_fixed():
+    r = jacobian("F.cross_entropy(z, k) + w.sum()", z="rand(2, 3)", k="tensor([0, 2])", w="[1.0]", dtype="float64")
+    assert list(r.jacobians) == ["z", "w"] and list(r.hessians) == ["z", "w"]
+    assert list(jacobian("F.cross_entropy(z, k)", z="rand(2, 3)", k="tensor([0, 2])", wrt=["k", "z"]).jacobians) \
+        == ["z"]
+    with pytest.raises(ExpressionError, match="whole numbers"):
+        jacobian("k * 1.5", k="tensor([1, 2])")
+    with pytest.raises(ExpressionError, match="whole numbers"):
+        jacobian("F.cross_entropy(z, k)", z="rand(2, 3)", k="tensor([0, 2])", wrt=["k"])
 
 
 def test_hessian_needs_a_scalar_function():
@@ -239,11 +276,19 @@ def test_jacobian_command_as_a_subprocess():
     assert data["passes"] == {"reverse": 10, "forward": 65} and data["cheaper"] == "reverse"
 
 
+def test_jacobian_command_prints_every_block_of_the_hessian(capsys):
+    assert main(["jacobian", "x**2 * y", "--var", "x=3", "--var", "y=5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["hessian"] == {"x": {"x": [[10.0]], "y": [[6.0]]}, "y": {"x": [[6.0]], "y": [[0.0]]}}
+    assert main(["jacobian", "x**2 * y", "--var", "x=3", "--var", "y=5"]) == 0
+    assert "Hessian block d2f/dx dy: 1 × 1" in capsys.readouterr().out
+
+
 def test_jacobian_command_prints_the_hessian_of_a_scalar_function(capsys):
     assert main(["jacobian", "dot(x, x)", "--var", "x=ones(3)", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["jacobian"] == {"x": [[2.0, 2.0, 2.0]]}
-    assert data["hessian"] == {"x": [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]]}
+    assert data["hessian"] == {"x": {"x": [[2.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 2.0]]}}
     assert main(["jacobian", "sin(A @ x)", "--var", "A=rand(3,2)", "--var", "x=rand(2)", "--wrt", "x"]) == 0
     out = capsys.readouterr().out
     assert "J with respect to x: 3 × 2" in out and "Forward mode is cheaper" in out

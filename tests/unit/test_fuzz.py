@@ -19,6 +19,10 @@ TOKENS = [
     "torch", "F", "nn", "functional", "linalg", "norm", "T", "t()", "__class__", "_", "os", "eval",
     "lambda", "'a'", '"b"', "f'", "{", "}", "<", ">", "==", "not", "and", "if", "else", "...", "None",
     "True", "\\", "#", "\t", "\u00b2", "\uff58", "pi", "e", "inf", "rand(3)", "x[0]", "x[:, 0]",
+    # The everyday-PyTorch spellings.
+    "+=", "*=", ".values", ".indices", ".detach()", "torch.sort(x)", "torch.max(x, dim=0)", "torch.ones(3)",
+    "torch.tensor([1.0, 2.0, 3.0])", "[1, 2, 3]", "F.mse_loss(x, y)", "F.cross_entropy(", ".view(-1)",
+    ".expand(2, 3)", ".unsqueeze(0)", ".mT", "torch.pi", "reduction='sum'", "dim=1",
 ]
 
 settings.register_profile("explorer", deadline=None, suppress_health_check=[HealthCheck.too_slow])
