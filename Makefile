@@ -6,12 +6,14 @@ PORT ?= 8501
 
 .PHONY: app test install install-dev system-packages bench
 
-# Graphviz's `dot` renders exports; Chromium drives the browser tests.
-# Installed from Debian when missing and we are root (CI is); otherwise say so.
+# Graphviz's `dot` renders exports; Chromium drives the browser tests; nginx fronts the replicas of
+# deploy/ (a test goes through it). Installed from Debian when missing and we are root (CI is);
+# otherwise say so.
 system-packages:
 	@missing=""; \
 	command -v dot >/dev/null || missing="$$missing graphviz"; \
 	[ -n "$(WITH_BROWSER)" ] && ! [ -x /usr/bin/chromium ] && missing="$$missing chromium fonts-dejavu-core"; \
+	[ -n "$(WITH_BROWSER)" ] && ! [ -x /usr/sbin/nginx ] && missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -86,6 +86,33 @@ def _sidebar_presets(pages: dict) -> None:
                                  help=preset.description, icon=":material/hub:")
 
 
+def _restore_after_history(page: str) -> None:
+    """Back or forward to an entry that kept no query string: bring the page back as this session left it.
+
+    On such a navigation Streamlit resets every widget bound to the URL to
+    its empty default (the explorer would show "the function is empty");
+    the values this session last had on the page are set again, and the
+    page reruns with them (the URL follows).
+    """
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    saved = st.session_state.get("explorer_history", {}).get(page)
+    if ctx is not None and ctx.is_history_navigation and not st.query_params and saved:
+        for key, value in saved.items():
+            st.session_state[key] = value
+        st.rerun()
+
+
+def _remember_for_history(page: str) -> None:
+    """The page's state as its URL holds it, typed as the widgets hold it, for :func:`_restore_after_history`."""
+    import streamlit as st
+
+    st.session_state.setdefault("explorer_history", {})[page] = {
+        key: st.session_state[key] for key in st.query_params if key in st.session_state}
+
+
 def main() -> None:
     import streamlit as st
 
@@ -97,7 +124,9 @@ def main() -> None:
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
                 f"computing on **{describe_device(best_device())}**")
     _sidebar_presets(pages)
+    _restore_after_history(navigation.url_path)
     navigation.run()
+    _remember_for_history(navigation.url_path)
 
 
 if __name__ == "__main__":
@@ -117,4 +146,17 @@ else:  # imported by `streamlit run app.py` to be served
 
         pool().close()
 
-    app = st.App(__file__, lifespan=_lifespan)
+    async def _sandbox_status(_request):
+        """Workers ready and busy, and jobs queued, per lane, and which server process answers: for monitoring,
+        for tests of cancellation, and to see which replica a proxy chose."""
+        import os
+
+        from starlette.responses import JSONResponse
+
+        from explorer.sandbox import pool
+
+        return JSONResponse({**pool().status(), "pid": os.getpid()})
+
+    from starlette.routing import Route
+
+    app = st.App(__file__, lifespan=_lifespan, routes=[Route("/sandbox-status", _sandbox_status)])

@@ -3,7 +3,8 @@
     python bench/load.py                      # 20 sessions, a new function every 2 s, 60 s
     python bench/load.py --sessions 5 --seconds 20
     python bench/load.py --abusive 2          # 2 abusive sessions among the ordinary ones
-    python bench/load.py --url http://127.0.0.1:8080 --replicas-note "nginx, 2 replicas"
+    python bench/load.py --proxy 2             # through nginx in front of 2 replicas (deploy/serve.py)
+    python bench/load.py --url http://127.0.0.1:8080 --cookies
 
 Each visitor is what a browser tab is to the server, without the browser: it
 opens the websocket, asks for runs with Streamlit's protobufs (BackMsg) and
@@ -144,6 +145,15 @@ class Visitor:
         if not wait:
             return Run(0.0, "sent")
         return await self.read(start, timeout)
+
+    async def drain(self, quiet: float = 1.0, timeout: float = REQUEST_TIMEOUT) -> None:
+        """Read and drop messages until none has come for ``quiet`` seconds (after a burst of reruns)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            try:
+                await asyncio.wait_for(self.ws.recv(), quiet)
+            except asyncio.TimeoutError:
+                return
 
     async def read(self, start: float, timeout: float) -> Run:
         """ForwardMsgs until the script finishes (a run superseded by a rerun keeps reading)."""
@@ -337,7 +347,7 @@ async def abusive(url: str, number: int, seconds: float, tally: Tally, cookie=No
                 for j in range(10):
                     await v.run(query=explorer_query(f"sin(x)*{number}+{step}+{j}"), page="", wait=False)
                     await asyncio.sleep(0.05)
-                run = await v.read(time.perf_counter(), REQUEST_TIMEOUT)
+                await v.drain()
             await asyncio.sleep(0.5)
 
 
@@ -381,6 +391,28 @@ def served(extra: tuple[str, ...] = ()):
         proc.terminate()
         try:
             proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextlib.contextmanager
+def proxied(replicas: int):
+    """``deploy/serve.py``: nginx in front of ``replicas`` replicas, on free ports; yields (url, pid of the
+    command, whose process tree holds nginx, the replicas and their workers)."""
+    port = free_port()
+    run = Path(tempfile.mkdtemp(prefix="load-proxy-"))
+    proc = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "serve.py"), "--replicas", str(replicas),
+                             "--port", str(port), "--first-port", "0", "--run-dir", str(run)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("serving on"):
+            raise RuntimeError(f"deploy/serve.py did not start: {line}")
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
 
@@ -456,6 +488,8 @@ def main() -> int:
     parser.add_argument("--period", type=float, default=2.0, help="seconds between a visitor's requests")
     parser.add_argument("--url", help="a running server (127.0.0.1 only); default: start one here")
     parser.add_argument("--cookies", action="store_true", help="send each visitor its own routing cookie")
+    parser.add_argument("--proxy", type=int, default=0, metavar="N",
+                        help="serve through nginx with N replicas (deploy/serve.py); implies --cookies")
     parser.add_argument("--warm-up", type=float, default=20.0, help="seconds of load before measuring (default 20)")
     parser.add_argument("--fresh", action="store_true", help="every request from a new visitor (a new session)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
@@ -467,6 +501,9 @@ def main() -> int:
         if args.url:
             url, pid = args.url.rstrip("/"), None
             wait_healthy(url)
+        elif args.proxy:
+            url, pid = stack.enter_context(proxied(args.proxy))
+            args.cookies = True
         else:
             url, pid = stack.enter_context(served())
         first = asyncio.run(first_visit(url))
@@ -480,14 +517,15 @@ def main() -> int:
                                        args.fresh))
         wall = time.perf_counter() - started
         after = memory_mb(pid) if pid else float("nan")
-    print(f"{args.sessions} ordinary + {args.abusive} abusive sessions, a new function every {args.period:g} s, "
-          f"for {args.seconds:g} s (wall {wall:.0f} s)")
+    where = f"through nginx, {args.proxy} replica{'s' if args.proxy > 1 else ''}" if args.proxy else "direct"
+    print(f"{args.sessions} ordinary + {args.abusive} abusive sessions ({where}), a new function every "
+          f"{args.period:g} s, for {args.seconds:g} s (wall {wall:.0f} s)")
     print(calm.line("ordinary"))
     if args.abusive:
         print(rough.line("abusive"))
     print(f"server memory: {before:.0f} MB after warm-up, {after:.0f} MB at the end "
           f"(growth {after - before:+.0f} MB)")
-    for kind, items in (("error", calm.errors), ("wrong answer", calm.wrong)):
+    for kind, items in (("error", calm.errors), ("wrong answer", calm.wrong), ("abusive error", rough.errors)):
         for item in items[:5]:
             print(f"  {kind}: {item}")
     if args.json:

@@ -135,7 +135,7 @@ class Budgets:
 
     Measured on the 2-core machine of ``bench/``: exact t-SNE visits 3.4e9
     pairs a second (5,000 points: 7.3 ms an iteration); a regression step
-    costs about 60 µs plus 4 ns a point.
+    costs about 250 µs plus 20 to 100 ns a point (50 assumed).
     """
 
     tsne_pair_iterations: float = 2e11   # N² × iterations: 5,000 points for 8,000 iterations, digits for 60,000
@@ -153,10 +153,11 @@ class Budgets:
 
     def check_regression(self, n: int, epochs: int, batch: int | None) -> None:
         """Refuse a regression run estimated over ``regression_seconds``."""
-        steps = epochs * (1 if not batch or batch >= n else -(-n // batch))
-        seconds = steps * 6e-5 + float(n) * epochs * 4e-9
+        per_epoch = 1 if not batch or batch >= n else -(-n // batch)
+        points = n if per_epoch == 1 else batch
+        seconds = epochs * per_epoch * (2.5e-4 + points * 5e-8)
         if seconds > self.regression_seconds:
-            raise ExpressionError(f"{epochs:,} epochs of {steps // epochs:,} steps on {n:,} points would take about "
+            raise ExpressionError(f"{epochs:,} epochs of {per_epoch:,} steps on {n:,} points would take about "
                                   f"{seconds:,.0f} s; this server runs at most about {self.regression_seconds:g} s "
                                   f"for one visitor: fewer epochs, fewer points or bigger batches")
 

@@ -33,10 +33,12 @@ as they came.
 """
 from __future__ import annotations
 
+import atexit
 import collections
 import multiprocessing as mp
 import os
 import pickle
+import sys
 import threading
 import time
 import types
@@ -99,7 +101,7 @@ class Sizing:
     """Workers per lane, the memory each may allocate, and the threads each computes with.
 
     >>> Sizing.for_machine(cores=2, memory=24 * 2**30)
-    Sizing(light=2, heavy=1, memory=5275989401, light_threads=1, heavy_threads=2)
+    Sizing(light=2, heavy=1, memory=5655040273, light_threads=1, heavy_threads=2)
     """
 
     light: int
@@ -109,14 +111,21 @@ class Sizing:
     heavy_threads: int   # torch and Numba threads of a heavy worker
 
     @classmethod
-    def for_machine(cls, cores: int | None = None, memory: int | None = None) -> "Sizing":
+    def for_machine(cls, cores: int | None = None, memory: int | None = None,
+                    share: float | None = None) -> "Sizing":
         """One light worker per core, one heavy worker per two; 70 % of memory shared out, less 1 GiB
-        for the server itself, and never more than 8 GiB a worker."""
-        cores = cores or machine_cores()
-        memory = memory or machine_memory()
+        for the server itself, and never more than 8 GiB a worker.
+
+        ``share`` is this server's part of the machine when several replicas
+        run on it (``EXPLORER_MACHINE_SHARE``, set by ``deploy/serve.py``):
+        cores and memory are divided accordingly.
+        """
+        share = share or float(os.environ.get("EXPLORER_MACHINE_SHARE", "1") or 1)
+        cores = max(1, round((cores or machine_cores()) * share))
+        memory = int((memory or machine_memory()) * share)
         light, heavy = max(1, cores), max(1, cores // 2)
-        share = int((0.7 * memory - 2**30) / (light + heavy))
-        return cls(light, heavy, max(512 * 2**20, min(8 * 2**30, share)), 1, max(1, cores // heavy))
+        part = int((0.7 * memory - 2**30) / (light + heavy))
+        return cls(light, heavy, max(512 * 2**20, min(8 * 2**30, part)), 1, max(1, cores // heavy))
 
 
 # ---------------------------------------------------------------------------
@@ -191,7 +200,12 @@ class _Worker:
         self.ready = False
         self.job: Job | None = None
         self.affinity: Any = None  # of its last job: a worker may keep what that job computed
+        self.draining = 0.0        # until when a cancelled light job may finish before the worker is killed
         self.dead = False
+
+    @property
+    def free(self) -> bool:
+        return self.ready and not self.dead and self.job is None and not self.draining
 
     def kill(self) -> None:
         self.dead = True
@@ -209,19 +223,20 @@ class Job:
 
     The owner reads it with :meth:`next` until it ends, and calls
     :meth:`cancel` when it stops waiting (a no-op once the job has ended):
-    a job nobody waits for is killed, never left running.
+    a job nobody waits for is stopped, never left running.
     """
 
     def __init__(self, pool: "Pool", lane: str, message: bytes, timeout: float, owner: str | None,
                  affinity: Any = None):
         self.pool = pool
-        self.affinity = affinity         # jobs of the same affinity go to the same worker when it is free
         self.lane = lane
         self.message = message
         self.timeout = timeout
         self.owner = owner
+        self.affinity = affinity         # jobs of the same affinity go to the same worker when it is free
         self.state = "queued"            # queued, running, ended
         self.reason: str | None = None   # why it ended early (an overrun, a cancel, a lost worker)
+        self.inbox: collections.deque[tuple[bytes, bytes]] = collections.deque()  # messages not read yet
         self.worker: _Worker | None = None
         self.started = 0.0
         self.ended = 0.0
@@ -247,31 +262,15 @@ class Job:
         pickled :class:`ExpressionError`. An overrun, a cancel or a lost
         worker raises :class:`Unavailable`.
         """
-        self.touched = time.monotonic()
-        worker = self.pool.wait_running(self, wait)
-        if worker is None:
-            return None
-        left = self.started + self.timeout - time.monotonic()
-        try:
-            ready = left > 0 and worker.conn.poll(min(wait, left))
-            if not ready:
-                if time.monotonic() < self.started + self.timeout:
-                    return None
-                self.pool.end(self, f"it took longer than {self.timeout:g} s and was stopped", kill=True)
-                raise Unavailable(self.reason)
-            data = worker.conn.recv_bytes()
-        except (EOFError, OSError):
-            self.pool.end(self, self.reason or "the worker computing it stopped (it may have run out of "
-                                               "memory)", kill=True)
-            raise Unavailable(self.reason) from None
-        kind = data[:1]
-        if kind != ITEM:
-            self.pool.end(self, None)
-        return kind, data[1:]
+        return self.pool.next_message(self, wait)
 
     def cancel(self, reason: str = "it was cancelled") -> None:
-        """Stop the job: out of the queue, or its worker killed (and replaced). A no-op once it has ended."""
-        self.pool.end(self, reason, kill=True)
+        """Stop the job: out of the queue, or its worker killed (and replaced). A no-op once it has ended.
+
+        A running light job is given :attr:`Pool.grace` seconds to finish first, its answer dropped: most
+        take milliseconds, and a worker killed and forked again costs more than that.
+        """
+        self.pool.end(self, reason, kill=True, grace=True)
 
 
 # ---------------------------------------------------------------------------
@@ -283,16 +282,23 @@ class Pool:
     ``queue`` bounds the jobs waiting per lane (beyond it a submit is
     refused as busy); ``owner_seconds`` is the worker-seconds an owner may
     use per minute in each lane: far more than a visitor typing functions
-    needs, far less than a script rerunning as fast as it can takes.
+    needs, far less than a script rerunning as fast as it can takes. Each
+    worker has a thread that reads what it sends into its job's inbox, so a
+    worker is free for the next job the moment it answers, whether or not
+    its owner has read the answer yet; a stream's inbox holds at most
+    ``stream_buffer`` items (the worker waits beyond that).
     """
 
     def __init__(self, sizing: Sizing | None = None, *, queue: dict[str, int] | None = None,
-                 owner_seconds: dict[str, float] | None = None, abandon_after: float = 60.0):
+                 owner_seconds: dict[str, float] | None = None, abandon_after: float = 60.0, grace: float = 0.5,
+                 stream_buffer: int = 64):
         self.sizing = sizing or Sizing.for_machine()
         self.size = {"light": self.sizing.light, "heavy": self.sizing.heavy}
         self.queue_limit = queue or {"light": 8 * self.sizing.light, "heavy": 4 * self.sizing.heavy}
         self.owner_seconds = owner_seconds or {"light": 20.0, "heavy": 60.0}
         self.abandon_after = abandon_after
+        self.grace = grace
+        self.stream_buffer = stream_buffer
         self.workers: dict[str, list[_Worker]] = {lane: [] for lane in LANES}
         self.queues: dict[str, collections.deque[Job]] = {lane: collections.deque() for lane in LANES}
         self.by_owner: dict[tuple[str, str], Job] = {}
@@ -323,6 +329,8 @@ class Pool:
                 for job in list(self.queues[lane]):
                     self._end(job, "the server is stopping")
                 for w in self.workers[lane]:
+                    if w.job is not None:
+                        self._end(w.job, "the server is stopping")
                     w.kill()
             self.lock.notify_all()
 
@@ -331,11 +339,11 @@ class Pool:
         with self.lock:
             return {lane: {"workers": len(self.workers[lane]),
                            "ready": sum(w.ready and not w.dead for w in self.workers[lane]),
-                           "busy": sum(w.job is not None for w in self.workers[lane]),
+                           "busy": sum(w.job is not None or bool(w.draining) for w in self.workers[lane]),
                            "queued": len(self.queues[lane])} for lane in LANES}
 
     def _supervise(self) -> None:
-        """Replace lost workers, notice ready ones, stop overruns and abandoned jobs: every 50 ms."""
+        """Replace lost workers, stop overruns, abandoned jobs and cancelled ones past their grace: every 50 ms."""
         while True:
             starting = []
             with self.lock:
@@ -345,37 +353,63 @@ class Pool:
                 for lane in LANES:
                     for w in list(self.workers[lane]):
                         if w.dead or not w.process.is_alive():
-                            if w.job is not None:
-                                self._end(w.job, "the worker computing it stopped (it may have run out of memory)")
-                            self.workers[lane].remove(w)
-                            w.conn.close()
-                            w.process.join(0)
-                        elif w.job is not None and (now > w.job.started + w.job.timeout + 1.0
+                            w.kill()
+                            self.workers[lane].remove(w)  # its reader ends at the end of its pipe
+                        elif w.job is not None and (now > w.job.started + w.job.timeout
                                                     or now - w.job.touched > self.abandon_after):
-                            # owners notice overruns themselves; this catches an owner that stopped reading
                             self._end(w.job, f"it took longer than {w.job.timeout:g} s and was stopped", kill=True)
-                    missing = self.size[lane] - len(self.workers[lane])
-                    starting += [lane] * missing
+                        elif w.draining and now > w.draining:
+                            w.kill()
+                    starting += [lane] * (self.size[lane] - len(self.workers[lane]))
+                self._forget_old_spending()
             for lane in starting:  # forked outside the lock: tens of ms each
                 try:
                     worker = _Worker(lane, self.sizing)
-                except (OSError, ValueError) as err:  # no fork server yet, out of processes
+                except (OSError, ValueError) as err:  # out of processes, or the fork server is gone
+                    if self.closed or sys.is_finalizing():
+                        return
                     print(f"explorer sandbox: could not start a worker: {err}", flush=True)
                     time.sleep(1.0)
                     continue
                 with self.lock:
                     self.workers[lane].append(worker)
-            with self.lock:
-                for lane in LANES:
-                    for w in self.workers[lane]:
-                        if not w.ready and not w.dead and w.conn.poll(0):
-                            try:
-                                w.ready = w.conn.recv_bytes() == READY
-                            except (EOFError, OSError):
-                                w.dead = True
-                    self._dispatch(lane)
-                self.lock.notify_all()
+                threading.Thread(target=self._read, args=(worker,), daemon=True,
+                                 name=f"explorer-{lane}-reader").start()
             time.sleep(0.05)
+
+    def _read(self, worker: _Worker) -> None:
+        """A worker's reader: each message into its job's inbox; the worker freed when its job's answer came."""
+        while True:
+            try:
+                data = worker.conn.recv_bytes()
+            except (EOFError, OSError):
+                break
+            kind, payload = data[:1], data[1:]
+            with self.lock:
+                if kind == READY:
+                    worker.ready = True
+                elif worker.job is None:  # the answer of a cancelled job: dropped
+                    if kind != ITEM:
+                        worker.draining = 0.0
+                else:
+                    job = worker.job
+                    job.inbox.append((kind, payload))
+                    if kind != ITEM:
+                        self._end(job, None)
+                    while kind == ITEM and len(job.inbox) > self.stream_buffer and job.state == "running":
+                        self.lock.wait(0.5)  # the owner reads slower than the worker makes: the worker waits
+                self._dispatch(worker.lane)
+                self.lock.notify_all()
+        with self.lock:
+            worker.dead = True
+            if worker.job is not None:
+                self._end(worker.job, "the worker computing it stopped (it may have run out of memory)")
+            try:
+                worker.conn.close()
+            except OSError:
+                pass
+            worker.process.join(0)
+            self.lock.notify_all()
 
     # -- jobs -----------------------------------------------------------------
 
@@ -399,7 +433,7 @@ class Pool:
             if owner is not None:
                 earlier = self.by_owner.get((owner, lane))
                 if earlier is not None:
-                    self._end(earlier, "a newer request of the same visitor replaced it", kill=True)
+                    self._end(earlier, "a newer request of the same visitor replaced it", kill=True, grace=True)
                 budget = self.owner_seconds[lane]
                 if self._used(owner, lane) >= budget:
                     wait = self._budget_back(owner, lane)
@@ -421,20 +455,29 @@ class Pool:
                 return 0
             return self.queues[job.lane].index(job) + 1
 
-    def wait_running(self, job: Job, wait: float) -> _Worker | None:
-        """The worker of a running job; None if it is still queued after ``wait`` s. Raises if it ended early."""
+    def next_message(self, job: Job, wait: float) -> tuple[bytes, bytes] | None:
+        """:meth:`Job.next`."""
+        job.touched = time.monotonic()
         with self.lock:
-            if job.state == "queued":
+            if not job.inbox and job.state != "ended":
+                if job.state == "running":
+                    wait = min(wait, max(0.0, job.started + job.timeout - time.monotonic()))
                 self.lock.wait(wait)
+            if job.inbox:
+                message = job.inbox.popleft()
+                self.lock.notify_all()  # a reader may be waiting for room in a stream's inbox
+                return message
+            if job.state == "running" and time.monotonic() >= job.started + job.timeout:
+                self._end(job, f"it took longer than {job.timeout:g} s and was stopped", kill=True)
             if job.state == "ended":
                 raise Unavailable(job.reason or "the job has ended")
-            return job.worker if job.state == "running" else None
+            return None
 
-    def end(self, job: Job, reason: str | None, kill: bool = False) -> None:
+    def end(self, job: Job, reason: str | None, kill: bool = False, grace: bool = False) -> None:
         with self.lock:
-            self._end(job, reason, kill)
+            self._end(job, reason, kill, grace)
 
-    def _end(self, job: Job, reason: str | None, kill: bool = False) -> None:
+    def _end(self, job: Job, reason: str | None, kill: bool = False, grace: bool = False) -> None:
         if job.state == "ended":
             return
         if job.state == "queued":
@@ -443,7 +486,9 @@ class Pool:
         worker, job.worker = job.worker, None
         if worker is not None:
             worker.job = None
-            if kill:
+            if kill and grace and job.lane == "light" and self.grace > 0:
+                worker.draining = time.monotonic() + self.grace  # its reader drops the answer when it comes
+            elif kill:
                 worker.kill()  # a killed worker is replaced by the supervisor
         if job.started:
             job.ended = time.monotonic()
@@ -460,7 +505,7 @@ class Pool:
     def _dispatch(self, lane: str) -> None:
         queue = self.queues[lane]
         while queue:
-            free = [w for w in self.workers[lane] if w.ready and not w.dead and w.job is None]
+            free = [w for w in self.workers[lane] if w.free]
             if not free:
                 return
             job = queue.popleft()
@@ -511,6 +556,7 @@ def pool() -> Pool:
         if _POOL is None:
             _POOL = Pool()
             _POOL.start()
+            atexit.register(_POOL.close)
         return _POOL
 
 

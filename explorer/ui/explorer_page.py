@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import streamlit as st
 import torch
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer.expression import ExpressionError, parse
 from explorer.hosting import BUDGETS
@@ -77,10 +78,12 @@ def render() -> None:
     """The explorer page."""
     first_run = "explorer_started" not in st.session_state
     st.session_state["explorer_started"] = True
-    if first_run and "f" not in st.query_params and "mode" not in st.query_params:
-        # A bare visit shows the default preset, through the URL like any preset: the widgets read their
-        # values from it, so the address bar holds the whole view from the first run on. (Values set
-        # through session state alone would not reach the URL.)
+    ctx = get_script_run_ctx()
+    bare = "f" not in st.query_params and "mode" not in st.query_params
+    if bare and (first_run or (ctx is not None and ctx.is_history_navigation)):
+        # A bare visit (or back/forward to a bare URL) shows the default preset, through the URL like any
+        # preset: the widgets read their values from it, so the address bar holds the whole view from the
+        # first run on. (Values set through session state alone would not reach the URL.)
         st.query_params.update(preset_query(preset(DEFAULT_PRESET)))
         st.rerun()
     st.session_state.setdefault("mode", "function")

@@ -187,3 +187,19 @@ def test_pan_and_zoom(ui, page, app_url):
     assert frame.locator("html").evaluate("e => document.fullscreenElement === e")
     frame.locator("#fullscreen").click()
     expect(frame.locator("html")).not_to_have_js_property("clientWidth", 1400, timeout=SLOW)
+
+
+def test_back_from_another_page_brings_the_function_back(ui, page, app_url):
+    # Streamlit's history entry of a page keeps no query string: without the shell's memory of the page,
+    # going back reset every URL-bound widget to empty ("the function is empty").
+    page.goto(f"{app_url}/?f=x**3&var_x=2")
+    ui.wait(page)
+    expect(results(page)).to_contain_text("x.grad = tensor([12.])", timeout=SLOW)
+    page.get_by_role("link", name="Jacobians & VJP lab").click()
+    ui.wait(page)
+    expect(page.get_by_role("textbox", name="Function")).to_have_value("sin(A @ x + b)", timeout=SLOW)
+    page.go_back()
+    ui.wait(page)
+    expect(function_box(page)).to_have_value("x**3", timeout=SLOW)
+    expect(results(page)).to_contain_text("x.grad = tensor([12.])", timeout=SLOW)
+    expect(page.get_by_text("the function is empty")).to_have_count(0)

@@ -1,4 +1,9 @@
-"""The hard wall-clock limit: a worker process that is killed when it overruns."""
+"""The sandbox: hard time limits, queues with positions, one job per session, budgets, cancellation, streams.
+
+Most tests use a small pool of their own (one light and one heavy worker), so
+that queues form with a couple of jobs; the functions its workers run are in
+``sandbox_jobs`` (a worker imports them by name).
+"""
 from __future__ import annotations
 
 import time
@@ -7,7 +12,41 @@ import pytest
 
 import explorer
 from explorer import ExpressionError
-from explorer.sandbox import run_isolated
+from explorer.sandbox import DONE, ITEM, Pool, Sizing, Unavailable, run_isolated, stream, value
+from tests.unit import sandbox_jobs as jobs
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A pool of one light and one heavy worker, 1 GiB each, with short budgets and grace."""
+    pool = Pool(Sizing(light=1, heavy=1, memory=2**30, light_threads=1, heavy_threads=1),
+                queue={"light": 2, "heavy": 1}, owner_seconds={"light": 1.5, "heavy": 60.0}, grace=0.3)
+    pool.start(wait=120)
+    yield pool
+    pool.close()
+
+
+def wait_for(job, seconds: float = 60.0):
+    """Read ``job`` to its end: ``(items, result)``, refusals raised."""
+    items, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = job.next(0.2)
+        if message is None:
+            continue
+        kind, payload = message
+        if kind == ITEM:
+            import pickle
+
+            items.append(pickle.loads(payload))
+            continue
+        return items, value(kind, payload)
+    raise AssertionError("the job did not end")
+
+
+def running(job, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while job.state == "queued" and time.monotonic() < deadline:
+        job.next(0.05)
 
 
 def test_runs_a_function_and_returns_its_result():
@@ -17,7 +56,7 @@ def test_runs_a_function_and_returns_its_result():
 def test_an_overrun_is_stopped_and_the_next_call_still_works():
     run_isolated(pow, 1, 1, timeout=60)  # a warm worker, so the timing below is the job's alone
     start = time.monotonic()
-    with pytest.raises(ExpressionError, match="longer than 0.5 s"):
+    with pytest.raises(Unavailable, match="longer than 0.5 s"):
         run_isolated(time.sleep, 60, timeout=0.5)
     assert time.monotonic() - start < 30
     assert run_isolated(pow, 3, 2, timeout=60) == 9
@@ -27,9 +66,113 @@ def test_expression_errors_come_back_as_expression_errors_with_their_place():
     with pytest.raises(ExpressionError) as err:
         run_isolated(explorer.parse, "sin(x +* 1)", timeout=60)
     assert err.value.column is not None
+    assert not isinstance(err.value, Unavailable)  # a refusal of the input, the same on every try
 
 
 def test_an_exploration_comes_back_whole():
     ex = run_isolated(explorer.explore, "x**3 + 2*x**2 + 8*x", timeout=60, x=4, device="cpu")
     assert ex.grads["x"].tolist() == [72.0]
     assert ex.to_dot("annotated").startswith("digraph")
+
+
+def test_a_failure_of_ours_is_an_expression_error_not_an_exception():
+    with pytest.raises(ExpressionError, match="RuntimeError: a bug of ours"):
+        run_isolated(jobs.fail, timeout=60)
+
+
+def test_a_worker_out_of_memory_refuses_and_lives_on(small):
+    job = small.submit(jobs.allocate, 4096, timeout=60)  # 4 GiB against a 1 GiB limit
+    with pytest.raises(ExpressionError, match="more memory"):
+        wait_for(job)
+    assert wait_for(small.submit(jobs.allocate, 1, timeout=60))[1] == 2**20
+
+
+def test_queue_positions_and_a_full_queue_is_busy(small):
+    first = small.submit(time.sleep, 1.0, timeout=60)
+    running(first)
+    second = small.submit(pow, 2, 2, timeout=60)
+    third = small.submit(pow, 2, 3, timeout=60)
+    assert (first.position, second.position, third.position) == (0, 1, 2)
+    with pytest.raises(Unavailable, match="busy") as err:
+        small.submit(pow, 2, 4, timeout=60)
+    assert err.value.retry_after
+    second.cancel()  # leaves the queue: the third moves up
+    assert third.position == 1
+    assert wait_for(third)[1] == 8
+    assert wait_for(first)[1] is None
+
+
+def test_a_sessions_new_request_replaces_its_last(small):
+    old = small.submit(time.sleep, 5, timeout=60, owner="session-a")
+    running(old)
+    new = small.submit(pow, 3, 3, timeout=60, owner="session-a")
+    with pytest.raises(Unavailable, match="newer request"):
+        wait_for(old)
+    assert wait_for(new)[1] == 27
+
+
+def test_a_session_over_its_budget_is_told_when_to_come_back(small):
+    wait_for(small.submit(time.sleep, 1.6, timeout=60, owner="session-b"))
+    with pytest.raises(Unavailable, match="used its 1.5 s of light computing") as err:
+        small.submit(pow, 2, 2, timeout=60, owner="session-b")
+    assert 1 <= err.value.retry_after <= 60
+    assert wait_for(small.submit(pow, 2, 2, timeout=60, owner="session-c"))[1] == 4  # others are not held
+
+
+def test_a_cancelled_short_job_keeps_its_worker_a_long_one_is_killed(small):
+    before = wait_for(small.submit(jobs.pid, timeout=60))[1]
+    short = small.submit(time.sleep, 0.05, timeout=60)
+    running(short)
+    short.cancel()
+    time.sleep(0.5)
+    assert wait_for(small.submit(jobs.pid, timeout=60))[1] == before  # it finished within the grace
+    long = small.submit(time.sleep, 30, timeout=60)
+    running(long)
+    long.cancel()
+    assert wait_for(small.submit(jobs.pid, timeout=60))[1] != before  # killed, and replaced
+
+
+def test_a_stream_comes_item_by_item_and_cancelling_it_stops_the_worker(small):
+    items, result = wait_for(small.submit(jobs.count, 5, lane="heavy", timeout=60))
+    assert items == [0, 1, 2, 3, 4] and result is None
+    job = small.submit(jobs.count, 1000, 0.05, lane="heavy", timeout=60)
+    seen = []
+    for item in stream(job):
+        if item is not None:
+            seen.append(item)
+        if len(seen) == 3:
+            break
+    job.cancel()
+    assert seen == [0, 1, 2] and job.state == "ended"
+    assert wait_for(small.submit(jobs.count, 2, lane="heavy", timeout=60))[0] == [0, 1]  # a fresh worker
+
+
+def test_a_job_nobody_reads_is_stopped():
+    pool = Pool(Sizing(light=1, heavy=1, memory=2**30, light_threads=1, heavy_threads=1), abandon_after=1.0)
+    try:
+        pool.start(wait=120)
+        job = pool.submit(time.sleep, 60, timeout=120)
+        running(job)
+        time.sleep(2.5)  # the owner went away without a word
+        assert job.state == "ended" and "longer" in job.reason
+        assert wait_for(pool.submit(pow, 2, 5, timeout=60))[1] == 32
+    finally:
+        pool.close()
+
+
+def test_messages_carry_pickled_values():
+    job_result = run_isolated(jobs.count, 3)
+    assert job_result == [0, 1, 2]
+    assert DONE != ITEM
+
+
+def test_sizing_follows_the_machine():
+    small = Sizing.for_machine(cores=2, memory=24 * 2**30)
+    assert (small.light, small.heavy, small.light_threads, small.heavy_threads) == (2, 1, 1, 2)
+    assert 3 * small.memory + 2**30 <= 0.7 * 24 * 2**30 < 3 * (small.memory + 1) + 2**30
+    half = Sizing.for_machine(cores=2, memory=24 * 2**30, share=0.5)  # two replicas on the machine
+    assert (half.light, half.heavy, half.heavy_threads) == (1, 1, 1) and half.memory < small.memory
+    big = Sizing.for_machine(cores=16, memory=64 * 2**30)
+    assert (big.light, big.heavy, big.heavy_threads) == (16, 8, 2) and big.memory <= 8 * 2**30
+    tiny = Sizing.for_machine(cores=1, memory=2 * 2**30)
+    assert (tiny.light, tiny.heavy) == (1, 1) and tiny.memory == 512 * 2**20

@@ -1,0 +1,42 @@
+"""Top-level functions for sandbox tests: a worker imports them by name (this module is not a test)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from explorer import ExpressionError
+
+
+def count(n: int, pause: float = 0.0):
+    """A stream of 0..n-1, ``pause`` seconds apart."""
+    for i in range(n):
+        if pause:
+            time.sleep(pause)
+        yield i
+
+
+def slow_the_first_time(flag: str, seconds: float) -> str:
+    """Sleeps ``seconds`` unless ``flag`` exists (it creates it): an overrun that a retry gets past."""
+    path = Path(flag)
+    if path.exists():
+        return "fast"
+    path.touch()
+    time.sleep(seconds)
+    return "slow"
+
+
+def refuse(message: str) -> None:
+    raise ExpressionError(message)
+
+
+def fail() -> None:
+    raise RuntimeError("a bug of ours")
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def allocate(megabytes: int) -> int:
+    return len(bytearray(megabytes * 2**20))

@@ -1,0 +1,94 @@
+"""The cache of results every session shares: results and refusals kept, nothing that may pass on a retry."""
+from __future__ import annotations
+
+import pytest
+
+from explorer import ExpressionError
+from explorer.hosting import BUDGETS, ResultCache, call, key_of
+from explorer.sandbox import DONE, FAILED, Pool, Sizing, Unavailable
+from tests.unit import sandbox_jobs as jobs
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = Pool(Sizing(light=1, heavy=1, memory=2**30, light_threads=1, heavy_threads=1),
+                queue={"light": 4, "heavy": 1})
+    pool.start(wait=120)
+    yield pool
+    pool.close()
+
+
+def test_a_result_is_computed_once(pool):
+    cache = ResultCache()
+    assert call(jobs.pid, cache=cache, sandbox=pool) == call(jobs.pid, cache=cache, sandbox=pool)
+    assert len(cache) == 1
+
+
+def test_a_refusal_of_the_input_is_kept_like_a_result(pool):
+    cache = ResultCache()
+    for _ in range(2):
+        with pytest.raises(ExpressionError, match="no such thing"):
+            call(jobs.refuse, "no such thing", cache=cache, sandbox=pool)
+    assert len(cache) == 1
+
+
+def test_a_time_out_is_not_cached_and_the_retry_works(pool, tmp_path):
+    cache = ResultCache()
+    flag = str(tmp_path / "flag")
+    with pytest.raises(Unavailable, match="longer than 0.5 s"):
+        call(jobs.slow_the_first_time, flag, 30, timeout=0.5, cache=cache, sandbox=pool)
+    assert len(cache) == 0  # the next visitor computes afresh...
+    assert call(jobs.slow_the_first_time, flag, 30, timeout=0.5, cache=cache, sandbox=pool) == "fast"  # ...and gets it
+    assert len(cache) == 1
+
+
+def test_a_busy_server_is_not_cached(pool):
+    cache = ResultCache()
+    full = Pool(pool.sizing, queue={"light": 0, "heavy": 0})  # never started: every submit is refused as busy
+    full.started = True
+    with pytest.raises(Unavailable, match="busy"):
+        call(pow, 2, 8, cache=cache, sandbox=full)
+    assert len(cache) == 0
+    assert call(pow, 2, 8, cache=cache, sandbox=pool) == 256
+
+
+def test_a_failure_of_ours_is_not_cached(pool):
+    cache = ResultCache()
+    with pytest.raises(ExpressionError, match="a bug of ours"):
+        call(jobs.fail, cache=cache, sandbox=pool)
+    assert len(cache) == 0
+
+
+def test_the_cache_refuses_what_may_pass_and_keeps_within_its_bytes():
+    cache = ResultCache(max_bytes=1000)
+    with pytest.raises(ValueError):
+        cache.put(b"k", FAILED, b"x")
+    for i in range(10):
+        cache.put(bytes([i]), DONE, b"x" * 200)
+    assert cache.bytes <= 1000 and len(cache) == 5
+    assert cache.get(bytes([9])) == (DONE, b"x" * 200) and cache.get(bytes([0])) is None  # the oldest went first
+    cache.put(b"huge", DONE, b"x" * 600)  # more than a quarter of the cache: not kept
+    assert cache.get(b"huge") is None
+
+
+def test_old_entries_expire():
+    cache = ResultCache(max_age=0.0)
+    cache.put(b"k", DONE, b"v")
+    assert cache.get(b"k") is None and len(cache) == 0
+
+
+def test_keys_tell_functions_and_arguments_apart():
+    assert key_of(pow, (2, 3), {}) != key_of(pow, (3, 2), {})
+    assert key_of(pow, (2, 3), {}) == key_of(pow, (2, 3), {})
+    assert key_of(jobs.pid, (), {"a": 1, "b": 2}) == key_of(jobs.pid, (), {"b": 2, "a": 1})
+
+
+def test_budgets_refuse_runs_too_big_for_a_shared_server_and_say_what_fits():
+    BUDGETS.check_tsne(1797, 20_000)  # digits, the longest run the page offers
+    with pytest.raises(ExpressionError, match="at most 8,000 iterations for 5,000 points"):
+        BUDGETS.check_tsne(5000, 20_000)
+    BUDGETS.check_regression(100, 500, None)  # the seed's run
+    with pytest.raises(ExpressionError, match="fewer epochs"):
+        BUDGETS.check_regression(1_000_000, 100_000, 1)
+    with pytest.raises(ExpressionError, match="at most 5,000"):
+        BUDGETS.check_model(20_000)
