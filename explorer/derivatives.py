@@ -39,8 +39,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from explorer.checks import is_whole, whole_number
 from explorer.device import resolve_device
-from explorer.expression import DEFAULT_LIMITS, Cost, ExpressionError, Limits, Program, check, evaluate, parse
+from explorer.expression import DEFAULT_LIMITS, Cost, ExpressionError, Limits, Program, check, evaluate, first_line, parse
 from explorer.inputs import make_inputs, resolve_dtype
 
 MAX_ENTRIES = 1_000_000
@@ -155,13 +156,11 @@ def _check_work(what: str, passes: int, work_per_pass: int, max_work: int) -> No
 
 def _check_budgets(max_entries: int, max_work: int) -> None:
     for name, value in (("max_entries", max_entries), ("max_work", max_work)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        whole_number(value, name, least=1)
 
 
 def _torch_refusal(what: str, err: BaseException) -> ExpressionError:
-    text = str(err).strip().splitlines()
-    return ExpressionError(f"PyTorch could not compute the {what}: {text[0] if text else type(err).__name__}")
+    return ExpressionError(f"PyTorch could not compute the {what}: {first_line(err)}")
 
 
 def best_time(compute: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:
@@ -184,8 +183,7 @@ def best_time(compute: Callable[[], Any], repeat: int = 1) -> tuple[Any, float]:
 
 
 def _check_repeat(repeat: int) -> None:
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 100:
-        raise ValueError(f"repeat must be a whole number from 1 to 100, got {repeat!r}")
+    whole_number(repeat, "repeat", least=1, most=100)
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +315,7 @@ def jacobian(source: str | Program, inputs: Mapping[str, Any] | None = None, *, 
             forward, seconds["forward"] = best_time(forward_mode, repeat)
         except (RuntimeError, NotImplementedError, ExpressionError) as err:
             # Some operations have no forward-mode formula (or no batching rule for it): reverse still stands.
-            forward_refusal = f"forward mode is not available here: {str(err).strip().splitlines()[0]}"
+            forward_refusal = f"forward mode is not available here: {first_line(err)}"
     jacobians = {w: j.detach().reshape(m, -1).cpu() for w, j in zip(wrt, reverse)}
     difference = None
     if forward is not None:
@@ -672,8 +670,8 @@ def _timing_at(program: Program, n: int, laplacian: bool, repeat: int, seed: int
 
 
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(sizes, int) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
-        raise ValueError(f"sizes must be a sequence of whole numbers >= 1, got {sizes!r}")
+    if isinstance(sizes, int) or not all(is_whole(n) and n >= 1 for n in sizes):
+        raise ValueError(f"sizes must be a sequence of whole numbers >= 1, not {sizes!r}")
     if len(sizes) > 12:
         raise ValueError(f"time at most 12 sizes, got {len(sizes)}")
     return tuple(sizes)
@@ -784,8 +782,7 @@ def higher_order(source: str | Program, inputs: Mapping[str, Any] | None = None,
     >>> r.derivatives[2], r.formulas[2], r.exact[2]
     (tensor([-0.0000, -0.8415]), '- \\\\sin{\\\\left(x \\\\right)}', True)
     """
-    if not isinstance(order, int) or isinstance(order, bool) or not 1 <= order <= MAX_ORDER:
-        raise ExpressionError(f"the order must be a whole number from 1 to {MAX_ORDER}")
+    whole_number(order, "the order", least=1, most=MAX_ORDER, error=ExpressionError)
     _check_budgets(1, max_work)
     f = differentiable(source, inputs, seed=seed, dtype=dtype, device=device, limits=limits, **values)
     if len(f.names) != 1:
@@ -821,7 +818,7 @@ def higher_order(source: str | Program, inputs: Mapping[str, Any] | None = None,
         try:
             result.original_dot, result.derivative_dot = derivative_graphs(f.program, {name: x.detach()}, dtype=dtype)
         except (RuntimeError, ValueError) as err:  # the derivatives stand without their drawing
-            result.graph_refusal = f"the graphs could not be captured: {str(err).strip().splitlines()[0]}"
+            result.graph_refusal = f"the graphs could not be captured: {first_line(err)}"
     return result
 
 

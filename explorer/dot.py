@@ -41,6 +41,7 @@ import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from explorer.checks import whole_number
 from explorer.graph import Graph, Node, numbers, summed_dims
 
 STYLES = ("torchviz", "annotated")
@@ -79,12 +80,9 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a whole number of at least 1, not {max_nodes!r}")
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
-        raise ValueError(f"depth must be None or a whole number of at least 0, not {depth!r}")
-    if not isinstance(max_attr_chars, int) or max_attr_chars < 3:
-        raise ValueError(f"max_attr_chars must be a whole number of at least 3, not {max_attr_chars!r}")
+    whole_number(max_nodes, "max_nodes", least=1)
+    whole_number(depth, "depth", least=0, none=True)
+    whole_number(max_attr_chars, "max_attr_chars", least=3)
     for name, node_id in (("highlight", highlight), ("focus", focus)):
         if node_id is not None and node_id not in graph.by_id:
             raise ValueError(f"{name} must be the id of a node (0 to {len(graph.nodes) - 1}), not {node_id!r}")

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from explorer import graph as graph_module
+from explorer.format import to_jsonable
 from explorer.expression import (
     DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, check, evaluate, parse, refusing_blowups,
 )
@@ -56,8 +57,6 @@ class Exploration:
 
     def to_json(self) -> dict:
         """``outputs``, ``grads`` (name -> nested lists), ``v`` and ``nodes``, as JSON-ready values."""
-        from explorer.cli import to_jsonable
-
         return to_jsonable({
             "source": self.source,
             "inputs": self.inputs,

@@ -38,6 +38,9 @@ import torch
 from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
+from explorer.expression import first_line
+from explorer.format import to_jsonable
+
 LOCAL_JACOBIAN_MAX = 64 * 64     # entries of a local Jacobian worth computing and showing
 JACOBIAN_CALL_BUDGET = 5000      # one-hot backward calls for all local Jacobians of one graph (~0.5 s)
 GRADIENT_BUDGET = 10_000_000     # elements of received and sent gradients kept for one graph
@@ -183,25 +186,19 @@ class Graph:
 
     def to_json(self) -> dict:
         """Nodes (engine order), steps, outputs and gradients as JSON-ready values (tensors as lists)."""
-        def plain(t):
-            return None if t is None else t.tolist()
-
-        return {
+        return to_jsonable({
             "nodes": [{
                 "id": n.id, "op": n.op, "kind": n.kind, "label": n.label, "name": n.name, "step": n.step,
-                "inputs": n.inputs, "input_slots": n.input_slots, "consumers": n.consumers,
-                "shape": None if n.shape is None else list(n.shape), "dtype": n.dtype,
-                "value": plain(n.value), "grad": plain(n.grad), "received": [plain(g) for g in n.received],
-                "sends": [plain(s) for s in n.sends], "reduced": [None if r is None else [list(r[0]), list(r[1])]
-                                                                  for r in n.reduced],
-                "local": [plain(j) for j in n.local], "attrs": n.attrs, "constants": n.constants,
-                "saved": [{"name": s.name, "shape": list(s.shape), "of": s.of} for s in n.saved],
+                "inputs": n.inputs, "input_slots": n.input_slots, "consumers": n.consumers, "shape": n.shape,
+                "dtype": n.dtype, "value": n.value, "grad": n.grad, "received": n.received, "sends": n.sends,
+                "reduced": n.reduced, "local": n.local, "attrs": n.attrs, "constants": n.constants,
+                "saved": [{"name": s.name, "shape": s.shape, "of": s.of} for s in n.saved],
             } for n in self.nodes],
             "steps": [{"node": s.node, "text": s.text} for s in self.steps],
             "outputs": self.outputs,
             "leaves": self.leaves,
-            "grads": {k: v.tolist() for k, v in self.grads.items()},
-        }
+            "grads": self.grads,
+        })
 
 
 def short_op(op: str) -> str:
@@ -352,7 +349,7 @@ def _read_saved(fn, ids: dict, tensors_out: list) -> tuple[list[Saved], dict[str
         try:
             fields.append((name, slot.__get__(fn, type(fn))))
         except RuntimeError as err:   # modified in place since it was saved, say
-            attrs[name] = f"[unreadable: {str(err).splitlines()[0][:80]}]"
+            attrs[name] = f"[unreadable: {first_line(err)[:80]}]"
     if hasattr(fn, "saved_tensors"):  # a custom autograd.Function
         with contextlib.suppress(RuntimeError):
             fields.append(("saved_tensors", tuple(fn.saved_tensors)))

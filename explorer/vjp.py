@@ -27,8 +27,9 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from explorer.checks import whole_number
 from explorer.device import resolve_device
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, check, evaluate, parse
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, check, evaluate, first_line, parse
 from explorer.inputs import make_input, make_inputs, resolve_dtype
 
 VECTOR_KINDS = ("ones", "one-hot", "random", "typed")
@@ -56,10 +57,8 @@ class VectorChoice:
     def __post_init__(self) -> None:
         if self.kind not in VECTOR_KINDS:
             raise ValueError(f"v must be one of {', '.join(VECTOR_KINDS)}, not {self.kind!r}")
-        if not isinstance(self.index, int) or isinstance(self.index, bool) or self.index < 0:
-            raise ValueError(f"the one-hot index must be a whole number >= 0, not {self.index!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"the seed of a random v must be a whole number >= 0, not {self.seed!r}")
+        whole_number(self.index, "the one-hot index", least=0)
+        whole_number(self.seed, "the seed of a random v", least=0)
 
     def vectors(self, shapes: Sequence[tuple[int, ...]], dtype: str | torch.dtype,
                 limits: Limits = DEFAULT_LIMITS) -> list[torch.Tensor]:
@@ -134,7 +133,7 @@ def implicit_backward_error(outputs: Sequence[torch.Tensor]) -> str | None:
     try:
         torch.autograd.backward(list(outputs), retain_graph=True)
     except RuntimeError as err:
-        return str(err).strip().splitlines()[0]
+        return first_line(err)
     finally:
         for leaf in leaves:
             leaf.grad = before[id(leaf)]

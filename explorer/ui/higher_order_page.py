@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.derivatives import MAX_ORDER
+from explorer.inputs import DTYPES
 from explorer.ui.lab import function_and_inputs, run
 from explorer.ui.widgets import graph_view
 
@@ -57,7 +58,7 @@ def render() -> None:
             st.session_state.setdefault(f"ho_{name}", default)
         left, right = st.columns(2)
         order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
-        dtype = right.selectbox("dtype", ("float32", "float64"), key="ho_dtype", bind="query-params")
+        dtype = right.selectbox("dtype", tuple(DTYPES), key="ho_dtype", bind="query-params")
     r = run("higher_order", source, inputs, order=int(order), dtype=dtype or "float32")
     if r is None:
         return
