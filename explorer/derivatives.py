@@ -40,9 +40,8 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from explorer.checks import is_whole, whole_number
-from explorer.device import resolve_device
-from explorer.expression import DEFAULT_LIMITS, Cost, ExpressionError, Limits, Program, check, evaluate, first_line, parse
-from explorer.inputs import make_inputs, resolve_dtype
+from explorer.expression import DEFAULT_LIMITS, Cost, ExpressionError, Limits, Program, evaluate, first_line, parse
+from explorer.inputs import prepare
 
 MAX_ENTRIES = 1_000_000
 """Entries of a Jacobian or Hessian (over all inputs) that one request may ask for."""
@@ -119,24 +118,18 @@ def differentiable(source: str | Program, inputs: Mapping[str, Any] | None = Non
     program = source if isinstance(source, Program) else parse(source, limits=limits)
     if not program.inputs:
         raise ExpressionError("the function has no inputs, so there is nothing to differentiate")
-    dtype_ = resolve_dtype(dtype)
-    try:
-        target = resolve_device(device)
-    except ValueError as err:
-        raise ExpressionError(str(err)) from None
-    tensors = make_inputs(program.inputs, {**(inputs or {}), **values}, seed=seed, dtype=dtype_, device=target,
-                          limits=limits)
+    prepared = prepare(program, {**(inputs or {}), **values}, seed=seed, dtype=dtype, device=device, limits=limits)
+    tensors = prepared.tensors
     if not any(t.is_floating_point() for t in tensors.values()):
         raise ExpressionError("every input holds whole numbers (class indices), so there is nothing to "
                               "differentiate: give at least one input of real numbers")
-    cost = check(program, tensors, limits)
     with torch.enable_grad():
         outputs = evaluate(program, tensors).outputs
     for out, expr in zip(outputs, program.outputs):
         if not out.is_floating_point():
             raise ExpressionError(f"{expr.text or 'the output'} gives {str(out.dtype).removeprefix('torch.')} "
                                   "values, which have no derivative: the outputs must be numbers")
-    return Differentiable(program, tensors, cost, [o.detach() for o in outputs])
+    return Differentiable(program, tensors, prepared.cost, [o.detach() for o in outputs])
 
 
 def _check_entries(what: str, rows: int, cols: int, max_entries: int) -> None:

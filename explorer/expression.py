@@ -961,7 +961,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "first_line", "items_of", "parse", "plain_name", "refusing_blowups",
-    "script_name", "version_label",
+    "Program", "Seq", "check", "describe", "evaluate", "first_line", "items_of", "parse", "plain_name",
+    "refusing_blowups", "script_name", "version_label",
     "DEFAULT_LIMITS",
 ]

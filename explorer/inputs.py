@@ -24,6 +24,7 @@ tensor([[1., 0.],
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -31,7 +32,8 @@ import torch
 from explorer.checks import is_whole, whole_number
 from explorer.device import resolve_device
 from explorer.expression import (
-    DEFAULT_LIMITS, Call, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse, refusing_blowups,
+    DEFAULT_LIMITS, Call, Cost, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse,
+    refusing_blowups,
 )
 from explorer.functions import FUNCTIONS, Function
 
@@ -224,3 +226,45 @@ def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0
             raise ExpressionError(f"the inputs are too large: {total:,} elements (at most {limits.max_total_elements:,})")
         tensors[name] = value.to(target).requires_grad_(value.is_floating_point())
     return tensors
+
+
+@dataclass
+class Prepared:
+    """A function ready to run: its program, its leaf inputs, and the dry run's cost (output shapes, work).
+
+    ``dtype`` and ``device`` are the resolved choices the inputs were made with.
+    """
+
+    program: Program
+    tensors: dict[str, torch.Tensor]
+    cost: Cost
+    dtype: torch.dtype
+    device: torch.device
+
+    @property
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        """The shape of each output, from the dry run (nothing has run yet)."""
+        return [tuple(s) for s in self.cost.output_shapes]
+
+
+@refusing_blowups
+def prepare(source: str | Program, specs: Mapping[str, Any], *, seed: int = 0, dtype: str | torch.dtype = "float32",
+            device: str | torch.device | None = "auto", limits: Limits = DEFAULT_LIMITS) -> Prepared:
+    """Parse ``source`` (or take a parsed :class:`Program`), build its inputs from ``specs``, and dry-run it.
+
+    Every computation on a typed function starts here: parse, dtype, device,
+    :func:`make_inputs`, :func:`~explorer.expression.check`. Every refusal,
+    an absent device included, is an :class:`~explorer.ExpressionError`.
+
+    >>> p = prepare("A @ x", {"A": "ones(2, 3)", "x": "rand(3)"}, device="cpu")
+    >>> p.program.inputs, p.output_shapes, p.tensors["A"].requires_grad
+    (('A', 'x'), [(2,)], True)
+    """
+    program = source if isinstance(source, Program) else parse(source, limits=limits)
+    dtype_ = resolve_dtype(dtype)
+    try:
+        target = resolve_device(device)
+    except ValueError as err:
+        raise ExpressionError(str(err)) from None
+    tensors = make_inputs(program.inputs, specs, seed=seed, dtype=dtype_, device=target, limits=limits)
+    return Prepared(program, tensors, check(program, tensors, limits), dtype_, target)

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from explorer.exploration import Exploration
+from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
 from explorer.vjp import ONES, VectorChoice
 
@@ -62,10 +62,8 @@ class Request:
                 return model_exploration(self.model, self.depth, seed=self.seed)
             except ValueError as err:
                 raise ExpressionError(str(err)) from None
-        from explorer.vjp import explore_with_vector
-
-        return explore_with_vector(self.source, inputs=dict(self.inputs), vector=self.choice, seed=self.seed,
-                                   dtype=self.dtype, device=self.device)
+        return explore(self.source, inputs=dict(self.inputs), v=self.choice, seed=self.seed, dtype=self.dtype,
+                       device=self.device)
 
 
 # The last few explorations of this worker: the page asks for the summary, then a tab, of the same request.

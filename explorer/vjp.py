@@ -28,9 +28,8 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from explorer.checks import whole_number
-from explorer.device import resolve_device
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, check, evaluate, first_line, parse
-from explorer.inputs import make_input, make_inputs, resolve_dtype
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, evaluate, first_line
+from explorer.inputs import make_input, prepare, resolve_dtype
 
 VECTOR_KINDS = ("ones", "one-hot", "random", "typed")
 MAX_JACOBIAN_ENTRIES = 250_000  # entries of J shown, over all inputs
@@ -191,18 +190,11 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
     arguments are those of :func:`explorer.explore`; a picklable top-level
     function, for :func:`explorer.sandbox.run_isolated`.
     """
-    program = parse(source, limits=limits)
-    dtype_ = resolve_dtype(dtype)
-    try:
-        target = resolve_device(device)
-    except ValueError as err:
-        raise ExpressionError(str(err)) from None
-    tensors = make_inputs(program.inputs, dict(inputs), seed=seed, dtype=dtype_, device=target, limits=limits)
-    cost = check(program, tensors, limits)
-    shapes = [tuple(s) for s in cost.output_shapes]
-    vectors = vector.vectors(shapes, dtype_, limits)
+    prepared = prepare(source, dict(inputs), seed=seed, dtype=dtype, device=device, limits=limits)
+    tensors, shapes = prepared.tensors, prepared.output_shapes
+    vectors = vector.vectors(shapes, prepared.dtype, limits)
     with torch.enable_grad():
-        outputs = evaluate(program, tensors).outputs
+        outputs = evaluate(prepared.program, tensors).outputs
     if not any(o.requires_grad for o in outputs):
         raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
     error = implicit_backward_error([o for o in outputs if o.requires_grad])
@@ -222,36 +214,5 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
     )
 
 
-def explore_with_vector(source: str, /, *, inputs: Mapping[str, Any], vector: VectorChoice = ONES,
-                        seed: int = 0, dtype: str = "float32", device: str | None = "cpu",
-                        limits: Limits = DEFAULT_LIMITS, create_graph: bool = False):
-    """:func:`explorer.explore` with ``v`` chosen by ``vector`` (its shapes found by a dry run first).
-
-    A picklable top-level function, for :func:`explorer.sandbox.run_isolated`.
-
-    >>> ex = explore_with_vector("x * x", inputs={"x": "[1.0, 2.0]"}, vector=VectorChoice("one-hot", index=1))
-    >>> ex.grads["x"]
-    tensor([0., 4.])
-    """
-    from explorer.exploration import explore
-
-    program = parse(source, limits=limits)
-    dtype_ = resolve_dtype(dtype)
-    if vector == ONES:
-        shapes = None
-    else:
-        try:
-            target = resolve_device(device)
-        except ValueError as err:
-            raise ExpressionError(str(err)) from None
-        tensors = make_inputs(program.inputs, dict(inputs), seed=seed, dtype=dtype_, device=target, limits=limits)
-        shapes = [tuple(s) for s in check(program, tensors, limits).output_shapes]
-    v = None if shapes is None else vector.vectors(shapes, dtype_, limits)
-    if v is not None and len(v) == 1:
-        v = v[0]
-    return explore(source, inputs=dict(inputs), v=v, seed=seed, dtype=dtype, device=device, limits=limits,
-                   create_graph=create_graph)
-
-
 __all__ = ["MAX_JACOBIAN_ENTRIES", "MAX_JACOBIAN_ROWS", "ONES", "VECTOR_KINDS", "VectorChoice", "VectorJacobian",
-           "explore_with_vector", "implicit_backward_error", "jacobian_rows", "vector_jacobian"]
+           "implicit_backward_error", "jacobian_rows", "vector_jacobian"]

@@ -11,14 +11,14 @@ import torch
 
 import explorer
 from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS, Preset, preset, presets_of_seed
-from explorer.vjp import VectorChoice, explore_with_vector
+from explorer.vjp import VectorChoice
 
 EXPLORABLE = [p for p in PRESETS if p.explorable]
 
 
 def run(p: Preset):
     vector = VectorChoice() if p.v is None or p.v.startswith("ones(") else VectorChoice("typed", values=p.v)
-    return explore_with_vector(p.source, inputs=dict(p.inputs), vector=vector, dtype=p.dtype)
+    return explorer.explore(p.source, inputs=dict(p.inputs), v=vector, dtype=p.dtype)
 
 
 def assert_agrees(actual: torch.Tensor, printed, atol: float) -> None:
