@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -38,8 +37,10 @@ import torch
 from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
+from explorer import dot as drawing
+from explorer.dot import separate_saved
 from explorer.expression import first_line
-from explorer.format import to_jsonable
+from explorer.format import chain_rule, to_jsonable
 
 LOCAL_JACOBIAN_MAX = 64 * 64     # entries of a local Jacobian worth computing and showing
 JACOBIAN_CALL_BUDGET = 5000      # one-hot backward calls for all local Jacobians of one graph (~0.5 s)
@@ -160,7 +161,8 @@ class Graph:
         """The engine's steps in order, each with its chain rule written out (leaves run no step)."""
         ran = [n for n in self.nodes if n.step is not None and n.kind != "leaf"]
         nodes = self.by_id
-        return [_step(n, nodes) for n in sorted(ran, key=lambda n: n.step)]
+        return [Step(node=n.id, received=n.grad, sends=n.sends, text=chain_rule(n, nodes))
+                for n in sorted(ran, key=lambda n: n.step)]
 
     @functools.cached_property
     def grad_sizes(self) -> dict[int, float | None]:
@@ -180,9 +182,7 @@ class Graph:
 
     def to_dot(self, style: str = "annotated", **options) -> str:
         """DOT source: ``"torchviz"`` or ``"annotated"`` (options in :func:`explorer.dot.to_dot`)."""
-        from explorer import dot
-
-        return dot.to_dot(self, style, **options)
+        return drawing.to_dot(self, style, **options)
 
     def to_json(self) -> dict:
         """Nodes (engine order), steps, outputs and gradients as JSON-ready values (tensors as lists)."""
@@ -684,72 +684,6 @@ def _one_hot_calls(fn, template: torch.Tensor) -> list[tuple] | None:
     return rows
 
 
-def number(v: float) -> str:
-    """A number as PyTorch prints it, four decimals, without trailing zeros: ``72``, ``-0.6536``, ``1.2e-07``.
-
-    >>> number(72.0), number(1.36327), number(0.000012), number(float("nan"))
-    ('72', '1.3633', '1.2e-05', 'nan')
-    """
-    if v != v or v in (math.inf, -math.inf):
-        return str(v)
-    if v == 0 or 1e-3 <= abs(v) < 1e6:
-        return f"{v:.4f}".rstrip("0").rstrip(".") if v else "0"
-    return f"{v:.2g}" if abs(v) < 1e-3 else f"{v:.4g}"
-
-
-def numbers(t: torch.Tensor | None, most: int = 4, sep: str = " ") -> str:
-    """A tensor's first ``most`` entries, as :func:`number` writes them.
-
-    >>> numbers(torch.tensor([72.0])), numbers(torch.tensor([1.36327, 0.19124])), numbers(torch.arange(6.0), 3, ", ")
-    ('72', '[1.3633 0.1912]', '[0, 1, 2, …]')
-    """
-    if t is None:
-        return "0"
-    if t.numel() == 1:
-        return number(t.item())
-    shown = sep.join(number(v) for v in t.reshape(-1)[:most].tolist())
-    return f"[{shown}{sep + '…' if t.numel() > most else ''}]"
-
-
-def summed_dims(shapes: tuple) -> tuple[int, ...]:
-    """The dimensions of ``shapes[0]`` that the engine summed to reach ``shapes[1]`` (a broadcast undone).
-
-    >>> summed_dims(((2, 3), (3,)))
-    (0,)
-    >>> summed_dims(((2, 3), (2, 1)))
-    (1,)
-    """
-    big, small = shapes
-    lead = len(big) - len(small)
-    return tuple(range(lead)) + tuple(lead + d for d, n in enumerate(small) if n == 1 and big[lead + d] != 1)
-
-
-def _step(node: Node, nodes: Mapping[int, Node]) -> Step:
-    """The chain-rule product of one step, written out, one line per input."""
-    lines = []
-    here = node.name
-    for i, target in enumerate(node.inputs):
-        if target is None or i >= len(node.sends):
-            continue
-        into, send = nodes[target].name, node.sends[i]
-        op = "+=" if len(nodes[target].consumers) > 1 else "="
-        local = node.local[i] if i < len(node.local) else None
-        grad = node.grad
-        if grad is not None and local is not None and grad.numel() == 1 and local.numel() == 1:
-            line = f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · {numbers(local)} = {numbers(send)}"
-        elif local is not None:
-            line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · "
-                    f"J ({local.shape[0]}×{local.shape[1]}) = {numbers(send)}")
-        else:
-            line = f"∂L/∂{into} {op} vᵀJ of {node.op} with v = {numbers(grad)}: {numbers(send)}"
-        reduced = node.reduced[i] if i < len(node.reduced) else None
-        if reduced is not None:
-            dims = ", ".join(map(str, summed_dims(reduced)))
-            line += f"   (the engine summed the broadcast over dim {dims})"
-        lines.append(line)
-    return Step(node=node.id, received=node.grad, sends=node.sends, text="\n".join(lines))
-
-
 def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[bool, bool], str]:
     """torchviz's own drawing of the live graph, with each option, while its buffers exist.
 
@@ -777,22 +711,3 @@ def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[b
                     return {}
                 drawings[(show_attrs, show_saved)] = separate_saved(dot.source)
     return drawings
-
-
-def separate_saved(source: str) -> str:
-    """torchviz's DOT with each saved tensor in a box of its own.
-
-    torchviz emits the edge ``fn -> t [dir=none]`` followed by the orange box
-    ``t``; when ``t`` is a leaf (or the same tensor saved twice) the boxes
-    share one name and Graphviz merges them. Each pair gets a fresh name.
-    """
-    count = iter(range(1 << 30))
-
-    def rename(match: re.Match) -> str:
-        new = f"saved_{next(count)}_{match['t']}"
-        return f"\t{match['fn']} -> {new} [dir=none]\n\t{new} [label=\"{match['label']}\" fillcolor=orange]"
-
-    return re.sub(_SAVED, rename, source)
-
-
-_SAVED = r'\t(?P<fn>\d+) -> (?P<t>\d+) \[dir=none\]\n\t(?P=t) \[label="(?P<label>[^"]*)" fillcolor=orange\]'

@@ -21,6 +21,7 @@ import torch
 
 from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
+from explorer.format import cell
 from explorer.vjp import ONES, VectorChoice
 
 DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
@@ -254,23 +255,5 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
             "graph": drawing(ex.to_dot("annotated", **options))}
 
 
-def flat(t: torch.Tensor) -> str:
-    """A tensor's numbers as one short list, rounded to 4 decimals."""
-    return " ".join(str([round(v, 4) for v in t.reshape(-1).tolist()]).split())
-
-
-def cell(value: Any) -> str:
-    """A table cell: a number, a short tensor, or a long one's shape and first numbers."""
-    if value is None:
-        return "–"
-    if isinstance(value, torch.Tensor):
-        if value.numel() == 1:
-            return f"{value.item():.6g}"
-        if value.numel() > 12:
-            return f"{tuple(value.shape)}: {flat(value.reshape(-1)[:6])[:-1]}, …]"
-        return flat(value)
-    return str(value)
-
-
-__all__ = ["DEFAULT_MAX_NODES", "PARTS", "Request", "agreement", "cell", "drawing", "exploration", "flat",
-           "node_rows", "output_names", "received_is_sum_of_sent", "steps", "summary", "view"]
+__all__ = ["DEFAULT_MAX_NODES", "PARTS", "Request", "agreement", "drawing", "exploration", "node_rows", "output_names",
+           "received_is_sum_of_sent", "steps", "summary", "view"]

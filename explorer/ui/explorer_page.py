@@ -23,7 +23,8 @@ from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
 from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error
-from explorer.views import DEFAULT_MAX_NODES, Request, flat, view
+from explorer.format import numbers
+from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
 TABS = ("Annotated graph", "torchviz graph", "Node table", "Step through backward",
@@ -348,7 +349,7 @@ def _vjp(request: Request) -> None:
                          key=f"v_{name}")
         product, pytorch = vj.products[name], grads[name]
         same = torch.allclose(product.to(pytorch.dtype), pytorch, rtol=1e-5, atol=1e-6)
-        st.code(f"vᵀJ         = {flat(product)}\nbackward(v) = {flat(pytorch)}   "
+        st.code(f"vᵀJ         = {numbers(product, None, ', ')}\nbackward(v) = {numbers(pytorch, None, ', ')}   "
                 f"({'the same' if same else 'NOT the same'})", language=None, wrap_lines=True)
 
 

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explorer
-from explorer.graph import capture, longest_path, recording, summed_dims
+from explorer.format import summed_dims
+from explorer.graph import capture, longest_path, recording
 
 W_SOURCE = "w1 = x\nw2 = w1**3\nw3 = w1**2\nw4 = 2*w3\nw5 = 8*w1\nw2 + w4 + w5"
 
