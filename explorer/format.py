@@ -125,7 +125,8 @@ def chain_rule(node: Node, nodes: Mapping[int, Node]) -> str:
         local = node.local[i] if i < len(node.local) else None
         grad = node.grad
         if grad is not None and local is not None and grad.numel() == 1 and local.numel() == 1:
-            line = f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · {numbers(local)} = {numbers(send)}"
+            line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · {numbers(local)} = "
+                    f"{numbers(send)}")
         elif local is not None:
             line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · "
                     f"J ({local.shape[0]}×{local.shape[1]}) = {numbers(send)}")

@@ -40,7 +40,7 @@ from torch.overrides import TorchFunctionMode
 from explorer import dot as drawing
 from explorer.dot import separate_saved
 from explorer.expression import first_line
-from explorer.format import chain_rule, to_jsonable
+from explorer.format import cell, chain_rule, numbers, to_jsonable
 
 LOCAL_JACOBIAN_MAX = 64 * 64     # entries of a local Jacobian worth computing and showing
 JACOBIAN_CALL_BUDGET = 5000      # one-hot backward calls for all local Jacobians of one graph (~0.5 s)
@@ -179,6 +179,74 @@ class Graph:
             return self.by_id[node_id]
         except (KeyError, TypeError):
             raise ValueError(f"no node with id {node_id!r}; ids run from 0 to {len(self.nodes) - 1}") from None
+
+    def node_rows(self) -> list[dict[str, str | int | None]]:
+        """The node table, one row a node in the order PyTorch's engine ran them (written by
+        :func:`explorer.format.cell`).
+
+        For each node: what it computes, its inputs, its value, its local
+        derivative for each input (where small enough), the gradient it
+        received, and what it sent to each input (received times local
+        derivative).
+
+        >>> x = torch.tensor([4.0], requires_grad=True)
+        >>> row = capture(x * x, {"x": x}).node_rows()[0]
+        >>> row["op"], row["grad received"], row["local derivative"], row["sent to inputs"]
+        ('MulBackward0', '1', '∂/∂x: 4; ∂/∂x: 4', '→ x: 4; → x: 4')
+        """
+        rows = []
+        for n in self.nodes:
+            targets = [(k, self.by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
+            rows.append({
+                "step": n.step,
+                "node": n.name,
+                "op": n.op,
+                "kind": n.kind,
+                "inputs": ", ".join(t.name for _, t in targets),
+                "value": cell(n.value),
+                "local derivative": "; ".join(f"∂/∂{t.name}: {cell(n.local[k] if k < len(n.local) else None)}"
+                                              for k, t in targets),
+                "grad received": cell(n.grad),
+                "sent to inputs": "; ".join(f"→ {t.name}: {cell(n.sends[k] if k < len(n.sends) else None)}"
+                                            for k, t in targets),
+            })
+        return rows
+
+    def sum_mismatches(self, *, rtol: float = 1e-5, atol: float = 1e-6) -> list[str]:
+        """Where the chain rule's sum fails: what a node received, for each of its outputs, must be the sum of
+        what its consumers sent into that output, in the same shape (the engine sums a broadcast before it
+        sends). One line per failure; empty when the numbers add up.
+
+        >>> x = torch.tensor([4.0], requires_grad=True)
+        >>> g = capture(x**3 + 2*x**2 + 8*x, {"x": x})
+        >>> g.sum_mismatches()
+        []
+        >>> g.node(g.leaves["x"]).received = [torch.tensor([70.0])]
+        >>> g.sum_mismatches()
+        ['x received 70, its consumers sent 72 in all']
+        """
+        problems = []
+        for node in self.nodes:
+            if not node.consumers or not node.received:
+                continue
+            for slot, got in enumerate(node.received):
+                total, terms = None, 0
+                for c in set(node.consumers):  # a consumer using the node twice sends along both edges
+                    consumer = self.by_id[c]
+                    for k, (target, into) in enumerate(zip(consumer.inputs, consumer.input_slots)):
+                        send = consumer.sends[k] if k < len(consumer.sends) else None
+                        if target == node.id and into == slot and send is not None:
+                            total = send if total is None else total + send
+                            terms += 1
+                where = node.name if len(node.received) == 1 else f"{node.name} (output {slot})"
+                if got is None:
+                    if total is not None and total.any():
+                        problems.append(f"{where} received nothing, its consumers sent {numbers(total)} in all")
+                elif not terms:
+                    problems.append(f"{where} received {numbers(got)}, its consumers sent nothing")
+                elif got.shape != total.shape or not torch.allclose(got, total, rtol=rtol, atol=atol):
+                    problems.append(f"{where} received {numbers(got)}, its consumers sent {numbers(total)} in all")
+        return problems
 
     def to_dot(self, style: str = "annotated", **options) -> str:
         """DOT source: ``"torchviz"`` or ``"annotated"`` (options in :func:`explorer.dot.to_dot`)."""

@@ -113,8 +113,7 @@ def test_every_preset_script_prints_the_explorers_numbers(tmp_path):
     presets = [p for p in PRESETS if p.explorable]
     explorations, scripts = {}, {}
     for p in presets:
-        vector = VectorChoice() if p.v is None or p.v.startswith("ones(") else VectorChoice("typed", values=p.v)
-        explorations[p.key] = explore(p.source, inputs=dict(p.inputs), v=vector, dtype=p.dtype, device="cpu")
+        explorations[p.key] = p.explore(device="cpu")
         scripts[p.key] = pytorch_script(p.source, p.inputs, dtype=p.dtype, device="cpu", v=p.v)
     results = run_scripts(tmp_path, scripts)
     for key, ex in explorations.items():
