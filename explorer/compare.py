@@ -30,8 +30,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from explorer.checks import whole_number
 from explorer.derivatives import MAX_WORK, Differentiable, best_time, differentiable, jacobian_columns
+from explorer.derivatives.budgets import check_repeat
 from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, first_line
 from explorer.inputs import DTYPES, resolve_dtype
 
@@ -165,7 +165,7 @@ def compare(source: str | Program, inputs: Mapping[str, Any] | None = None, *, s
     """
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step < 1:
         raise ExpressionError(f"the step h must be a number between 0 and 1, not {step!r}")
-    whole_number(repeat, "repeat", least=1, most=100)
+    check_repeat(repeat)
     f = differentiable(source, inputs, seed=seed, dtype=dtype, device=device, limits=limits, **values)
     if f.output_size != 1:
         raise ExpressionError(f"comparing derivatives needs a scalar function (one output element), not "
