@@ -97,7 +97,7 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
     chosen = None
     if isinstance(v, VectorChoice):
         if v != ONES:   # ones stay ones_like each output, as backward() makes them
-            chosen = [vec.to(target) for vec in v.vectors(prepared.output_shapes, dtype_, limits)]
+            chosen = [vec.to(target) for vec in v.vectors(prepared.cost.output_shapes, dtype_, limits)]
         v = None
     with torch.enable_grad(), graph_module.recording() as recorded:
         evaluation = evaluate(program, tensors)

@@ -879,7 +879,7 @@ class Cost:
     elements: int = 0       # elements of all results
     largest: int = 0        # elements of the largest result
     work: int = 0           # estimated operations, forward
-    output_shapes: list = field(default_factory=list)
+    output_shapes: list[tuple[int, ...]] = field(default_factory=list)   # one per output
 
 
 @refusing_blowups

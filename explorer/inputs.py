@@ -230,7 +230,8 @@ def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0
 
 @dataclass
 class Prepared:
-    """A function ready to run: its program, its leaf inputs, and the dry run's cost (output shapes, work).
+    """A function ready to run: its program, its leaf inputs, and the dry run's cost (``cost.output_shapes``:
+    the shape of each output, known before anything runs; ``cost.work``).
 
     ``dtype`` and ``device`` are the resolved choices the inputs were made with.
     """
@@ -240,11 +241,6 @@ class Prepared:
     cost: Cost
     dtype: torch.dtype
     device: torch.device
-
-    @property
-    def output_shapes(self) -> list[tuple[int, ...]]:
-        """The shape of each output, from the dry run (nothing has run yet)."""
-        return [tuple(s) for s in self.cost.output_shapes]
 
 
 @refusing_blowups
@@ -257,7 +253,7 @@ def prepare(source: str | Program, specs: Mapping[str, Any], *, seed: int = 0, d
     an absent device included, is an :class:`~explorer.ExpressionError`.
 
     >>> p = prepare("A @ x", {"A": "ones(2, 3)", "x": "rand(3)"}, device="cpu")
-    >>> p.program.inputs, p.output_shapes, p.tensors["A"].requires_grad
+    >>> p.program.inputs, p.cost.output_shapes, p.tensors["A"].requires_grad
     (('A', 'x'), [(2,)], True)
     """
     program = source if isinstance(source, Program) else parse(source, limits=limits)

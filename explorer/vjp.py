@@ -191,7 +191,7 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
     function, for :func:`explorer.sandbox.run_isolated`.
     """
     prepared = prepare(source, dict(inputs), seed=seed, dtype=dtype, device=device, limits=limits)
-    tensors, shapes = prepared.tensors, prepared.output_shapes
+    tensors, shapes = prepared.tensors, prepared.cost.output_shapes
     vectors = vector.vectors(shapes, prepared.dtype, limits)
     with torch.enable_grad():
         outputs = evaluate(prepared.program, tensors).outputs

@@ -16,12 +16,12 @@ One subject a module, each name importable from here:
 - :mod:`~explorer.derivatives.vector_calculus`: :func:`divergence` and the Laplacian two ways, :func:`curl`;
 - :mod:`~explorer.derivatives.higher`: :func:`higher_order`, :func:`derivative_graphs`, :func:`sin_check`.
 
->>> r = jacobian("sin(x)", {"x": "[0.0, 1.0]"})
->>> r.jacobians["x"]
-tensor([[1.0000, 0.0000],
-        [0.0000, 0.5403]])
->>> r.cheaper
-'either'
+>>> jacobian("x * y", x=2, y=3).jacobians
+{'x': tensor([[3.]]), 'y': tensor([[2.]])}
+>>> hessian("x * y", x=2, y=3).hessians["x"]["y"]   # ∂²(xy)/∂x∂y
+tensor([[1.]])
+>>> divergence("x * sum(x)", {"x": "[1.0, 2.0]"}).with_identity   # ∂(x₀(x₀+x₁))/∂x₀ + ∂(x₁(x₀+x₁))/∂x₁
+9.0
 """
 from explorer.derivatives.budgets import MAX_ENTRIES, MAX_WORK, best_time
 from explorer.derivatives.function import Differentiable, differentiable

@@ -46,7 +46,7 @@ class Differentiable:
 
     @property
     def output_shapes(self) -> list[tuple[int, ...]]:
-        return [tuple(s) for s in self.cost.output_shapes]
+        return self.cost.output_shapes
 
     @property
     def output_size(self) -> int:
