@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from explorer import graph as graph_module
-from explorer.format import to_jsonable
 from explorer.expression import DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, evaluate, refusing_blowups
+from explorer.format import to_jsonable
 from explorer.inputs import make_input, prepare
 from explorer.vjp import ONES, VectorChoice
 

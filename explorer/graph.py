@@ -7,7 +7,9 @@ really executes them and the gradients each one receives and sends, asks
 each small node for its local Jacobian by calling its own backward on one-hot
 vectors, and keeps torchviz's drawing of the live graph. What it returns, a
 :class:`Graph`, holds no reference to autograd objects: it can be pickled,
-cached and drawn after the graph is freed.
+cached and drawn after the graph is freed. Its text (numbers, the chain rule
+of a step, the node table's cells) is written by :mod:`explorer.format`, its
+drawings by :mod:`explorer.dot`.
 
 The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
 
@@ -38,7 +40,6 @@ from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
 from explorer import dot as drawing
-from explorer.dot import separate_saved
 from explorer.expression import first_line
 from explorer.format import cell, chain_rule, numbers, to_jsonable
 
@@ -777,5 +778,5 @@ def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[b
                     dot = torchviz.make_dot(target, params=params, show_attrs=show_attrs, show_saved=show_saved)
                 except (RecursionError, RuntimeError, AssertionError):
                     return {}
-                drawings[(show_attrs, show_saved)] = separate_saved(dot.source)
+                drawings[(show_attrs, show_saved)] = drawing.separate_saved(dot.source)
     return drawings

@@ -23,7 +23,7 @@ from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
 from explorer.format import cell
 from explorer.presets import model_exploration, preset_for
-from explorer.vjp import ONES, VectorChoice
+from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
 DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
 DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out
@@ -102,15 +102,13 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
         _, style, options = part
         out["graph"] = drawing(ex.to_dot(style, **dict(options)))
     elif kind == "table":
-        # the sums of float32 gradients, added in another order than the engine's: float32's tolerance
+        # float32 gradients, summed here in another order than the engine summed them: a float32 tolerance
         out["table"] = {"rows": ex.graph.node_rows(),
                         "adds_up": not ex.graph.sum_mismatches(rtol=1e-4, atol=1e-5)}
     elif kind == "steps":
         _, step, options = part
         out["steps"] = steps(ex, step, dict(options))
     elif kind == "vjp":
-        from explorer.vjp import vector_jacobian
-
         vj = vector_jacobian(request.source, inputs=dict(request.inputs), vector=request.choice, seed=request.seed,
                              dtype=request.dtype, device=request.device)
         out["vjp"] = {"vj": vj, "grads": ex.grads, "same": {

@@ -19,11 +19,11 @@ import streamlit as st
 import torch
 
 from explorer.expression import ExpressionError, parse
+from explorer.format import numbers
 from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
 from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error
-from explorer.format import numbers
 from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
