@@ -11,11 +11,13 @@ import argparse
 import importlib
 import importlib.util
 import json
-import math
 import sys
 from typing import Any, Sequence
 
 from explorer.commands import COMMANDS
+from explorer.device import DEVICE_CHOICES
+from explorer.format import to_jsonable
+from explorer.inputs import DTYPES
 
 
 class _UsageError(Exception):
@@ -37,8 +39,8 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, source_required: boo
              "linspace(0, 1, 101), eye(3), ones(3)); repeat for each input",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random constructors (default 0)")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32")
-    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto",
+    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="default float32")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="auto picks CUDA, then MPS, then CPU")
 
 
@@ -56,21 +58,6 @@ def inputs_from_args(args: argparse.Namespace) -> dict[str, str]:
             raise ExpressionError(f"--var {name} is given twice")
         specs[name] = spec.strip()
     return specs
-
-
-def to_jsonable(value: Any) -> Any:
-    """Tensors, arrays and numbers as plain JSON values (NaN and infinities as strings)."""
-    if hasattr(value, "detach") and hasattr(value, "tolist"):
-        value = value.detach().cpu().tolist()
-    elif hasattr(value, "tolist") and hasattr(value, "dtype"):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
 
 
 def print_json(obj: Any) -> None:

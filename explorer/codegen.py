@@ -31,6 +31,8 @@ import math
 from typing import Any, Mapping, Sequence
 
 
+from explorer.checks import whole_number
+from explorer.device import DEVICE_CHOICES
 from explorer.expression import Call, Compare, Expr, Index, Name, Num, Program, Seq, items_of, parse, script_name
 from explorer.functions import FUNCTIONS
 from explorer.inputs import CONSTRUCTOR_NAMES, DTYPES, integer_spec, parse_spec
@@ -80,11 +82,10 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
     if isinstance(program, str):
         program = parse(program)
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if device not in ("auto", "cpu", "cuda", "mps"):
-        raise ValueError(f"device must be auto, cpu, cuda or mps, got {device!r}")
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    whole_number(seed, "seed", least=0)
+    if device not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, not {device!r}")
     missing = [n for n in program.inputs if n not in inputs]
     if missing:
         raise ValueError(f"no input spec for {', '.join(missing)}")

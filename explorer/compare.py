@@ -31,11 +31,12 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from explorer.derivatives import MAX_WORK, Differentiable, best_time, differentiable, jacobian_columns
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program
+from explorer.derivatives.budgets import check_repeat
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, first_line
+from explorer.inputs import DTYPES, resolve_dtype
 
 METHODS = ("symbolic", "forward_difference", "central_difference", "reverse_mode", "forward_mode")
 STEPS = tuple(10.0 ** -k for k in range(1, 13))
-PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
 MAX_ELEMENTS = 100  # input elements: every one costs evaluations in every finite-difference curve
 
 
@@ -47,9 +48,7 @@ def optimal_step(kind: str, dtype: str) -> float:
     """
     if kind not in ("forward", "central"):
         raise ValueError(f"kind must be 'forward' or 'central', not {kind!r}")
-    if dtype not in PRECISIONS:
-        raise ValueError(f"dtype must be float32 or float64, not {dtype!r}")
-    eps = torch.finfo(PRECISIONS[dtype]).eps
+    eps = torch.finfo(resolve_dtype(dtype)).eps
     return eps ** 0.5 if kind == "forward" else eps ** (1 / 3)
 
 
@@ -166,8 +165,7 @@ def compare(source: str | Program, inputs: Mapping[str, Any] | None = None, *, s
     """
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step < 1:
         raise ExpressionError(f"the step h must be a number between 0 and 1, not {step!r}")
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or not 1 <= repeat <= 100:
-        raise ValueError(f"repeat must be a whole number from 1 to 100, got {repeat!r}")
+    check_repeat(repeat)
     f = differentiable(source, inputs, seed=seed, dtype=dtype, device=device, limits=limits, **values)
     if f.output_size != 1:
         raise ExpressionError(f"comparing derivatives needs a scalar function (one output element), not "
@@ -177,7 +175,7 @@ def compare(source: str | Program, inputs: Mapping[str, Any] | None = None, *, s
     if n > MAX_ELEMENTS:
         raise ExpressionError(f"finite differences take one evaluation per input element and step: use at most "
                               f"{MAX_ELEMENTS} input elements, not {n:,}")
-    passes = (len(STEPS) * len(PRECISIONS) * 3 + (repeat + 1) * 4) * n + repeat + 1
+    passes = (len(STEPS) * len(DTYPES) * 3 + (repeat + 1) * 4) * n + repeat + 1
     if passes * max(f.cost.work, 1) > MAX_WORK:
         raise ExpressionError(f"the comparison needs {passes:,} evaluations, about {passes * f.cost.work:,} "
                               f"operations (at most {MAX_WORK:,}): use smaller inputs")
@@ -205,13 +203,13 @@ def compare(source: str | Program, inputs: Mapping[str, Any] | None = None, *, s
         except (RuntimeError, NotImplementedError) as err:
             if method != "forward_mode":
                 raise ExpressionError(f"PyTorch could not compute the {method.replace('_', ' ')}: "
-                                      f"{str(err).strip().splitlines()[0]}") from None
+                                      f"{first_line(err)}") from None
             result.methods[method] = {name: Estimate(None, None, None) for name in names}
             continue
         result.methods[method] = {
             name: Estimate(e.cpu(), _error(e, r), seconds) for name, e, r in zip(names, estimates, reference)}
     for kind in ("forward", "central"):
-        for precision, torch_dtype in PRECISIONS.items():
+        for precision, torch_dtype in DTYPES.items():
             at = [t.to(torch_dtype) for t in point]
             curve = []
             for h in STEPS:

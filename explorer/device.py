@@ -22,6 +22,15 @@ def available_devices() -> list[str]:
     return found
 
 
+def device_choices() -> tuple[str, ...]:
+    """What a page offers: ``"auto"``, then the device types present here, best first.
+
+    >>> device_choices()[0], device_choices()[-1]
+    ('auto', 'cpu')
+    """
+    return ("auto", *available_devices())
+
+
 def best_device() -> torch.device:
     """The best device present: CUDA, then MPS, then CPU."""
     return torch.device(available_devices()[0])

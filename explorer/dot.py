@@ -38,10 +38,16 @@ True
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from explorer.graph import Graph, Node, numbers, summed_dims
+from explorer.checks import whole_number
+from explorer.format import shape, short, summed_dims
+
+if TYPE_CHECKING:  # the graph's types only: explorer.graph imports this module to draw
+    from explorer.graph import Graph, Node
 
 STYLES = ("torchviz", "annotated")
 DEFAULT_MAX_NODES = 300
@@ -79,12 +85,9 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
-    if not isinstance(max_nodes, int) or isinstance(max_nodes, bool) or max_nodes < 1:
-        raise ValueError(f"max_nodes must be a whole number of at least 1, not {max_nodes!r}")
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 0):
-        raise ValueError(f"depth must be None or a whole number of at least 0, not {depth!r}")
-    if not isinstance(max_attr_chars, int) or max_attr_chars < 3:
-        raise ValueError(f"max_attr_chars must be a whole number of at least 3, not {max_attr_chars!r}")
+    whole_number(max_nodes, "max_nodes", least=1)
+    whole_number(depth, "depth", least=0, none=True)
+    whole_number(max_attr_chars, "max_attr_chars", least=3)
     for name, node_id in (("highlight", highlight), ("focus", focus)):
         if node_id is not None and node_id not in graph.by_id:
             raise ValueError(f"{name} must be the id of a node (0 to {len(graph.nodes) - 1}), not {node_id!r}")
@@ -392,19 +395,6 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _short(t) -> str:
-    if t is None:
-        return "–"
-    if t.numel() == 1:
-        return numbers(t)
-    return f"{numbers(t, 3, ', ')} {_shape(t.shape)}"
-
-
-def _shape(shape) -> str:
-    """A shape as torchviz writes it: ``(3, 4)``, ``()``."""
-    return "(" + ", ".join("%d" % v for v in (shape or ())) + ")"
-
-
 def _level(value: float | None, top: float) -> int | None:
     """The palette index of |gradient| ``value`` on a log scale of ``DECADES`` below ``top``."""
     if value is None or not math.isfinite(value):
@@ -457,7 +447,7 @@ def _constant_label(node: Node, index: int) -> str:
     constants = [s for s in node.saved if s.of is None]
     nones = [k for k, i in enumerate(node.inputs) if i is None]
     if len(constants) == 1 and len(nones) == 1 and constants[0].value is not None:
-        return f"{title}\n{_short(constants[0].value)}"
+        return f"{title}\n{short(constants[0].value)}"
     return title
 
 
@@ -474,20 +464,20 @@ def _annotated(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, 
         mark = red if n == highlight else ""
         fill = _fill(sizes[n], top)
         if node.kind == "leaf":
-            label = f"{node.name} = {_short(node.value)}\ngrad {_short(node.grad)}"
+            label = f"{node.name} = {short(node.value)}\ngrad {short(node.grad)}"
             extra = " peripheries=2" if n in graph.outputs else ""
             lines.append(f'\t{n} [label="{_escape(label)}" shape=ellipse {fill}{extra}{mark or LEAF_BORDER}]')
             continue
         title = f"{node.label} = {node.op}" if node.label else node.op
         rows = [title] + (_attr_lines(node, max_attr_chars) if show_attrs else [])
         if node.value is not None:
-            rows.append(f"value {_short(node.value)}")
+            rows.append(f"value {short(node.value)}")
         elif node.shape is not None:
-            rows.append(f"shape {_shape(node.shape)}")
+            rows.append(f"shape {shape(node.shape)}")
         if node.grad is not None or len(node.received) <= 1:
-            rows.append(f"grad {_short(node.grad)}")
+            rows.append(f"grad {short(node.grad)}")
         else:
-            rows += [f"grad[{k}] {_short(g)}" for k, g in enumerate(node.received)]
+            rows += [f"grad[{k}] {short(g)}" for k, g in enumerate(node.received)]
         extra = " peripheries=2" + ("" if mark else " color=darkgreen") if node.kind == "output" else ""
         lines.append(f'\t{n} [label="{_escape(chr(10).join(rows))}" {fill}{extra}{mark}]')
         for k, i in enumerate(node.inputs):
@@ -497,7 +487,7 @@ def _annotated(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, 
                 lines.append(f'\tconst{n}_{k} -> {n} [style=dashed color=grey label="no grad" fontsize=8]')
         if show_saved:
             for k, s in enumerate(node.saved):
-                text = f"{s.name} {_shape(s.shape)}" + (f"\n{_short(s.value)}" if s.value is not None else "")
+                text = f"{s.name} {shape(s.shape)}" + (f"\n{short(s.value)}" if s.value is not None else "")
                 lines.append(f'\tsaved{n}_{k} [label="{_escape(text)}" fillcolor=orange fontsize=8]')
                 lines.append(f"\t{n} -> saved{n}_{k} [dir=none style=dotted]")
     for k, (members, label) in enumerate(zip(view.groups, view.labels)):
@@ -516,11 +506,11 @@ def _annotated(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, 
             lines.append(f"\t{source} -> {target} [style=dashed]")
             continue
         send = sender.sends[index] if index < len(sender.sends) else None
-        text = f"grad {_short(send)}" if send is not None else ""
+        text = f"grad {short(send)}" if send is not None else ""
         reduced = sender.reduced[index] if index < len(sender.reduced) else None
         if reduced is not None:
             dims = ", ".join(map(str, summed_dims(reduced)))
-            text += f"\nsum over dim {dims}\n{_shape(reduced[0])} → {_shape(reduced[1])}"
+            text += f"\nsum over dim {dims}\n{shape(reduced[0])} → {shape(reduced[1])}"
         style = " color=red penwidth=2" if sender.id == highlight else ""
         lines.append(f'\t{source} -> {target} [label="{_escape(text)}" fontsize=9{style}]')
     lines += _stub_lines(view)
@@ -536,7 +526,7 @@ def _torchviz_look(graph: Graph, view: View, *, show_attrs: bool, show_saved: bo
     for k, out in enumerate(graph.outputs):
         if out in view.box and by_id[out].kind != "leaf":
             node = by_id[out]
-            lines.append(f'\tout{k} [label="\\n {_shape(node.shape)}" fillcolor=darkolivegreen1]')
+            lines.append(f'\tout{k} [label="\\n {shape(node.shape)}" fillcolor=darkolivegreen1]')
             lines.append(f"\t{view.box[out]} -> out{k}")
     for n in view.singles:
         node = by_id[n]
@@ -545,11 +535,11 @@ def _torchviz_look(graph: Graph, view: View, *, show_attrs: bool, show_saved: bo
         lines.append(f'\t{n} [label="{_escape(chr(10).join(rows))}"{mark}]')
         if node.kind == "leaf":
             fill = "darkolivegreen1" if n in graph.outputs else "lightblue"
-            lines.append(f'\tvar{n} [label="{_escape(node.label)}\\n {_shape(node.shape)}" fillcolor={fill}]')
+            lines.append(f'\tvar{n} [label="{_escape(node.label)}\\n {shape(node.shape)}" fillcolor={fill}]')
             lines.append(f"\tvar{n} -> {n}")
         if show_saved:
             for k, s in enumerate(node.saved):
-                lines.append(f'\tsaved{n}_{k} [label="{_escape(s.name)}\\n {_shape(s.shape)}" fillcolor=orange]')
+                lines.append(f'\tsaved{n}_{k} [label="{_escape(s.name)}\\n {shape(s.shape)}" fillcolor=orange]')
                 lines.append(f"\t{n} -> saved{n}_{k} [dir=none]")
     for k, label in enumerate(view.labels):
         mark = red if highlight in view.groups[k] else ""
@@ -557,7 +547,7 @@ def _torchviz_look(graph: Graph, view: View, *, show_attrs: bool, show_saved: bo
     edges, proxies = _edges(graph, view)
     for name, n, _ in proxies:
         node = by_id[n]
-        label = f"{node.label}\\n {_shape(node.shape)}" if node.kind == "leaf" else node.op
+        label = f"{node.label}\\n {shape(node.shape)}" if node.kind == "leaf" else node.op
         fill = "lightblue" if node.kind == "leaf" else "lightgrey"
         lines.append(f'\t{name} [label="{_escape(label)}" fillcolor={fill} style="filled,dashed"]')
     lines += [f"\t{source} -> {target}" for source, target, _, _ in edges]
@@ -578,3 +568,25 @@ def _stub_lines(view: View) -> list[str]:
                          'shape=plaintext style="" fontsize=9]')
             lines.append(f"\t{name} -> more_out_{name} [style=dotted]")
     return lines
+
+
+# ---------------------------------------------------------------------------
+# torchviz's own drawing.
+
+def separate_saved(source: str) -> str:
+    """torchviz's DOT with each saved tensor in a box of its own.
+
+    torchviz emits the edge ``fn -> t [dir=none]`` followed by the orange box
+    ``t``; when ``t`` is a leaf (or the same tensor saved twice) the boxes
+    share one name and Graphviz merges them. Each pair gets a fresh name.
+    """
+    count = iter(range(1 << 30))
+
+    def rename(match: re.Match) -> str:
+        new = f"saved_{next(count)}_{match['t']}"
+        return f"\t{match['fn']} -> {new} [dir=none]\n\t{new} [label=\"{match['label']}\" fillcolor=orange]"
+
+    return re.sub(_SAVED, rename, source)
+
+
+_SAVED = r'\t(?P<fn>\d+) -> (?P<t>\d+) \[dir=none\]\n\t(?P=t) \[label="(?P<label>[^"]*)" fillcolor=orange\]'

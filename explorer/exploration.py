@@ -17,11 +17,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from explorer import graph as graph_module
-from explorer.expression import (
-    DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, check, evaluate, parse, refusing_blowups,
-)
-from explorer.inputs import make_input, make_inputs, resolve_dtype
-from explorer.device import resolve_device
+from explorer.expression import DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, evaluate, refusing_blowups
+from explorer.format import to_jsonable
+from explorer.inputs import make_input, prepare
+from explorer.vjp import ONES, VectorChoice
 
 
 @dataclass
@@ -56,8 +55,6 @@ class Exploration:
 
     def to_json(self) -> dict:
         """``outputs``, ``grads`` (name -> nested lists), ``v`` and ``nodes``, as JSON-ready values."""
-        from explorer.cli import to_jsonable
-
         return to_jsonable({
             "source": self.source,
             "inputs": self.inputs,
@@ -84,28 +81,30 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
     or a tensor) or, for a variable whose name is one of this function's
     options (``v``, ``seed``, ...), in ``inputs={...}``. For a non-scalar
     output the vector of ``backward(v)`` defaults to ones, as in the seeds;
-    ``v=`` gives it (one spec, or one per output). Every refusal is an
-    :class:`~explorer.ExpressionError`.
+    ``v=`` gives it: one spec, or one per output, or a
+    :class:`~explorer.vjp.VectorChoice` (a one-hot, random or typed ``v``
+    over all output elements, made from the dry run's shapes before anything
+    runs). Every refusal is an :class:`~explorer.ExpressionError`.
 
     >>> ex = explore("(x + y) * (y + 3)", x=1, y=2)
     >>> ex.grads["x"], ex.grads["y"]
     (tensor([5.]), tensor([8.]))
+    >>> explore("x * x", x="[1.0, 2.0]", v=VectorChoice("one-hot", index=1)).grads["x"]
+    tensor([0., 4.])
     """
-    program = parse(source, limits=limits)
-    specs = {**(inputs or {}), **values}
-    dtype_ = resolve_dtype(dtype)
-    try:
-        target = resolve_device(device)
-    except ValueError as err:
-        raise ExpressionError(str(err)) from None
-    tensors = make_inputs(program.inputs, specs, seed=seed, dtype=dtype_, device=target, limits=limits)
-    check(program, tensors, limits)
+    prepared = prepare(source, {**(inputs or {}), **values}, seed=seed, dtype=dtype, device=device, limits=limits)
+    program, tensors, dtype_, target = prepared.program, prepared.tensors, prepared.dtype, prepared.device
+    chosen = None
+    if isinstance(v, VectorChoice):
+        if v != ONES:   # ones stay ones_like each output, as backward() makes them
+            chosen = [vec.to(target) for vec in v.vectors(prepared.cost.output_shapes, dtype_, limits)]
+        v = None
     with torch.enable_grad(), graph_module.recording() as recorded:
         evaluation = evaluate(program, tensors)
     outputs = evaluation.outputs
     if not any(o.requires_grad for o in outputs):
         raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
-    grad_outputs = _vectors(v, outputs, dtype_, target, limits, seed)
+    grad_outputs = chosen if chosen is not None else _vectors(v, outputs, dtype_, target, limits, seed)
     labels = {**evaluation.names, **_constant_labels(evaluation)}
     for name, out in zip(program.output_names, outputs):
         if name:

@@ -104,27 +104,29 @@ DEFAULT_LIMITS = Limits()
 # The tree the parser produces.
 
 @dataclass(frozen=True)
-class Node:
+class SyntaxNode:
+    """What every node of the tree holds: where it stands in the text, and that text (for messages)."""
+
     line: int = field(default=0, compare=False, kw_only=True)
     column: int = field(default=0, compare=False, kw_only=True)
     text: str = field(default="", compare=False, kw_only=True)
 
 
 @dataclass(frozen=True)
-class Num(Node):
+class Num(SyntaxNode):
     """A number: a literal, a constant (``pi``), or a folded constant expression (``2*pi``)."""
     value: Union[int, float, bool]
     name: str = ""  # "pi", "e" or "inf" when it is a named constant
 
 
 @dataclass(frozen=True)
-class Name(Node):
+class Name(SyntaxNode):
     """An input variable or a named intermediate result."""
     id: str
 
 
 @dataclass(frozen=True)
-class Call(Node):
+class Call(SyntaxNode):
     """A call of a function of the table, with its canonical name."""
     op: str
     args: tuple
@@ -132,22 +134,22 @@ class Call(Node):
 
 
 @dataclass(frozen=True)
-class Index(Node):
+class Index(SyntaxNode):
     """``value[index]`` with literal integers, slices, ``...`` and ``None``."""
-    value: Node
+    value: SyntaxNode
     index: tuple  # items: int, slice(int|None, int|None, int|None), Ellipsis, None
 
 
 @dataclass(frozen=True)
-class Compare(Node):
+class Compare(SyntaxNode):
     """``left op right`` for one of ``< <= > >= == !=`` (for ``where``)."""
     op: str
-    left: Node
-    right: Node
+    left: SyntaxNode
+    right: SyntaxNode
 
 
 @dataclass(frozen=True)
-class Seq(Node):
+class Seq(SyntaxNode):
     """A list or tuple of expressions given to ``stack`` / ``cat``."""
     items: tuple
 
@@ -804,7 +806,7 @@ class _Runner:
         try:
             return self.as_tensor(value)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise ExpressionError(f"{node.text}: {_first_line(err)}", node.line or None, node.column or None) from None
+            raise ExpressionError(f"{node.text}: {first_line(err)}", node.line or None, node.column or None) from None
 
     def run(self, node: Expr) -> object:
         try:
@@ -812,7 +814,7 @@ class _Runner:
         except ExpressionError:
             raise
         except (RuntimeError, IndexError, TypeError, ValueError, NotImplementedError) as err:
-            raise ExpressionError(f"{node.text or 'the expression'}: {_first_line(err)}",
+            raise ExpressionError(f"{node.text or 'the expression'}: {first_line(err)}",
                                   node.line or None, node.column or None) from None
 
     def _run(self, node: Expr) -> object:
@@ -846,9 +848,17 @@ class _Runner:
         return result
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+def first_line(err: BaseException) -> str:
+    """An error's message as a refusal quotes it: its first line, without PyTorch's note of where in its
+    C++ it was raised, or the error's type where the message is empty.
+
+    >>> first_line(RuntimeError("shapes differ\\nmore detail")), first_line(ZeroDivisionError())
+    ('shapes differ', 'ZeroDivisionError')
+    >>> first_line(UserWarning("x.grad is None. (Triggered internally at TensorBody.h:494.)"))
+    'x.grad is None.'
+    """
+    lines = str(err).strip().splitlines()
+    return lines[0].split(" (Triggered internally")[0].strip() if lines else type(err).__name__
 
 
 # Operators are looked up like table functions so that the dry run counts them alike.
@@ -869,7 +879,7 @@ class Cost:
     elements: int = 0       # elements of all results
     largest: int = 0        # elements of the largest result
     work: int = 0           # estimated operations, forward
-    output_shapes: list = field(default_factory=list)
+    output_shapes: list[tuple[int, ...]] = field(default_factory=list)   # one per output
 
 
 @refusing_blowups
@@ -951,7 +961,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "items_of", "parse", "plain_name", "refusing_blowups",
-    "script_name", "version_label",
+    "Program", "Seq", "check", "describe", "evaluate", "first_line", "items_of", "parse", "plain_name",
+    "refusing_blowups", "script_name", "version_label",
     "DEFAULT_LIMITS",
 ]

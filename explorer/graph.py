@@ -7,7 +7,9 @@ really executes them and the gradients each one receives and sends, asks
 each small node for its local Jacobian by calling its own backward on one-hot
 vectors, and keeps torchviz's drawing of the live graph. What it returns, a
 :class:`Graph`, holds no reference to autograd objects: it can be pickled,
-cached and drawn after the graph is freed.
+cached and drawn after the graph is freed. Its text (numbers, the chain rule
+of a step, the node table's cells) is written by :mod:`explorer.format`, its
+drawings by :mod:`explorer.dot`.
 
 The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
 
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -37,6 +38,10 @@ from typing import Iterator, Mapping, Sequence
 import torch
 from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
+
+from explorer import dot as drawing
+from explorer.expression import first_line
+from explorer.format import cell, chain_rule, numbers, to_jsonable
 
 LOCAL_JACOBIAN_MAX = 64 * 64     # entries of a local Jacobian worth computing and showing
 JACOBIAN_CALL_BUDGET = 5000      # one-hot backward calls for all local Jacobians of one graph (~0.5 s)
@@ -157,7 +162,8 @@ class Graph:
         """The engine's steps in order, each with its chain rule written out (leaves run no step)."""
         ran = [n for n in self.nodes if n.step is not None and n.kind != "leaf"]
         nodes = self.by_id
-        return [_step(n, nodes) for n in sorted(ran, key=lambda n: n.step)]
+        return [Step(node=n.id, received=n.grad, sends=n.sends, text=chain_rule(n, nodes))
+                for n in sorted(ran, key=lambda n: n.step)]
 
     @functools.cached_property
     def grad_sizes(self) -> dict[int, float | None]:
@@ -175,33 +181,93 @@ class Graph:
         except (KeyError, TypeError):
             raise ValueError(f"no node with id {node_id!r}; ids run from 0 to {len(self.nodes) - 1}") from None
 
+    def node_rows(self) -> list[dict[str, str | int | None]]:
+        """The node table, one row a node in the order PyTorch's engine ran them (written by
+        :func:`explorer.format.cell`).
+
+        For each node: what it computes, its inputs, its value, its local
+        derivative for each input (where small enough), the gradient it
+        received, and what it sent to each input (received times local
+        derivative).
+
+        >>> x = torch.tensor([4.0], requires_grad=True)
+        >>> row = capture(x * x, {"x": x}).node_rows()[0]
+        >>> row["op"], row["grad received"], row["local derivative"], row["sent to inputs"]
+        ('MulBackward0', '1', '∂/∂x: 4; ∂/∂x: 4', '→ x: 4; → x: 4')
+        """
+        rows = []
+        for n in self.nodes:
+            targets = [(k, self.by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
+            rows.append({
+                "step": n.step,
+                "node": n.name,
+                "op": n.op,
+                "kind": n.kind,
+                "inputs": ", ".join(t.name for _, t in targets),
+                "value": cell(n.value),
+                "local derivative": "; ".join(f"∂/∂{t.name}: {cell(n.local[k] if k < len(n.local) else None)}"
+                                              for k, t in targets),
+                "grad received": cell(n.grad),
+                "sent to inputs": "; ".join(f"→ {t.name}: {cell(n.sends[k] if k < len(n.sends) else None)}"
+                                            for k, t in targets),
+            })
+        return rows
+
+    def sum_mismatches(self, *, rtol: float = 1e-5, atol: float = 1e-6) -> list[str]:
+        """Where the chain rule's sum fails: what a node received, for each of its outputs, must be the sum of
+        what its consumers sent into that output, in the same shape (the engine sums a broadcast before it
+        sends). One line per failure; empty when the numbers add up.
+
+        >>> x = torch.tensor([4.0], requires_grad=True)
+        >>> g = capture(x**3 + 2*x**2 + 8*x, {"x": x})
+        >>> g.sum_mismatches()
+        []
+        >>> g.node(g.leaves["x"]).received = [torch.tensor([70.0])]
+        >>> g.sum_mismatches()
+        ['x received 70, its consumers sent 72 in all']
+        """
+        problems = []
+        for node in self.nodes:
+            if not node.consumers or not node.received:
+                continue
+            for slot, got in enumerate(node.received):
+                total, terms = None, 0
+                for c in set(node.consumers):  # a consumer using the node twice sends along both edges
+                    consumer = self.by_id[c]
+                    for k, (target, into) in enumerate(zip(consumer.inputs, consumer.input_slots)):
+                        send = consumer.sends[k] if k < len(consumer.sends) else None
+                        if target == node.id and into == slot and send is not None:
+                            total = send if total is None else total + send
+                            terms += 1
+                where = node.name if len(node.received) == 1 else f"{node.name} (output {slot})"
+                if got is None:
+                    if total is not None and total.any():
+                        problems.append(f"{where} received nothing, its consumers sent {numbers(total)} in all")
+                elif not terms:
+                    problems.append(f"{where} received {numbers(got)}, its consumers sent nothing")
+                elif got.shape != total.shape or not torch.allclose(got, total, rtol=rtol, atol=atol):
+                    problems.append(f"{where} received {numbers(got)}, its consumers sent {numbers(total)} in all")
+        return problems
+
     def to_dot(self, style: str = "annotated", **options) -> str:
         """DOT source: ``"torchviz"`` or ``"annotated"`` (options in :func:`explorer.dot.to_dot`)."""
-        from explorer import dot
-
-        return dot.to_dot(self, style, **options)
+        return drawing.to_dot(self, style, **options)
 
     def to_json(self) -> dict:
         """Nodes (engine order), steps, outputs and gradients as JSON-ready values (tensors as lists)."""
-        def plain(t):
-            return None if t is None else t.tolist()
-
-        return {
+        return to_jsonable({
             "nodes": [{
                 "id": n.id, "op": n.op, "kind": n.kind, "label": n.label, "name": n.name, "step": n.step,
-                "inputs": n.inputs, "input_slots": n.input_slots, "consumers": n.consumers,
-                "shape": None if n.shape is None else list(n.shape), "dtype": n.dtype,
-                "value": plain(n.value), "grad": plain(n.grad), "received": [plain(g) for g in n.received],
-                "sends": [plain(s) for s in n.sends], "reduced": [None if r is None else [list(r[0]), list(r[1])]
-                                                                  for r in n.reduced],
-                "local": [plain(j) for j in n.local], "attrs": n.attrs, "constants": n.constants,
-                "saved": [{"name": s.name, "shape": list(s.shape), "of": s.of} for s in n.saved],
+                "inputs": n.inputs, "input_slots": n.input_slots, "consumers": n.consumers, "shape": n.shape,
+                "dtype": n.dtype, "value": n.value, "grad": n.grad, "received": n.received, "sends": n.sends,
+                "reduced": n.reduced, "local": n.local, "attrs": n.attrs, "constants": n.constants,
+                "saved": [{"name": s.name, "shape": s.shape, "of": s.of} for s in n.saved],
             } for n in self.nodes],
             "steps": [{"node": s.node, "text": s.text} for s in self.steps],
             "outputs": self.outputs,
             "leaves": self.leaves,
-            "grads": {k: v.tolist() for k, v in self.grads.items()},
-        }
+            "grads": self.grads,
+        })
 
 
 def short_op(op: str) -> str:
@@ -352,7 +418,7 @@ def _read_saved(fn, ids: dict, tensors_out: list) -> tuple[list[Saved], dict[str
         try:
             fields.append((name, slot.__get__(fn, type(fn))))
         except RuntimeError as err:   # modified in place since it was saved, say
-            attrs[name] = f"[unreadable: {str(err).splitlines()[0][:80]}]"
+            attrs[name] = f"[unreadable: {first_line(err)[:80]}]"
     if hasattr(fn, "saved_tensors"):  # a custom autograd.Function
         with contextlib.suppress(RuntimeError):
             fields.append(("saved_tensors", tuple(fn.saved_tensors)))
@@ -687,72 +753,6 @@ def _one_hot_calls(fn, template: torch.Tensor) -> list[tuple] | None:
     return rows
 
 
-def number(v: float) -> str:
-    """A number as PyTorch prints it, four decimals, without trailing zeros: ``72``, ``-0.6536``, ``1.2e-07``.
-
-    >>> number(72.0), number(1.36327), number(0.000012), number(float("nan"))
-    ('72', '1.3633', '1.2e-05', 'nan')
-    """
-    if v != v or v in (math.inf, -math.inf):
-        return str(v)
-    if v == 0 or 1e-3 <= abs(v) < 1e6:
-        return f"{v:.4f}".rstrip("0").rstrip(".") if v else "0"
-    return f"{v:.2g}" if abs(v) < 1e-3 else f"{v:.4g}"
-
-
-def numbers(t: torch.Tensor | None, most: int = 4, sep: str = " ") -> str:
-    """A tensor's first ``most`` entries, as :func:`number` writes them.
-
-    >>> numbers(torch.tensor([72.0])), numbers(torch.tensor([1.36327, 0.19124])), numbers(torch.arange(6.0), 3, ", ")
-    ('72', '[1.3633 0.1912]', '[0, 1, 2, …]')
-    """
-    if t is None:
-        return "0"
-    if t.numel() == 1:
-        return number(t.item())
-    shown = sep.join(number(v) for v in t.reshape(-1)[:most].tolist())
-    return f"[{shown}{sep + '…' if t.numel() > most else ''}]"
-
-
-def summed_dims(shapes: tuple) -> tuple[int, ...]:
-    """The dimensions of ``shapes[0]`` that the engine summed to reach ``shapes[1]`` (a broadcast undone).
-
-    >>> summed_dims(((2, 3), (3,)))
-    (0,)
-    >>> summed_dims(((2, 3), (2, 1)))
-    (1,)
-    """
-    big, small = shapes
-    lead = len(big) - len(small)
-    return tuple(range(lead)) + tuple(lead + d for d, n in enumerate(small) if n == 1 and big[lead + d] != 1)
-
-
-def _step(node: Node, nodes: Mapping[int, Node]) -> Step:
-    """The chain-rule product of one step, written out, one line per input."""
-    lines = []
-    here = node.name
-    for i, target in enumerate(node.inputs):
-        if target is None or i >= len(node.sends):
-            continue
-        into, send = nodes[target].name, node.sends[i]
-        op = "+=" if len(nodes[target].consumers) > 1 else "="
-        local = node.local[i] if i < len(node.local) else None
-        grad = node.grad
-        if grad is not None and local is not None and grad.numel() == 1 and local.numel() == 1:
-            line = f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · {numbers(local)} = {numbers(send)}"
-        elif local is not None:
-            line = (f"∂L/∂{into} {op} ∂L/∂{here} · ∂{here}/∂{into} = {numbers(grad)} · "
-                    f"J ({local.shape[0]}×{local.shape[1]}) = {numbers(send)}")
-        else:
-            line = f"∂L/∂{into} {op} vᵀJ of {node.op} with v = {numbers(grad)}: {numbers(send)}"
-        reduced = node.reduced[i] if i < len(node.reduced) else None
-        if reduced is not None:
-            dims = ", ".join(map(str, summed_dims(reduced)))
-            line += f"   (the engine summed the broadcast over dim {dims})"
-        lines.append(line)
-    return Step(node=node.id, received=node.grad, sends=node.sends, text="\n".join(lines))
-
-
 def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[bool, bool], str]:
     """torchviz's own drawing of the live graph, with each option, while its buffers exist.
 
@@ -778,24 +778,5 @@ def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[b
                     dot = torchviz.make_dot(target, params=params, show_attrs=show_attrs, show_saved=show_saved)
                 except (RecursionError, RuntimeError, AssertionError):
                     return {}
-                drawings[(show_attrs, show_saved)] = separate_saved(dot.source)
+                drawings[(show_attrs, show_saved)] = drawing.separate_saved(dot.source)
     return drawings
-
-
-def separate_saved(source: str) -> str:
-    """torchviz's DOT with each saved tensor in a box of its own.
-
-    torchviz emits the edge ``fn -> t [dir=none]`` followed by the orange box
-    ``t``; when ``t`` is a leaf (or the same tensor saved twice) the boxes
-    share one name and Graphviz merges them. Each pair gets a fresh name.
-    """
-    count = iter(range(1 << 30))
-
-    def rename(match: re.Match) -> str:
-        new = f"saved_{next(count)}_{match['t']}"
-        return f"\t{match['fn']} -> {new} [dir=none]\n\t{new} [label=\"{match['label']}\" fillcolor=orange]"
-
-    return re.sub(_SAVED, rename, source)
-
-
-_SAVED = r'\t(?P<fn>\d+) -> (?P<t>\d+) \[dir=none\]\n\t(?P=t) \[label="(?P<label>[^"]*)" fillcolor=orange\]'

@@ -24,13 +24,16 @@ tensor([[1., 0.],
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from explorer.checks import is_whole, whole_number
 from explorer.device import resolve_device
 from explorer.expression import (
-    DEFAULT_LIMITS, Call, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse, refusing_blowups,
+    DEFAULT_LIMITS, Call, Cost, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse,
+    refusing_blowups,
 )
 from explorer.functions import FUNCTIONS, Function
 
@@ -49,7 +52,7 @@ def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
 def _sizes(args: Sequence) -> tuple[int, ...]:
     if len(args) == 1 and isinstance(args[0], (list, tuple)):
         args = args[0]
-    if not args or not all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+    if not args or not all(is_whole(a) for a in args):
         raise TypeError("sizes must be whole numbers, e.g. rand(10, 2)")
     if any(a < 0 for a in args):
         raise TypeError("sizes cannot be negative")
@@ -148,10 +151,13 @@ def parse_spec(spec: Any, *, limits: Limits = DEFAULT_LIMITS, name: str = "input
 
 
 @refusing_blowups
-def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", device: str | torch.device = "cpu",
-               generator: torch.Generator | None = None, limits: Limits = DEFAULT_LIMITS,
-               name: str = "input") -> torch.Tensor:
-    """One input value as a tensor (not yet a leaf that requires grad)."""
+def make_input(spec: Any, *, dtype: str | torch.dtype = "float32", generator: torch.Generator | None = None,
+               limits: Limits = DEFAULT_LIMITS, name: str = "input") -> torch.Tensor:
+    """One input value as a CPU tensor (not yet a leaf that requires grad; :func:`make_inputs` moves it).
+
+    >>> make_input("linspace(0, 1, 3)")
+    tensor([0.0000, 0.5000, 1.0000])
+    """
     dtype = resolve_dtype(dtype)
     if isinstance(spec, torch.Tensor):
         if spec.numel() > limits.max_elements:
@@ -208,8 +214,7 @@ def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0
     unused = [n for n in specs if n not in names]
     if unused:
         raise ExpressionError(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used by the function")
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise ExpressionError("the seed must be a whole number from 0 to 2**63 - 1")
+    whole_number(seed, "the seed", least=0, most=2**63 - 1, error=ExpressionError)
     target = resolve_device(device)
     generator = torch.Generator().manual_seed(seed)
     tensors: dict[str, torch.Tensor] = {}
@@ -221,3 +226,41 @@ def make_inputs(names: Sequence[str], specs: Mapping[str, Any], *, seed: int = 0
             raise ExpressionError(f"the inputs are too large: {total:,} elements (at most {limits.max_total_elements:,})")
         tensors[name] = value.to(target).requires_grad_(value.is_floating_point())
     return tensors
+
+
+@dataclass
+class Prepared:
+    """A function ready to run: its program, its leaf inputs, and the dry run's cost (``cost.output_shapes``:
+    the shape of each output, known before anything runs; ``cost.work``).
+
+    ``dtype`` and ``device`` are the resolved choices the inputs were made with.
+    """
+
+    program: Program
+    tensors: dict[str, torch.Tensor]
+    cost: Cost
+    dtype: torch.dtype
+    device: torch.device
+
+
+@refusing_blowups
+def prepare(source: str | Program, specs: Mapping[str, Any], *, seed: int = 0, dtype: str | torch.dtype = "float32",
+            device: str | torch.device | None = "auto", limits: Limits = DEFAULT_LIMITS) -> Prepared:
+    """Parse ``source`` (or take a parsed :class:`Program`), build its inputs from ``specs``, and dry-run it.
+
+    Every computation on a typed function starts here: parse, dtype, device,
+    :func:`make_inputs`, :func:`~explorer.expression.check`. Every refusal,
+    an absent device included, is an :class:`~explorer.ExpressionError`.
+
+    >>> p = prepare("A @ x", {"A": "ones(2, 3)", "x": "rand(3)"}, device="cpu")
+    >>> p.program.inputs, p.cost.output_shapes, p.tensors["A"].requires_grad
+    (('A', 'x'), [(2,)], True)
+    """
+    program = source if isinstance(source, Program) else parse(source, limits=limits)
+    dtype_ = resolve_dtype(dtype)
+    try:
+        target = resolve_device(device)
+    except ValueError as err:
+        raise ExpressionError(str(err)) from None
+    tensors = make_inputs(program.inputs, specs, seed=seed, dtype=dtype_, device=target, limits=limits)
+    return Prepared(program, tensors, check(program, tensors, limits), dtype_, target)

@@ -25,8 +25,9 @@ from typing import Any, Mapping
 
 import torch
 
+from explorer.checks import whole_number
 from explorer.derivatives import differentiable
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, evaluate, script_name
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, Program, evaluate, first_line, script_name
 
 KINDS = ("value", "error", "warning")
 MAX_NAMED = 8  # intermediate results shown in the leaf lesson
@@ -115,11 +116,6 @@ def _forward_code(program: Program, output_name: str) -> str:
     return f"{output_name} = f({', '.join(program.inputs)})  # the function above"
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.split(" (Triggered internally")[0].strip()
-
-
 def second_backward(source: str | Program, inputs: Mapping[str, Any] | None = None, *, retain_graph: bool = False,
                     seed: int = 0, dtype: str = "float32", device: str | None = "cpu",
                     limits: Limits = DEFAULT_LIMITS, **values: Any) -> list[Event]:
@@ -139,7 +135,7 @@ def second_backward(source: str | Program, inputs: Mapping[str, Any] | None = No
     try:
         run.backward()
     except RuntimeError as err:
-        events.append(Event(run.call(), f"RuntimeError: {_first_line(err)}", kind="error", grads=run.grads(),
+        events.append(Event(run.call(), f"RuntimeError: {first_line(err)}", kind="error", grads=run.grads(),
                             note="the first backward() freed the intermediate values the graph saved; "
                                  "pass retain_graph=True to the first call to keep them (or run the forward "
                                  "pass again)"))
@@ -160,8 +156,7 @@ def accumulation(source: str | Program, inputs: Mapping[str, Any] | None = None,
     >>> [str(e.grads["x"]) for e in accumulation("x**3 + 2*x**2 + 8*x", {"x": 4}) if e.grads]
     ['tensor([72.])', 'tensor([144.])', 'tensor([216.])', 'tensor([0.])', 'tensor([72.])', 'None']
     """
-    if not isinstance(repeats, int) or isinstance(repeats, bool) or not 1 <= repeats <= 20:
-        raise ExpressionError("repeat backward 1 to 20 times")
+    whole_number(repeats, "repeats of backward", least=1, most=20, error=ExpressionError)
     run, events = _start(source, inputs, seed, dtype, device, limits, values)
     for k in range(1, repeats + 1):
         last = k == repeats
@@ -235,7 +230,7 @@ def leaf_and_non_leaf(source: str | Program, inputs: Mapping[str, Any] | None = 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             grad = t.grad
-        message = next((_first_line(w.message) for w in caught if issubclass(w.category, UserWarning)), "")
+        message = next((first_line(w.message) for w in caught if issubclass(w.category, UserWarning)), "")
         events.append(Event(f"print({name}.grad)", str(grad), kind="warning" if message else "value",
                             note=f"UserWarning: {message}" if message else "", grads={name: grad}))
     if not non_leaves:  # the output is an input itself: there is no non-leaf to ask about

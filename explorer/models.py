@@ -18,6 +18,8 @@ from typing import Callable, NamedTuple
 
 import torch
 
+from explorer.checks import whole_number
+
 # Once Python has walked a graph (capture, torchviz, any walker), PyTorch frees its nodes
 # recursively: a chain near 45,000 levels deep overflows an 8 MB C stack and the process dies
 # with a segmentation fault when the graph is freed. Presets stay well below that.
@@ -42,10 +44,8 @@ class Model(NamedTuple):
 
 def _check(preset: str, name: str, depth: int, width_name: str, width: int) -> None:
     most = MAX_LEVELS // _LEVELS_PER_STEP[preset]
-    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= most:
-        raise ValueError(f"{name} must be a whole number from 1 to {most:,}, not {depth!r}")
-    if not isinstance(width, int) or isinstance(width, bool) or not 1 <= width <= MAX_WIDTH:
-        raise ValueError(f"{width_name} must be a whole number from 1 to {MAX_WIDTH}, not {width!r}")
+    whole_number(depth, name, least=1, most=most)
+    whole_number(width, width_name, least=1, most=MAX_WIDTH)
 
 
 def _orthogonal(n: int, gen: torch.Generator) -> torch.Tensor:

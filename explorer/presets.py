@@ -23,6 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import torch
+
+from explorer.exploration import Exploration, explore, trace
+from explorer.vjp import VectorChoice
+
 # The seed documents (shared/seeds/*.txt), by the number that starts their file name.
 SEEDS = {
     "000": "Check of automatic differentiation: the t-SNE KL gradient, autograd vs the paper's formula",
@@ -82,6 +87,55 @@ class Preset:
     def explorable(self) -> bool:
         """Whether the explorer page can open this preset (it has a function to type)."""
         return bool(self.source)
+
+    @property
+    def vector(self) -> VectorChoice:
+        """The ``v`` of ``backward(v)`` as the explorer chooses it: ones where the seed passes ones, else typed.
+
+        >>> preset("sin_affine").vector, preset("poly").vector.kind
+        (VectorChoice(kind='ones', index=0, seed=0, values=''), 'ones')
+        """
+        if self.v is None or self.v.startswith("ones("):
+            return VectorChoice()
+        return VectorChoice("typed", values=self.v)
+
+    def explore(self, *, device: str | None = "auto") -> Exploration:
+        """The preset run through :func:`explorer.explore`: its function, inputs, dtype and ``v``.
+
+        >>> preset("poly").explore().grads["x"]
+        tensor([72.])
+        """
+        return explore(self.source, inputs=dict(self.inputs), v=self.vector, dtype=self.dtype, device=device)
+
+    def agreement(self, ex: Exploration) -> tuple[bool, list[str]]:
+        """Whether the numbers of ``ex`` agree with what the seed prints (within ``expected.atol``), and the
+        seed's numbers as text.
+
+        >>> p = preset("partials")
+        >>> p.agreement(p.explore())
+        (True, ['x.grad = [5.0]', 'y.grad = [8.0]'])
+        """
+        lines, agree = [], True
+        for name, printed in self.expected.grads.items():
+            ours = ex.grads[name].reshape(-1).double()
+            if isinstance(printed, dict):  # only some elements are printed
+                pairs = [(ours[i].item(), value) for i, value in printed.items()]
+                lines.append(f"{name}.grad[{', '.join(map(str, printed))}] = "
+                             f"{', '.join(f'{v:g}' for v in printed.values())}")
+            else:
+                pairs = list(zip(ours.tolist(), _flat(printed)))
+                lines.append(f"{name}.grad = {printed}")
+            agree &= all(abs(a - b) <= self.expected.atol for a, b in pairs)
+        for out, printed in zip(ex.outputs, self.expected.outputs or ()):
+            mine = out.reshape(-1).double().tolist()
+            agree &= all(abs(a - b) <= self.expected.atol for a, b in zip(mine, _flat(printed)))
+            lines.append(f"output = {printed}")
+        return agree, lines
+
+
+def _flat(printed: list) -> list[float]:
+    """A printed nested list of numbers, flattened (in float64, as the comparison is made)."""
+    return torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()
 
 
 def _vector(values: list[float]) -> str:
@@ -300,7 +354,6 @@ def model_exploration(name: str, depth: int, *, seed: int = 0):
     >>> sorted(ex.grads)[:2]
     ['layer0.bias', 'layer0.weight']
     """
-    from explorer.exploration import trace
     from explorer.models import build_model
 
     loss, params = build_model(name, depth, seed=seed)
@@ -322,6 +375,23 @@ def preset(key: str) -> Preset:
         raise ValueError(f"unknown preset {key!r}; choose one of {', '.join(_BY_KEY)}") from None
 
 
+def preset_for(source: str, inputs: tuple | Mapping[str, str], dtype: str) -> Preset | None:
+    """The preset with this function, these inputs (specs, in order) and this dtype, if there is one: the
+    explorer page shows the seed's numbers beside its own when what is typed is a worked example.
+
+    >>> preset_for("x**3 + 2*x**2 + 8*x", (("x", "4"),), "float32").key
+    'poly'
+    >>> preset_for("x**3", (("x", "4"),), "float32") is None
+    True
+    """
+    given = tuple(inputs.items()) if isinstance(inputs, Mapping) else tuple(inputs)
+    for p in PRESETS:
+        if (p.explorable and p.source.strip() == source.strip() and tuple(p.inputs.items()) == given
+                and p.dtype == dtype):
+            return p
+    return None
+
+
 def presets_of_seed(seed: str) -> list[Preset]:
     """The presets that reproduce seed ``seed`` (``"001"``), in the seed's order.
 
@@ -333,5 +403,5 @@ def presets_of_seed(seed: str) -> list[Preset]:
     return [p for p in PRESETS if p.seed == seed]
 
 
-__all__ = ["Expected", "MODEL_PRESETS", "PRESETS", "Preset", "SEEDS", "model_exploration", "preset",
+__all__ = ["Expected", "MODEL_PRESETS", "PRESETS", "Preset", "SEEDS", "model_exploration", "preset", "preset_for",
            "presets_of_seed"]

@@ -19,9 +19,11 @@ from typing import Any
 
 import torch
 
-from explorer.exploration import Exploration
+from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
-from explorer.vjp import ONES, VectorChoice
+from explorer.format import cell
+from explorer.presets import model_exploration, preset_for
+from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
 DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
 DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out
@@ -56,16 +58,12 @@ class Request:
     def explore(self) -> Exploration:
         """Run it: the typed function in the sandbox's limits, or the model (its depth validated)."""
         if self.model:
-            from explorer.presets import model_exploration
-
             try:
                 return model_exploration(self.model, self.depth, seed=self.seed)
             except ValueError as err:
                 raise ExpressionError(str(err)) from None
-        from explorer.vjp import explore_with_vector
-
-        return explore_with_vector(self.source, inputs=dict(self.inputs), vector=self.choice, seed=self.seed,
-                                   dtype=self.dtype, device=self.device)
+        return explore(self.source, inputs=dict(self.inputs), v=self.choice, seed=self.seed, dtype=self.dtype,
+                       device=self.device)
 
 
 # The last few explorations of this worker: the page asks for the summary, then a tab, of the same request.
@@ -93,7 +91,7 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
     Parts: ``("summary",)``; ``("graph", style, options)`` with the DOT and
     its SVG; ``("table",)`` with the node table's rows; ``("steps", step,
     options)`` with the step's chain rule and the graph highlighting it;
-    ``("vjp",)`` with J, v and vᵀJ.
+    ``("vjp",)`` with J, v and vᵀJ, and whether vᵀJ is what ``backward(v)`` gave.
     """
     kind = part[0]
     if kind not in PARTS:
@@ -104,16 +102,18 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
         _, style, options = part
         out["graph"] = drawing(ex.to_dot(style, **dict(options)))
     elif kind == "table":
-        out["table"] = {"rows": node_rows(ex), "adds_up": received_is_sum_of_sent(ex)}
+        # float32 gradients, summed here in another order than the engine summed them: a float32 tolerance
+        out["table"] = {"rows": ex.graph.node_rows(),
+                        "adds_up": not ex.graph.sum_mismatches(rtol=1e-4, atol=1e-5)}
     elif kind == "steps":
         _, step, options = part
         out["steps"] = steps(ex, step, dict(options))
     elif kind == "vjp":
-        from explorer.vjp import vector_jacobian
-
-        out["vjp"] = {"vj": vector_jacobian(request.source, inputs=dict(request.inputs), vector=request.choice,
-                                            seed=request.seed, dtype=request.dtype, device=request.device),
-                      "grads": ex.grads}
+        vj = vector_jacobian(request.source, inputs=dict(request.inputs), vector=request.choice, seed=request.seed,
+                             dtype=request.dtype, device=request.device)
+        out["vjp"] = {"vj": vj, "grads": ex.grads, "same": {
+            name: torch.allclose(p.to(ex.grads[name].dtype), ex.grads[name], rtol=1e-5, atol=1e-6)
+            for name, p in vj.products.items() if p is not None}}
     return out
 
 
@@ -148,90 +148,15 @@ def summary(request: Request, ex: Exploration) -> dict:
                      f"{max(float(g.abs().max()) for g in ex.grads.values()):.4g}")
     else:
         lines += [f"{name}.grad = {ex.grads[name]!s}" for name in ex.inputs if name in ex.grads]
-    found = None if request.model else _matching_preset(request)
+    found = None if request.model else preset_for(request.source, request.inputs, request.dtype)
     return {
         "lines": lines, "device": ex.device, "dtype": ex.dtype, "nodes": len(ex.nodes),
         "scalar": all(o.numel() == 1 for o in ex.outputs),
         "v": [v.tolist() for v in ex.v] if not request.model and request.choice != ONES else None,
         "shapes": {name: tuple(t.shape) for name, t in ex.inputs.items()},
         "outputs": list(ex.graph.outputs),
-        "preset": None if found is None else (found.key, agreement(found, ex)),
+        "preset": None if found is None else (found.key, found.agreement(ex)),
     }
-
-
-def _matching_preset(request: Request):
-    from explorer.presets import PRESETS
-
-    for p in PRESETS:
-        if (p.source and p.source.strip() == request.source.strip() and tuple(p.inputs.items()) == request.inputs
-                and p.dtype == request.dtype and p.explorable):
-            return p
-    return None
-
-
-def agreement(p, ex: Exploration) -> tuple[bool, list[str]]:
-    """Whether our numbers agree with what the seed prints for preset ``p``, and the seed's numbers as text."""
-    lines, agree = [], True
-    for name, printed in p.expected.grads.items():
-        ours = ex.grads[name].reshape(-1).double()
-        if isinstance(printed, dict):
-            pairs = [(ours[i].item(), value) for i, value in printed.items()]
-            lines.append(f"{name}.grad[{', '.join(map(str, printed))}] = "
-                         f"{', '.join(f'{v:g}' for v in printed.values())}")
-        else:
-            pairs = list(zip(ours.tolist(), torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
-            lines.append(f"{name}.grad = {printed}")
-        agree &= all(abs(a - b) <= p.expected.atol for a, b in pairs)
-    for out, printed in zip(ex.outputs, p.expected.outputs or ()):
-        mine = out.reshape(-1).double().tolist()
-        agree &= all(abs(a - b) <= p.expected.atol
-                     for a, b in zip(mine, torch.tensor(printed, dtype=torch.float64).reshape(-1).tolist()))
-        lines.append(f"output = {printed}")
-    return agree, lines
-
-
-def node_rows(ex: Exploration) -> list[dict]:
-    """The node table as rows for a data frame, in the order PyTorch's engine ran the nodes.
-
-    For each node: what it computes, its inputs, its value, its local
-    derivative for each input (where small enough), the gradient it received,
-    and what it sent to each input (received times local derivative).
-    """
-    by_id = {n.id: n for n in ex.nodes}
-    rows = []
-    for n in ex.nodes:
-        targets = [(k, by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
-        rows.append({
-            "step": n.step,
-            "node": n.name,
-            "op": n.op,
-            "kind": n.kind,
-            "inputs": ", ".join(t.name for _, t in targets),
-            "value": cell(n.value),
-            "local derivative": "; ".join(f"∂/∂{t.name}: {cell(n.local[k] if k < len(n.local) else None)}"
-                                          for k, t in targets),
-            "grad received": cell(n.grad),
-            "sent to inputs": "; ".join(f"→ {t.name}: {cell(n.sends[k] if k < len(n.sends) else None)}"
-                                        for k, t in targets),
-        })
-    return rows
-
-
-def received_is_sum_of_sent(ex: Exploration, atol: float = 1e-5) -> bool:
-    """Whether every node received the sum of what its consumers sent it (the chain rule's sum)."""
-    by_id = {n.id: n for n in ex.nodes}
-    for n in ex.nodes:
-        if n.grad is None or not n.consumers:
-            continue
-        total = torch.zeros_like(n.grad)
-        for c in set(n.consumers):
-            consumer = by_id[c]
-            for k, i in enumerate(consumer.inputs):
-                if i == n.id and k < len(consumer.sends) and consumer.sends[k] is not None:
-                    total = total + consumer.sends[k].sum_to_size(n.grad.shape)
-        if not torch.allclose(total, n.grad, atol=atol, rtol=1e-4):
-            return False
-    return True
 
 
 def steps(ex: Exploration, step: int, options: dict) -> dict:
@@ -256,23 +181,5 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
             "graph": drawing(ex.to_dot("annotated", **options))}
 
 
-def flat(t: torch.Tensor) -> str:
-    """A tensor's numbers as one short list, rounded to 4 decimals."""
-    return " ".join(str([round(v, 4) for v in t.reshape(-1).tolist()]).split())
-
-
-def cell(value: Any) -> str:
-    """A table cell: a number, a short tensor, or a long one's shape and first numbers."""
-    if value is None:
-        return "–"
-    if isinstance(value, torch.Tensor):
-        if value.numel() == 1:
-            return f"{value.item():.6g}"
-        if value.numel() > 12:
-            return f"{tuple(value.shape)}: {flat(value.reshape(-1)[:6])[:-1]}, …]"
-        return flat(value)
-    return str(value)
-
-
-__all__ = ["DEFAULT_MAX_NODES", "PARTS", "Request", "agreement", "cell", "drawing", "exploration", "flat",
-           "node_rows", "output_names", "received_is_sum_of_sent", "steps", "summary", "view"]
+__all__ = ["DEFAULT_MAX_NODES", "PARTS", "Request", "drawing", "exploration", "output_names", "steps", "summary",
+           "view"]

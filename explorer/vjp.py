@@ -27,9 +27,9 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from explorer.device import resolve_device
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, check, evaluate, parse
-from explorer.inputs import make_input, make_inputs, resolve_dtype
+from explorer.checks import whole_number
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, Limits, evaluate, first_line
+from explorer.inputs import make_input, prepare, resolve_dtype
 
 VECTOR_KINDS = ("ones", "one-hot", "random", "typed")
 MAX_JACOBIAN_ENTRIES = 250_000  # entries of J shown, over all inputs
@@ -56,10 +56,8 @@ class VectorChoice:
     def __post_init__(self) -> None:
         if self.kind not in VECTOR_KINDS:
             raise ValueError(f"v must be one of {', '.join(VECTOR_KINDS)}, not {self.kind!r}")
-        if not isinstance(self.index, int) or isinstance(self.index, bool) or self.index < 0:
-            raise ValueError(f"the one-hot index must be a whole number >= 0, not {self.index!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"the seed of a random v must be a whole number >= 0, not {self.seed!r}")
+        whole_number(self.index, "the one-hot index", least=0)
+        whole_number(self.seed, "the seed of a random v", least=0)
 
     def vectors(self, shapes: Sequence[tuple[int, ...]], dtype: str | torch.dtype,
                 limits: Limits = DEFAULT_LIMITS) -> list[torch.Tensor]:
@@ -134,7 +132,7 @@ def implicit_backward_error(outputs: Sequence[torch.Tensor]) -> str | None:
     try:
         torch.autograd.backward(list(outputs), retain_graph=True)
     except RuntimeError as err:
-        return str(err).strip().splitlines()[0]
+        return first_line(err)
     finally:
         for leaf in leaves:
             leaf.grad = before[id(leaf)]
@@ -192,18 +190,11 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
     arguments are those of :func:`explorer.explore`; a picklable top-level
     function, for :func:`explorer.sandbox.run_isolated`.
     """
-    program = parse(source, limits=limits)
-    dtype_ = resolve_dtype(dtype)
-    try:
-        target = resolve_device(device)
-    except ValueError as err:
-        raise ExpressionError(str(err)) from None
-    tensors = make_inputs(program.inputs, dict(inputs), seed=seed, dtype=dtype_, device=target, limits=limits)
-    cost = check(program, tensors, limits)
-    shapes = [tuple(s) for s in cost.output_shapes]
-    vectors = vector.vectors(shapes, dtype_, limits)
+    prepared = prepare(source, dict(inputs), seed=seed, dtype=dtype, device=device, limits=limits)
+    tensors, shapes = prepared.tensors, prepared.cost.output_shapes
+    vectors = vector.vectors(shapes, prepared.dtype, limits)
     with torch.enable_grad():
-        outputs = evaluate(program, tensors).outputs
+        outputs = evaluate(prepared.program, tensors).outputs
     if not any(o.requires_grad for o in outputs):
         raise ExpressionError("the output does not depend on any input, so there is nothing to differentiate")
     error = implicit_backward_error([o for o in outputs if o.requires_grad])
@@ -223,36 +214,5 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
     )
 
 
-def explore_with_vector(source: str, /, *, inputs: Mapping[str, Any], vector: VectorChoice = ONES,
-                        seed: int = 0, dtype: str = "float32", device: str | None = "cpu",
-                        limits: Limits = DEFAULT_LIMITS, create_graph: bool = False):
-    """:func:`explorer.explore` with ``v`` chosen by ``vector`` (its shapes found by a dry run first).
-
-    A picklable top-level function, for :func:`explorer.sandbox.run_isolated`.
-
-    >>> ex = explore_with_vector("x * x", inputs={"x": "[1.0, 2.0]"}, vector=VectorChoice("one-hot", index=1))
-    >>> ex.grads["x"]
-    tensor([0., 4.])
-    """
-    from explorer.exploration import explore
-
-    program = parse(source, limits=limits)
-    dtype_ = resolve_dtype(dtype)
-    if vector == ONES:
-        shapes = None
-    else:
-        try:
-            target = resolve_device(device)
-        except ValueError as err:
-            raise ExpressionError(str(err)) from None
-        tensors = make_inputs(program.inputs, dict(inputs), seed=seed, dtype=dtype_, device=target, limits=limits)
-        shapes = [tuple(s) for s in check(program, tensors, limits).output_shapes]
-    v = None if shapes is None else vector.vectors(shapes, dtype_, limits)
-    if v is not None and len(v) == 1:
-        v = v[0]
-    return explore(source, inputs=dict(inputs), v=v, seed=seed, dtype=dtype, device=device, limits=limits,
-                   create_graph=create_graph)
-
-
 __all__ = ["MAX_JACOBIAN_ENTRIES", "MAX_JACOBIAN_ROWS", "ONES", "VECTOR_KINDS", "VectorChoice", "VectorJacobian",
-           "explore_with_vector", "implicit_backward_error", "jacobian_rows", "vector_jacobian"]
+           "implicit_backward_error", "jacobian_rows", "vector_jacobian"]

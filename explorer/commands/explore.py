@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 from explorer.cli import add_input_arguments, inputs_from_args, print_json
+from explorer.format import cell
 
 HELP = "evaluate a function and print outputs, gradients and the node table"
 
@@ -41,12 +42,5 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"{'step':>4}  {'node':<22} {'label':<10} grad received")
     for step, node in enumerate(ex.nodes):
-        print(f"{step:>4}  {node.op:<22} {node.label or '':<10} {_short(node.grad)}")
+        print(f"{step:>4}  {node.op:<22} {node.label or '':<10} {cell(node.grad)}")
     return 0
-
-
-def _short(value) -> str:
-    if value is None:
-        return "-"
-    text = " ".join(str(value).split())
-    return text if len(text) < 70 else text[:67] + "..."

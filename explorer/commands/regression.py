@@ -16,6 +16,8 @@ import argparse
 import sys
 import time
 
+from explorer.device import DEVICE_CHOICES
+
 HELP = "fit a line by gradient descent (SGD, momentum, Adam) and compare with least squares"
 
 
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=500, help="default 500")
     parser.add_argument("--every", type=int, default=100, help="print every this many epochs (default 100)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -20,6 +20,8 @@ import argparse
 import sys
 import time
 
+from explorer.device import DEVICE_CHOICES
+
 HELP = "run t-SNE and check its KL gradient against the paper's formula"
 
 
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tol", type=float, default=1e-4,
                         help="stop when KL improves by less than this (relative) in 50 iterations; 0 never")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", choices=("auto", "cuda", "mps", "cpu"), default="auto")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--save-embedding", metavar="FILE.csv", help="write the final embedding (x, y, label)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from explorer.checks import whole_number
 from explorer.device import describe_device, resolve_device
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -59,8 +60,7 @@ class Snapshot:
 def make_data(n: int = 100, b0: float = 2.0, b1: float = 1.0, noise: float = 1.0, *, seed: int = 0,
               device: str | torch.device | None = "cpu", dtype: torch.dtype = torch.float32) -> Data:
     """``n`` points of ``y = b0 + b1·x + ε``, the defaults of seed 004 (``y = 2 + x + N(0, 1)``)."""
-    if not isinstance(n, int) or not 2 <= n <= 10_000_000:
-        raise ValueError(f"n must be a whole number from 2 to 10,000,000, not {n!r}")
+    whole_number(n, "n", least=2, most=10_000_000)
     if not (math.isfinite(b0) and math.isfinite(b1)):
         raise ValueError("b0 and b1 must be finite numbers")
     if not (math.isfinite(noise) and noise >= 0):
@@ -121,13 +121,10 @@ def fit(data: Data, *, optimizer: str = "sgd", lr: float = 0.1, batch_size: int 
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"the learning rate must be a positive number, not {lr!r}")
-    if not isinstance(epochs, int) or not 1 <= epochs <= 1_000_000:
-        raise ValueError(f"epochs must be a whole number from 1 to 1,000,000, not {epochs!r}")
-    if not isinstance(report_every, int) or report_every < 1:
-        raise ValueError(f"report_every must be a whole number >= 1, not {report_every!r}")
+    whole_number(epochs, "epochs", least=1, most=1_000_000)
+    whole_number(report_every, "report_every", least=1)
     n = data.x.shape[0]
-    if batch_size is not None and (not isinstance(batch_size, int) or not 1 <= batch_size <= n):
-        raise ValueError(f"batch_size must be a whole number from 1 to {n}, or None for full batch")
+    whole_number(batch_size, "batch_size (None: full batch)", least=1, most=n, none=True)
     gen = torch.Generator().manual_seed(seed)
     start = init if init is not None else tuple(torch.randn(2, generator=gen).tolist())
     device, dtype = data.x.device, data.x.dtype

@@ -42,6 +42,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from explorer.checks import whole_number
 from explorer.device import describe_device, resolve_device
 
 DATASETS = ("digits", "iris", "wine", "blobs")
@@ -62,8 +63,7 @@ def load_dataset(name: str, n_samples: int | None = None, *, seed: int = 0) -> t
         if name == "wine":
             X = (X - X.mean(0)) / X.std(0)
     if n_samples is not None:
-        if not isinstance(n_samples, int) or n_samples < 10:
-            raise ValueError(f"n_samples must be a whole number >= 10, not {n_samples!r}")
+        whole_number(n_samples, "n_samples", least=10)
         X, y = X[:n_samples], y[:n_samples]
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
@@ -361,8 +361,7 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
     n = X.shape[0]
     for name, value, least in (("n_iter", n_iter, 1), ("exploration_iter", exploration_iter, 0),
                                ("kl_every", kl_every, 1), ("snapshot_every", snapshot_every, 1)):
-        if not isinstance(value, int) or value < least:
-            raise ValueError(f"{name} must be a whole number >= {least}, not {value!r}")
+        whole_number(value, name, least=least)
     if not (isinstance(early_exaggeration, (int, float)) and early_exaggeration >= 1):
         raise ValueError(f"early_exaggeration must be >= 1, not {early_exaggeration!r}")
     if learning_rate == "auto":

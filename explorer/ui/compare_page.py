@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.compare import STEPS, optimal_step
+from explorer.inputs import DTYPES
 from explorer.ui.lab import function_and_inputs, run
 
 MAX_FORMULAS = 12
@@ -87,7 +88,7 @@ def render() -> None:
     left, right = st.columns(2)
     step = left.select_slider("step h of the table's finite differences", STEPS, key="cmp_h",
                               format_func=lambda h: f"{h:.0e}", bind="query-params")
-    dtype = right.selectbox("dtype", ("float32", "float64"), key="cmp_dtype", bind="query-params",
+    dtype = right.selectbox("dtype", tuple(DTYPES), key="cmp_dtype", bind="query-params",
                             help="the table's dtype; the plot shows both")
     r = run("compare", source, inputs, step=float(step), dtype=dtype or "float32")
     if r is None:

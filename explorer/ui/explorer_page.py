@@ -20,11 +20,12 @@ import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer.expression import ExpressionError, parse
+from explorer.format import numbers
 from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
 from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error
-from explorer.views import DEFAULT_MAX_NODES, Request, flat, view
+from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
 TABS = ("Annotated graph", "torchviz graph", "Node table", "Step through backward",
@@ -43,9 +44,8 @@ def preset_state(p: Preset) -> dict:
     if p.model:
         return {"mode": "model", "model": p.model, "depth": int(p.model_options.get("depth", 8)), "seed": 0,
                 "step": 0, "max_nodes": int(p.model_options.get("max_nodes", DEFAULT_MAX_NODES))}
-    vector = ({"v": "ones"} if p.v is None or p.v.startswith("ones(") else {"v": "typed", "v_values": p.v})
     state = {"mode": "function", "f": p.source, "seed": 0, "dtype": p.dtype, "device": "auto", "step": 0,
-             "v_index": 0, "v_seed": 0, "v_values": "", **vector}
+             "v": p.vector.kind, "v_index": 0, "v_seed": 0, "v_values": p.vector.values}
     state.update({f"{INPUT_PREFIX}{name}": spec for name, spec in p.inputs.items()})
     return state
 
@@ -321,7 +321,7 @@ def _vjp(request: Request) -> None:
     answer = _part(request, ("vjp",))
     if answer is None:
         return
-    vj, grads = answer["vj"], answer["grads"]
+    vj, grads, same = answer["vj"], answer["grads"], answer["same"]
     total = vj.v.numel()
     shapes = ", ".join(str(s) for s in vj.output_shapes)
     st.markdown(f"The output{'s have shapes' if len(vj.output_shapes) > 1 else ' has shape'} {shapes}: "
@@ -349,10 +349,9 @@ def _vjp(request: Request) -> None:
             st.caption("v")
             st.dataframe(_matrix_frame(vj.v.reshape(-1, 1), rows="y", cols="v"), width="stretch",
                          key=f"v_{name}")
-        product, pytorch = vj.products[name], grads[name]
-        same = torch.allclose(product.to(pytorch.dtype), pytorch, rtol=1e-5, atol=1e-6)
-        st.code(f"vᵀJ         = {flat(product)}\nbackward(v) = {flat(pytorch)}   "
-                f"({'the same' if same else 'NOT the same'})", language=None, wrap_lines=True)
+        st.code(f"vᵀJ         = {numbers(vj.products[name], None, ', ')}\n"
+                f"backward(v) = {numbers(grads[name], None, ', ')}   "
+                f"({'the same' if same[name] else 'NOT the same'})", language=None, wrap_lines=True)
 
 
 def _matrix_frame(matrix: torch.Tensor, *, rows: str, cols: str):

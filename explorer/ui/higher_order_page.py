@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.derivatives import MAX_ORDER
+from explorer.inputs import DTYPES
 from explorer.ui.lab import function_and_inputs, run
 from explorer.ui.widgets import graph_view
 
@@ -21,9 +22,9 @@ def _exactness(r, n: int) -> None:
     if r.symbolic_refusal:
         st.caption(f"No symbolic comparison: {r.symbolic_refusal}")
         return
-    rows = [{"derivative": _prime(k), "max |autograd − SymPy|": f"{d:.3g}",
-             "bit for bit": "yes" if d == 0.0 else "no"} for k, d in enumerate(r.differences) if k > 0]
-    exact = [k for k, d in enumerate(r.differences) if k > 0 and d == 0.0]
+    rows = [{"derivative": _prime(k), "max |autograd − SymPy|": f"{d:.3g}", "bit for bit": "yes" if same else "no"}
+            for k, (d, same) in enumerate(zip(r.differences, r.exact)) if k > 0]
+    exact = [k for k, same in enumerate(r.exact) if k > 0 and same]
     if len(r.differences) > 2 and 2 in exact:
         st.success(f"f'' by autograd equals SymPy's f'' evaluated by torch at all {n:,} points, bit for bit: "
                    f"the difference is exactly 0, as seed 002 asserts for sin''(x) == -sin(x).",
@@ -57,7 +58,7 @@ def render() -> None:
             st.session_state.setdefault(f"ho_{name}", default)
         left, right = st.columns(2)
         order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
-        dtype = right.selectbox("dtype", ("float32", "float64"), key="ho_dtype", bind="query-params")
+        dtype = right.selectbox("dtype", tuple(DTYPES), key="ho_dtype", bind="query-params")
     r = run("higher_order", source, inputs, order=int(order), dtype=dtype or "float32")
     if r is None:
         return

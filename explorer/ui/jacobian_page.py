@@ -11,6 +11,7 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
+from explorer.inputs import DTYPES
 from explorer.ui.lab import function_and_inputs, run
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
@@ -56,7 +57,7 @@ def _options(prefix: str) -> dict:
     for name, default in (("dtype", "float64"), ("seed", 0)):
         st.session_state.setdefault(f"{prefix}_{name}", default)
     left, right = st.columns(2)
-    dtype = left.selectbox("dtype", ("float32", "float64"), key=f"{prefix}_dtype", bind="query-params")
+    dtype = left.selectbox("dtype", tuple(DTYPES), key=f"{prefix}_dtype", bind="query-params")
     seed = right.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{prefix}_seed",
                               bind="query-params", help="seed of the random constructors (rand, randn)")
     return {"dtype": dtype or "float64", "seed": int(seed or 0)}
@@ -96,8 +97,8 @@ def _jacobian_result(result) -> None:
                        help=f"largest difference from reverse mode: {result.difference:.2g}")
     else:
         cols[3].metric("forward mode", "n/a", help=result.forward_refusal)
-    st.caption("Both by `torch.autograd.functional.jacobian` (forward mode: `strategy=\"forward-mode\"`), "
-               "passes batched with vmap, best of one timed run after a warm-up.")
+    st.caption("Reverse mode by `torch.func.jacrev`, forward mode by `torch.func.jacfwd`, their passes batched "
+               "with vmap; best of one timed run after a warm-up.")
     shapes = result.output_shapes
     outputs = [(f"output {k}" if len(shapes) > 1 else "output", math.prod(s)) for k, s in enumerate(shapes)]
     inputs = [(name, J.shape[1]) for name, J in result.jacobians.items()]

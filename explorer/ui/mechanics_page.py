@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.inputs import DTYPES
 from explorer.ui.lab import function_and_inputs, run
 
 LESSONS = (
@@ -55,7 +56,7 @@ def render() -> None:
         return
     source, inputs = got
     st.session_state.setdefault("mech_dtype", "float32")
-    dtype = st.selectbox("dtype", ("float32", "float64"), key="mech_dtype", bind="query-params")
+    dtype = st.selectbox("dtype", tuple(DTYPES), key="mech_dtype", bind="query-params")
     for name, title, about in LESSONS:
         with st.container(border=True):
             st.subheader(title)

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.demos.regression import OPTIMIZERS, live, loss_graph, loss_surface, overview, seed_log
-from explorer.device import available_devices
+from explorer.device import device_choices
 from explorer.expression import ExpressionError
 from explorer.hosting import BUDGETS
 from explorer.sandbox import Unavailable
@@ -91,7 +91,7 @@ def render() -> None:
         epochs = c3.number_input("epochs", 1, 100_000, 500)
         every = c4.number_input("log every k epochs", 1, 10_000, 100)
         seed = c4.number_input("seed", 0, 2**31 - 1, 0)
-        device = st.selectbox("device", ["auto", *available_devices()])
+        device = st.selectbox("device", device_choices())
         log_scale = st.checkbox("log-scale loss", value=True)
         started = st.form_submit_button("Start", type="primary")
     settings = (int(n), float(noise), int(seed), device)

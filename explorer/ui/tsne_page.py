@@ -17,7 +17,7 @@ from plotly.colors import qualitative
 from explorer.demos.tsne import (
     DATASETS, against_sklearn, checks_of_run, dataset_size, live, phase_ends, random_checks,
 )
-from explorer.device import available_devices
+from explorer.device import device_choices
 from explorer.expression import ExpressionError
 from explorer.hosting import BUDGETS
 from explorer.sandbox import Unavailable
@@ -144,7 +144,7 @@ def _settings_form() -> tuple[dict, bool]:
     the URL when it equals that default, so the default must be the one a
     fresh page shows.
     """
-    devices = ("auto", *available_devices())
+    devices = device_choices()
     with st.form("tsne_settings"):
         c1, c2, c3, c4 = st.columns(4)
         settings = dict(

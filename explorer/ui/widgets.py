@@ -23,11 +23,10 @@ from typing import Mapping, Sequence
 
 import streamlit as st
 
-from explorer.device import available_devices
+from explorer.device import device_choices
 from explorer.expression import ExpressionError
+from explorer.inputs import DTYPES
 from explorer.views import DRAWING_TIMEOUT
-
-DTYPE_CHOICES = ("float32", "float64")
 
 
 # ---------------------------------------------------------------------------
@@ -119,7 +118,7 @@ class Options:
 
 def options_panel(*, key_prefix: str = "") -> Options:
     """Seed, dtype and device widgets in one row (bound to ``?seed=``, ``?dtype=``, ``?device=``)."""
-    devices = ("auto", *available_devices())
+    devices = device_choices()
     for name, default in (("seed", 0), ("dtype", "float32"), ("device", "auto")):
         st.session_state.setdefault(key_prefix + name, default)
     if st.session_state[key_prefix + "device"] not in devices:  # a link made on a machine with a GPU
@@ -127,7 +126,7 @@ def options_panel(*, key_prefix: str = "") -> Options:
     seed_col, dtype_col, device_col = st.columns(3)
     seed = seed_col.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
                                  bind="query-params", help="seed of the random constructors (rand, randn)")
-    dtype = dtype_col.selectbox("dtype", DTYPE_CHOICES, key=key_prefix + "dtype", bind="query-params")
+    dtype = dtype_col.selectbox("dtype", tuple(DTYPES), key=key_prefix + "dtype", bind="query-params")
     device = device_col.selectbox("device", devices, key=key_prefix + "device", bind="query-params",
                                   help="auto: CUDA, then Apple MPS, then the CPU")
     return Options(int(seed or 0), dtype or "float32", device or "auto")

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from explorer import explore
 from explorer.codegen import pytorch_script
 from explorer.expression import Call, Compare, ExpressionError, Index, Seq, parse
 from explorer.functions import FUNCTIONS
 from explorer.presets import PRESETS
-from explorer.vjp import VectorChoice, explore_with_vector
+from explorer.vjp import VectorChoice
 
 SPECS = {
     "x": "[0.2, 0.4, 0.7]", "y": "[0.5, 0.1, 0.9]", "p": "[1.0, 2.0, 3.0]", "q": "[0.5, -1.0, 2.0]",
@@ -112,9 +113,7 @@ def test_every_preset_script_prints_the_explorers_numbers(tmp_path):
     presets = [p for p in PRESETS if p.explorable]
     explorations, scripts = {}, {}
     for p in presets:
-        vector = VectorChoice() if p.v is None or p.v.startswith("ones(") else VectorChoice("typed", values=p.v)
-        explorations[p.key] = explore_with_vector(p.source, inputs=dict(p.inputs), vector=vector, dtype=p.dtype,
-                                                  device="cpu")
+        explorations[p.key] = p.explore(device="cpu")
         scripts[p.key] = pytorch_script(p.source, p.inputs, dtype=p.dtype, device="cpu", v=p.v)
     results = run_scripts(tmp_path, scripts)
     for key, ex in explorations.items():
@@ -125,7 +124,7 @@ def test_every_function_of_the_table_is_written_as_torch_computes_it(tmp_path):
     explorations, scripts = {}, {}
     for i, source in enumerate(FUNCTION_EXAMPLES):
         specs = explore_specs(source)
-        explorations[f"f{i}"] = explore_with_vector(source, inputs=specs, seed=3, device="cpu")
+        explorations[f"f{i}"] = explore(source, inputs=specs, seed=3, device="cpu")
         scripts[f"f{i}"] = pytorch_script(source, specs, seed=3, device="cpu")
     results = run_scripts(tmp_path, scripts)
     for key, ex in explorations.items():
@@ -163,8 +162,8 @@ def test_random_inputs_v_and_names_that_clash_with_the_script(tmp_path):
     source = "print = x * dtype\n(print, sin(v) * device)"
     specs = {"x": "2*pi*rand(4)", "dtype": "randn(4)", "v": "linspace(0, 1, 4)", "device": "arange(4)"}
     vector = [[1.0, 0.0, 2.0, 0.0], [0.5, 0.5, 0.5, 0.5]]
-    ex = explore_with_vector(source, inputs=specs, seed=11, device="cpu",
-                             vector=VectorChoice("typed", values=str(vector[0] + vector[1])))
+    ex = explore(source, inputs=specs, seed=11, device="cpu",
+                 v=VectorChoice("typed", values=str(vector[0] + vector[1])))
     script = pytorch_script(source, specs, seed=11, device="cpu", v=vector)
     assert "generator = torch.Generator().manual_seed(11)" in script
     check_same_numbers(ex, run_scripts(tmp_path, {"clash": script})["clash"])

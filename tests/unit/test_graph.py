@@ -11,30 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explorer
-from explorer.graph import capture, longest_path, recording, summed_dims
+from explorer.format import summed_dims
+from explorer.graph import capture, longest_path, recording
 
 W_SOURCE = "w1 = x\nw2 = w1**3\nw3 = w1**2\nw4 = 2*w3\nw5 = 8*w1\nw2 + w4 + w5"
 
 
 def assert_receive_equals_sum_of_sends(graph):
     """Every output slot of every node received the sum of what its consumers sent into that slot."""
-    for node in graph.nodes:
-        if not node.consumers or not node.received:
-            continue
-        for slot, got in enumerate(node.received):
-            total, terms = None, 0
-            for c in set(node.consumers):  # a consumer using the node twice sends along both edges
-                consumer = graph.node(c)
-                for k, (target, into) in enumerate(zip(consumer.inputs, consumer.input_slots)):
-                    if target == node.id and into == slot and consumer.sends[k] is not None:
-                        total = consumer.sends[k] if total is None else total + consumer.sends[k]
-                        terms += 1
-            if got is None:
-                assert total is None or not total.any(), (node.op, slot)
-            else:
-                assert terms, (node.op, slot)
-                torch.testing.assert_close(got, total, rtol=1e-5, atol=1e-6)
-                assert got.shape == total.shape   # the engine summed each broadcast before sending
+    assert graph.sum_mismatches(rtol=1e-5, atol=1e-6) == []
 
 
 def two_parts(t):
@@ -218,6 +203,32 @@ def test_a_multi_output_node_receives_per_output():
     assert unbind.grad is None and [g if g is None else g.item() for g in unbind.received] == [2, 3, None, None]
     assert graph.grads["x"].tolist() == [2, 3, 0, 0]
     assert_receive_equals_sum_of_sends(graph)
+
+
+def test_a_sum_that_does_not_add_up_is_found():
+    """The check the tests and the node table rely on finds each way the chain rule's sum can fail."""
+    def fresh():
+        x = torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        a, b, _, _ = x.unbind()
+        return capture(a * 2 + b * 3 + x.sum() * x.sum(), {"x": x})
+
+    graph = fresh()
+    assert graph.sum_mismatches() == []
+    leaf = graph.node(graph.leaves["x"])
+    leaf.received = [leaf.received[0] + 1e-3]                       # off by a little
+    assert [m.split(" received")[0] for m in graph.sum_mismatches()] == ["x"]
+    graph = fresh()
+    leaf = graph.node(graph.leaves["x"])
+    leaf.received = [leaf.received[0].reshape(1, 4)]               # right numbers, wrong shape
+    assert len(graph.sum_mismatches()) == 1
+    graph = fresh()
+    unbind = next(n for n in graph.nodes if n.op == "UnbindBackward0")
+    unbind.received = [unbind.received[0], None, None, None]       # output 1 was sent 3, received nothing
+    assert graph.sum_mismatches() == [f"{unbind.name} (output 1) received nothing, its consumers sent 3 in all"]
+    graph = fresh()
+    for node in graph.nodes:                                       # a gradient nobody sent
+        node.sends = [None] * len(node.sends)
+    assert any("its consumers sent nothing" in m for m in graph.sum_mismatches())
 
 
 def test_create_graph_captures_the_graph_of_the_derivative():

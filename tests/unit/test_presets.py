@@ -6,19 +6,17 @@ more, so that a typo in a preset cannot agree with itself.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 import explorer
-from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS, Preset, preset, presets_of_seed
-from explorer.vjp import VectorChoice, explore_with_vector
+from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS, Expected, Preset, preset, preset_for, presets_of_seed
+from explorer.vjp import VectorChoice
+from explorer.views import Request, view
 
 EXPLORABLE = [p for p in PRESETS if p.explorable]
-
-
-def run(p: Preset):
-    vector = VectorChoice() if p.v is None or p.v.startswith("ones(") else VectorChoice("typed", values=p.v)
-    return explore_with_vector(p.source, inputs=dict(p.inputs), vector=vector, dtype=p.dtype)
 
 
 def assert_agrees(actual: torch.Tensor, printed, atol: float) -> None:
@@ -33,7 +31,7 @@ def assert_agrees(actual: torch.Tensor, printed, atol: float) -> None:
 
 @pytest.mark.parametrize("p", EXPLORABLE, ids=[p.key for p in EXPLORABLE])
 def test_preset_gives_the_seeds_numbers(p: Preset):
-    ex = run(p)
+    ex = p.explore()
     assert p.expected.grads or p.expected.outputs, "a preset with a function must say what its seed prints"
     for name, printed in p.expected.grads.items():
         assert_agrees(ex.grads[name], printed, p.expected.atol)
@@ -45,7 +43,7 @@ def test_preset_gives_the_seeds_numbers(p: Preset):
 def test_the_w_table_sends_48_16_and_8_to_x():
     # Seed 001: w2' = 48, w4' = 2 w3' = 16, w5' = 8 arrive at x and add up to 72.
     p = preset("poly_w")
-    ex = run(p)
+    ex = p.explore()
     sent = sorted(float(g.sum()) for g in _sent_to(ex, "x"))
     assert sent == sorted(p.expected.sent["x"]) == [8.0, 16.0, 48.0]
     assert sum(sent) == ex.grads["x"].item() == 72.0
@@ -102,3 +100,28 @@ def test_presets_run_through_the_public_explore_too():
     p = preset("sin_xy")
     ex = explorer.explore(p.source, inputs=dict(p.inputs))
     assert_agrees(ex.grads["y"], p.expected.grads["y"], p.expected.atol)
+
+
+def test_a_presets_v_is_the_explorers_choice():
+    assert preset("poly").vector == VectorChoice()
+    assert preset("sin_affine").v == "ones(10)" and preset("sin_affine").vector == VectorChoice()
+    typed = dataclasses.replace(preset("sin_vector"), v="[1, 0, 0, 0, 0, 0, 0, 0, 0, 2]")
+    assert typed.vector == VectorChoice("typed", values="[1, 0, 0, 0, 0, 0, 0, 0, 0, 2]")
+    grads = typed.explore().grads["X"]
+    assert grads[1:-1].abs().sum() == 0 and grads[-1] == pytest.approx(2 * preset("sin_vector").expected.grads["X"][-1],
+                                                                        abs=1e-4)
+
+
+def test_agreement_with_the_seed_is_what_the_explorer_page_shows():
+    p = preset("partials")
+    ex = p.explore()
+    assert p.agreement(ex) == (True, ["x.grad = [5.0]", "y.grad = [8.0]"])
+    wrong = dataclasses.replace(p, expected=Expected(grads={"x": [5.0], "y": [8.01]}))
+    assert wrong.agreement(ex) == (False, ["x.grad = [5.0]", "y.grad = [8.01]"])
+    some = preset("sin_linspace")   # the seed prints one element of the gradient
+    assert some.agreement(some.explore()) == (True, ["x.grad[0] = 1"])
+    shown = view(Request(p.source, tuple(p.inputs.items()), dtype=p.dtype))["summary"]["preset"]
+    assert shown == ("partials", (True, ["x.grad = [5.0]", "y.grad = [8.0]"]))
+    assert view(Request(p.source, (("x", "1"), ("y", "3"))))["summary"]["preset"] is None   # other inputs
+    assert preset_for(p.source + "  ", {"x": "1", "y": "2"}, "float32") is p
+    assert preset_for(p.source, {"x": "1", "y": "2"}, "float64") is None

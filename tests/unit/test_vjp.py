@@ -4,12 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+import explorer
 from explorer.expression import ExpressionError
 from explorer.presets import preset
-from explorer.vjp import (
-    MAX_JACOBIAN_ENTRIES, VectorChoice, explore_with_vector, implicit_backward_error, jacobian_rows,
-    vector_jacobian,
-)
+from explorer.vjp import MAX_JACOBIAN_ENTRIES, VectorChoice, implicit_backward_error, jacobian_rows, vector_jacobian
 
 AFFINE = {"A": "rand(4, 3)", "x": "rand(3)", "b": "rand(4)"}
 
@@ -42,7 +40,7 @@ def test_jacobian_rows_are_backward_of_one_hot_vectors():
                                     VectorChoice("random", seed=5), VectorChoice("typed", values="[1, -2, 0, 3]")])
 def test_vᵀJ_is_what_backward_v_computes(choice):
     vj = vector_jacobian("sin(mv(A, x) + b)", inputs=AFFINE, vector=choice, dtype="float64")
-    ex = explore_with_vector("sin(mv(A, x) + b)", inputs=AFFINE, vector=choice, dtype="float64", device="cpu")
+    ex = explorer.explore("sin(mv(A, x) + b)", inputs=AFFINE, v=choice, dtype="float64", device="cpu")
     torch.testing.assert_close(ex.v[0].reshape(-1), vj.v)
     for name in ("A", "x", "b"):
         torch.testing.assert_close(vj.products[name], ex.grads[name])
