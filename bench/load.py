@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
 import json
 import os
 import random
@@ -67,9 +68,11 @@ class Run:
     elements: list = field(default_factory=list)  # Element protos, in the order they came
 
     def texts(self, kind: str) -> list[str]:
-        """The text of every element of ``kind``: "code" (code_text), "alert" (body), "markdown" (body)."""
-        attribute = {"code": "code_text", "alert": "body", "markdown": "body"}[kind]
-        return [getattr(getattr(e, kind), attribute) for e in self.elements if e.WhichOneof("type") == kind]
+        """The text of every element of ``kind``: "code" (code_text), "alert" (body), "markdown" (body), "html"
+        (its text, tags taken out)."""
+        attribute = {"code": "code_text", "alert": "body", "markdown": "body", "html": "body"}[kind]
+        found = [getattr(getattr(e, kind), attribute) for e in self.elements if e.WhichOneof("type") == kind]
+        return [html.unescape(re.sub(r"<[^>]+>", "", t)) for t in found] if kind == "html" else found
 
     def errors(self) -> list[str]:
         """Error boxes (``st.error``) and exceptions on the page."""
@@ -209,7 +212,7 @@ _NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
 
 def answer(run: Run) -> tuple[float, float] | None:
     """(f, x.grad) as the explorer page printed them, or None when the page shows no answer."""
-    for text in run.texts("code"):
+    for text in run.texts("html") + run.texts("code"):
         found = {}
         for line in text.splitlines():
             name, _, value = line.partition(" = ")

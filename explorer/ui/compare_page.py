@@ -4,11 +4,11 @@ Every number comes from :func:`explorer.compare.compare`, run in the sandbox and
 """
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.compare import STEPS, optimal_step
 from explorer.inputs import DTYPES
+from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
 
 MAX_FORMULAS = 12
@@ -19,7 +19,6 @@ COSTS = {
     "reverse_mode": "1 forward + 1 backward pass",
     "forward_mode": "n forward passes (jvp)",
 }
-STYLES = {"forward": "solid", "central": "dash"}
 
 
 def _formulas(r) -> None:
@@ -53,17 +52,11 @@ def _table(r) -> None:
 
 
 def _v_plot(r) -> None:
-    fig = go.Figure()
-    for name, curve in r.step_errors.items():
-        kind, precision = name.split()
-        fig.add_scatter(x=[h for h, _ in curve], y=[max(e, 1e-17) for _, e in curve], mode="lines+markers",
-                        name=name, line=dict(dash=STYLES[kind], color="#d62728" if precision == "float32" else "#1f77b4"))
-    fig.add_vline(x=r.step, line=dict(color="grey", dash="dot"), annotation_text="h in the table")
-    fig.update_layout(title="finite differences: error against step size", xaxis_type="log", yaxis_type="log",
-                      xaxis_title="step h", yaxis_title="largest error", height=440, xaxis_autorange="reversed",
-                      xaxis_exponentformat="power", yaxis_exponentformat="power",
-                      margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="cmp_plot")
+    curves = {name: ([h for h, _ in curve], [max(e, 1e-17) for _, e in curve]) for name, curve in r.step_errors.items()}
+    st.vega_lite_chart(*lines(curves, "finite differences: error against step size", "step h", "largest error",
+                              log_x=True, log_y=True, reverse_x=True, points=True, height=440,
+                              dashed=[name for name in curves if name.split()[0] == "central"],
+                              rule=(r.step, "h in the table")), key="cmp_plot", width="stretch")
     best = r.best_steps()
     st.markdown(
         "Read it from the left (large $h$): the **truncation** error of Taylor's formula shrinks like $h$ for "

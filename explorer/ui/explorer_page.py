@@ -24,7 +24,7 @@ from explorer.format import numbers
 from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
-from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error
+from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error, text_block
 from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
@@ -80,12 +80,16 @@ def render() -> None:
     st.session_state["explorer_started"] = True
     ctx = get_script_run_ctx()
     bare = "f" not in st.query_params and "mode" not in st.query_params
-    if bare and (first_run or (ctx is not None and ctx.is_history_navigation)):
-        # A bare visit (or back/forward to a bare URL) shows the default preset, through the URL like any
-        # preset: the widgets read their values from it, so the address bar holds the whole view from the
-        # first run on. (Values set through session state alone would not reach the URL.)
+    if bare and ctx is not None and ctx.is_history_navigation:
+        # Back or forward to a bare URL: Streamlit resets the URL-bound widgets from it, over anything set
+        # in this run, so the default preset goes into the URL and the page runs again.
         st.query_params.update(preset_query(preset(DEFAULT_PRESET)))
         st.rerun()
+    if bare and first_run:
+        # A bare visit shows the default preset, in this very run (a second run would cost a visitor
+        # another round trip): its values go to the widgets and the address bar alike.
+        st.session_state.update(preset_state(preset(DEFAULT_PRESET)))
+        st.query_params.update(preset_query(preset(DEFAULT_PRESET)))
     st.session_state.setdefault("mode", "function")
     title, switch = st.columns([3, 2], vertical_alignment="bottom")
     title.header("Explorer")
@@ -177,7 +181,7 @@ def _model_form() -> tuple[Request, dict] | None:
     summary = _summary(request)
     if summary is None:
         return None
-    st.code("\n".join(summary["lines"]), language=None)
+    text_block("\n".join(summary["lines"]))
     st.caption(f"{summary['nodes']:,} autograd nodes, computed on {summary['device']}. "
                f"Large graphs are drawn with level of detail: chains collapse and only the nodes nearest the "
                f"output are drawn.")
@@ -185,7 +189,7 @@ def _model_form() -> tuple[Request, dict] | None:
 
 
 def _results(summary: dict, request: Request) -> None:
-    st.code("\n".join(summary["lines"]), language=None)
+    text_block("\n".join(summary["lines"]))
     how = ("backward() of the output." if summary["scalar"] and request.choice == VectorChoice() else
            f"backward(v) with {request.choice.describe()}.")
     st.caption(f"Computed on {summary['device']} in {summary['dtype']}; {how} "
@@ -196,7 +200,7 @@ def _results(summary: dict, request: Request) -> None:
         verdict = f"ours agree to within {p.expected.atol:g}" if agree else "ours DIFFER"
         with st.container(border=True, key="seed_note"):
             st.markdown(f"**{p.title}** · {p.reference} · the seed prints ({verdict}):")
-            st.code("\n".join(lines), language=None)
+            text_block("\n".join(lines))
             st.caption(p.description)
 
 
@@ -312,7 +316,7 @@ def _step_through(request: Request, summary: dict) -> None:
     if shown is None:
         return
     st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
-    st.code(shown["text"], language=None)
+    text_block(shown["text"])
     graph_view(shown["graph"], key="step", file_stem=f"autograd_step_{step}", focus=str(shown["node"]),
                alt="Autograd graph at this step")
 
@@ -329,9 +333,9 @@ def _vjp(request: Request) -> None:
                 f"ever building J; here {request.choice.describe()} (choose v on the right).")
     st.markdown("**What PyTorch says when v is missing** (`backward()` with no argument):")
     if vj.implicit_error:
-        st.code(f"RuntimeError: {vj.implicit_error}", language=None)
+        text_block(f"RuntimeError: {vj.implicit_error}")
     else:
-        st.code("(nothing: every output has one element, so PyTorch takes v = 1 itself)", language=None)
+        text_block("(nothing: every output has one element, so PyTorch takes v = 1 itself)")
     # the smallest Jacobians first: they are the readable ones
     for name, shape in sorted(vj.input_shapes.items(), key=lambda item: torch.Size(item[1]).numel()):
         jac = vj.jacobians.get(name)
@@ -339,7 +343,7 @@ def _vjp(request: Request) -> None:
         if jac is None:
             st.caption(f"J is too large to show ({total} x {torch.Size(shape).numel()}); backward(v) gives vᵀJ "
                        f"all the same:")
-            st.code(f"{name}.grad = {grads[name]!s}", language=None)
+            text_block(f"{name}.grad = {grads[name]!s}")
             continue
         j_col, v_col = st.columns([5, 1])
         with j_col:
@@ -349,9 +353,9 @@ def _vjp(request: Request) -> None:
             st.caption("v")
             st.dataframe(_matrix_frame(vj.v.reshape(-1, 1), rows="y", cols="v"), width="stretch",
                          key=f"v_{name}")
-        st.code(f"vᵀJ         = {numbers(vj.products[name], None, ', ')}\n"
-                f"backward(v) = {numbers(grads[name], None, ', ')}   "
-                f"({'the same' if same[name] else 'NOT the same'})", language=None, wrap_lines=True)
+        text_block(f"vᵀJ         = {numbers(vj.products[name], None, ', ')}\n"
+                   f"backward(v) = {numbers(grads[name], None, ', ')}   "
+                   f"({'the same' if same[name] else 'NOT the same'})")
 
 
 def _matrix_frame(matrix: torch.Tensor, *, rows: str, cols: str):

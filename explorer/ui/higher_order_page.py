@@ -5,11 +5,11 @@ Seed 002: ``sin''(x) == -sin(x)`` bit for bit. Every number comes from
 """
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.derivatives import MAX_ORDER
 from explorer.inputs import DTYPES
+from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
 from explorer.ui.widgets import graph_view
 
@@ -65,13 +65,10 @@ def render() -> None:
     with setup:
         _exactness(r, r.x.numel())
     with shown:
-        fig = go.Figure()
         x = r.x.tolist()
-        for k, values in enumerate(r.derivatives):
-            fig.add_scatter(x=x, y=values.tolist(), mode="lines" if len(x) > 1 else "markers", name=_prime(k))
-        fig.update_layout(title="f and its derivatives, by autograd", xaxis_title="x", height=460,
-                          margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(fig, key="ho_plot")
+        st.vega_lite_chart(*lines({_prime(k): (x, values.tolist()) for k, values in enumerate(r.derivatives)},
+                                  "f and its derivatives, by autograd", "x", "", points=len(x) == 1, height=460),
+                           key="ho_plot", width="stretch")
     st.subheader("The graph of f and the graph of its derivative")
     st.caption("Left: what the forward pass recorded. Right: what backward(create_graph=True) recorded while "
                "computing f' — the graph that a second backward walks.")

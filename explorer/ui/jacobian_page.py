@@ -5,13 +5,12 @@ in the sandbox with its time limit and cached per input (:mod:`explorer.ui.lab`)
 """
 from __future__ import annotations
 
-import itertools
 import math
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.inputs import DTYPES
+from explorer.ui.charts import heat_map, lines
 from explorer.ui.lab import function_and_inputs, run
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
@@ -26,31 +25,12 @@ FIELDS = (
 )
 
 
-def _heat_map(matrix, title: str, rows: str, cols: str, row_blocks=(), col_blocks=()) -> go.Figure:
-    fig = go.Figure(go.Heatmap(
-        z=matrix.tolist(), colorscale="RdBu", zmid=0,
-        hovertemplate=f"{rows} %{{y}}, {cols} %{{x}}<br>value %{{z:.6g}}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title=rows)
-    fig.update_xaxes(title=cols)
-    # Blocks (name, size) of rows and columns: a line between two, the name at the middle of each.
-    for blocks, line, axis in ((row_blocks, fig.add_hline, fig.update_yaxes), (col_blocks, fig.add_vline,
-                                                                               fig.update_xaxes)):
-        if len(blocks) > 1:
-            ends = list(itertools.accumulate(size for _, size in blocks))
-            for end in ends[:-1]:
-                line(end - 0.5, line_color="black", line_width=1.5)
-            axis(tickvals=[end - size / 2 - 0.5 for end, (_, size) in zip(ends, blocks)],
-                 ticktext=[name for name, _ in blocks])
-    fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
-
-
 def _matrix(matrix, title: str, rows: str, cols: str, key: str, row_blocks=(), col_blocks=()) -> None:
     if matrix.numel() > MAX_DRAWN:
         st.caption(f"{title}: {matrix.shape[0]:,} × {matrix.shape[1]:,}, too large to draw here; "
                    "`python -m explorer jacobian ... --json` prints it.")
         return
-    st.plotly_chart(_heat_map(matrix, title, rows, cols, row_blocks, col_blocks), key=key)
+    st.vega_lite_chart(*heat_map(matrix, title, rows, cols, row_blocks, col_blocks), key=key, width="stretch")
 
 
 def _options(prefix: str) -> dict:
@@ -173,14 +153,11 @@ def _timing_plot(timings) -> None:
             st.caption(f"No timing as n grows: {timings[0].refusal} (a field such as sin(x) or x * sum(x) "
                        "works for any n).")
         return
-    fig = go.Figure()
     n = [t.n for t in ran]
-    fig.add_scatter(x=n, y=[t.seconds_ones * 1e3 for t in ran], mode="lines+markers", name="v = ones (1 pass)")
-    fig.add_scatter(x=n, y=[t.seconds_identity * 1e3 for t in ran], mode="lines+markers",
-                    name="identity (n passes, batched)")
-    fig.update_layout(title="time as n grows (x = rand(n))", xaxis_type="log", yaxis_type="log",
-                      xaxis_title="n", yaxis_title="milliseconds", height=360, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="div_timing")
+    st.vega_lite_chart(*lines({"v = ones (1 pass)": (n, [t.seconds_ones * 1e3 for t in ran]),
+                               "identity (n passes, batched)": (n, [t.seconds_identity * 1e3 for t in ran])},
+                              "time as n grows (x = rand(n))", "n", "milliseconds", log_x=True, log_y=True,
+                              points=True), key="div_timing", width="stretch")
     wrong = [t.n for t in ran if not t.agree]
     st.caption("The identity costs n backward passes (and an n × n Jacobian), the ones-trick one. "
                + (f"The two ways disagree at n = {', '.join(map(str, wrong))}: J is not diagonal there."

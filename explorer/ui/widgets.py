@@ -4,6 +4,7 @@ Other pages import these; their signatures are kept stable:
 
 - :func:`function_editor` ``(key="f", *, label, height, help) -> str``
 - :func:`show_error` ``(err, source=None, *, panel=None) -> None``
+- :func:`text_block` ``(text) -> None``: monospace text in a box, like ``st.code`` without its highlighter
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
 - :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
@@ -16,6 +17,7 @@ what is on screen. Defaults are set through session state (never both a
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -144,7 +146,21 @@ def show_error(err: BaseException, source: str | None = None, *, panel: InputsPa
     marker = (error_marker(source, err.line, err.column)
               if source and isinstance(err, ExpressionError) else None)
     if marker:
-        st.code(marker, language=None)
+        text_block(marker)
+
+
+_TEXT_STYLE = ("font-family:'Source Code Pro',monospace;font-size:14px;line-height:1.6;background:#f6f6f9;"
+               "padding:0.75rem 1rem;border-radius:0.5rem;margin:0;white-space:pre-wrap;overflow-wrap:anywhere")
+
+
+def text_block(text: str) -> None:
+    """Monospace text in a box that looks like ``st.code``'s.
+
+    ``st.code`` loads Streamlit's syntax highlighter (1.5 MB of script) with
+    the first code block a page shows; numbers and tensors need no
+    highlighting, so pages keep ``st.code`` for code only.
+    """
+    st.html(f'<pre class="explorer-text" style="{_TEXT_STYLE}">{html.escape(text)}</pre>')
 
 
 # ---------------------------------------------------------------------------

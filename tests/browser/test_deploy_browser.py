@@ -63,7 +63,7 @@ def test_two_visitors_two_replicas_each_pinned_to_its_own(browser, ui, proxied):
         try:
             page.goto(f"{proxied}/?f=x**3&var_x=2")
             ui.wait(page)
-            expect(page.locator('[data-testid="stCode"]').first).to_contain_text("x.grad = tensor([12.])",
+            expect(page.locator(".explorer-text").first).to_contain_text("x.grad = tensor([12.])",
                                                                                  timeout=SLOW)
             ui.open_tab(page, "Step through backward")
             page.get_by_role("button", name="Next ▶").click()

@@ -16,7 +16,7 @@ SLOW = 60_000  # ms: a 2-core machine, and the first run starts a sandbox worker
 
 def results(page):
     """The code block with the outputs and gradients (the first one on the page)."""
-    return page.locator('[data-testid="stCode"]').first
+    return page.locator(".explorer-text").first
 
 
 def function_box(page):
@@ -82,7 +82,7 @@ def test_a_syntax_error_is_shown_with_its_place(ui, page, app_url, screenshot):
     type_function(page, "x**3 +* 2")
     alert = page.get_by_role("alert").first
     expect(alert).to_contain_text("syntax error at line 1, column", timeout=SLOW)
-    marker = page.locator('[data-testid="stCode"]').first
+    marker = page.locator(".explorer-text").first
     expect(marker).to_contain_text("x**3 +* 2")
     expect(marker).to_contain_text("^")
     screenshot("error")
@@ -98,7 +98,7 @@ def test_step_through_backward_highlights_each_node(ui, page, app_url, screensho
     frame = ui.graph_frame(page, "Autograd graph at this step")
     highlighted = frame.locator('g.node polygon[stroke="red"]')
     expect(highlighted).to_have_count(1, timeout=SLOW)
-    expect(page.locator('[data-testid="stCode"]').nth(2)).to_contain_text("∂L/∂")  # the chain-rule product
+    expect(page.locator(".explorer-text").nth(2)).to_contain_text("∂L/∂")  # the chain-rule product
     assert "step=2" in page.url
     to_top(page.get_by_role("tab", name="Step through backward"))
     screenshot("step")
