@@ -35,7 +35,7 @@ TABLE_ROWS = 200    # rows of the folded node table: a notebook stores its outpu
 GRADS_IN_TEXT = 4   # gradients named in an exploration's one-line text form
 
 
-@dataclass
+@dataclass(eq=False)   # one drawing is itself: comparing explorations would compare tensors
 class Drawing:
     """A drawn autograd graph, what :func:`draw` returns: it shows inline in Jupyter, as
     ``torchviz.make_dot``'s graph does.
