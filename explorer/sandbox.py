@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import io
 import multiprocessing as mp
 import os
 import pickle
@@ -43,6 +44,7 @@ import threading
 import time
 import types
 from dataclasses import dataclass
+from multiprocessing import context, forkserver, popen_forkserver, spawn, util
 from typing import Any, Callable, Iterator
 
 from explorer.expression import DEFAULT_LIMITS, ExpressionError
@@ -57,6 +59,40 @@ _CONTEXT = mp.get_context("forkserver")
 # Imported once, by the fork server, before any worker is forked from it. Numba is not compiled there:
 # its threading layer must not exist in a process that forks (heavy workers load it after the fork).
 _CONTEXT.set_forkserver_preload(["explorer.preload"])
+
+
+class _Popen(popen_forkserver.Popen):
+    """Starts a worker from the fork server without making it import the parent's ``__main__``.
+
+    multiprocessing has a new process import the parent's main module
+    (spawn's preparation data). Streamlit runs each page script as
+    ``__main__``: a worker would import the page and run it, and the page
+    would ask the sandbox for work, from inside the sandbox. This is
+    ``popen_forkserver.Popen._launch`` with the main module left out.
+    """
+
+    def _launch(self, process_obj) -> None:
+        prep_data = {key: value for key, value in spawn.get_preparation_data(process_obj._name).items()
+                     if key not in ("init_main_from_path", "init_main_from_name")}
+        buf = io.BytesIO()
+        context.set_spawning_popen(self)
+        try:
+            context.reduction.dump(prep_data, buf)
+            context.reduction.dump(process_obj, buf)
+        finally:
+            context.set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+class _Process(context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _Popen(process_obj)
 
 
 class Unavailable(ExpressionError):
@@ -193,8 +229,8 @@ class _Worker:
         self.lane = lane
         self.conn, child = _CONTEXT.Pipe()
         threads = sizing.heavy_threads if lane == "heavy" else sizing.light_threads
-        self.process = _CONTEXT.Process(target=_serve, args=(child, lane, sizing.memory, threads), daemon=True,
-                                        name=f"explorer-{lane}-worker")
+        self.process = _Process(target=_serve, args=(child, lane, sizing.memory, threads), daemon=True,
+                                name=f"explorer-{lane}-worker")
         self.process.start()
         child.close()
         self.ready = False

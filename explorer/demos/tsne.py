@@ -68,12 +68,17 @@ def load_dataset(name: str, n_samples: int | None = None, *, seed: int = 0) -> t
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
 
-def dataset_size(name: str, n_samples: int | None = None) -> int:
-    """How many points :func:`load_dataset` gives for these arguments, without loading anything."""
-    full = {"digits": 1797, "iris": 150, "wine": 178, "blobs": n_samples or 500}
+def dataset_shape(name: str, n_samples: int | None = None) -> tuple[int, int]:
+    """``(points, dimensions)`` that :func:`load_dataset` gives for these arguments, without loading anything.
+
+    >>> dataset_shape("digits"), dataset_shape("blobs", 2000)
+    ((1797, 64), (2000, 10))
+    """
+    full = {"digits": (1797, 64), "iris": (150, 4), "wine": (178, 13), "blobs": (n_samples or 500, 10)}
     if name not in full:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
-    return min(full[name], n_samples or full[name])
+    points, dims = full[name]
+    return min(points, n_samples or points), dims
 
 
 def squared_distances(X: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from explorer.ui.lab import function_and_inputs, run
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
 SIZES = (10, 30, 100, 300, 1000)
+TABS = ("Jacobian & Hessian", "Divergence & Laplacian", "Curl")
 
 # (label, field, inputs, Laplacian?): the seed's example and the cases that tell the two ways apart.
 FIELDS = (
@@ -122,9 +123,17 @@ def _divergence_section() -> None:
         laplacian = st.checkbox("Laplacian ∇²f = ∇·∇f of a scalar function", key="div_lap", bind="query-params")
         options = _options("div")
     with shown:
-        result = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, lane="heavy", **options)
+        result = run("divergence", source, inputs, laplacian=bool(laplacian), **options)
         if result is not None:
             _divergence_result(result)
+        # Timing as n grows is heavy work (five sizes, two ways, up to n = 1000): asked for, not done on load.
+        st.session_state.setdefault("div_timing", False)
+        if st.toggle("time both ways as n grows (x = rand(n), n up to 1000)", key="div_timing",
+                     bind="query-params"):
+            timed = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, lane="heavy",
+                        **options)
+            if timed is not None:
+                _timing_plot(timed.timings)
 
 
 def _divergence_result(result) -> None:
@@ -143,7 +152,6 @@ def _divergence_result(result) -> None:
     if result.jacobian is not None:
         title = "Hessian of f (the Jacobian of ∇f)" if result.laplacian else "J of the field"
         _matrix(result.jacobian, title, "output element", "input element", key="div_heat")
-    _timing_plot(result.timings)
 
 
 def _timing_plot(timings) -> None:
@@ -192,10 +200,10 @@ def _curl_result(result) -> None:
 def render() -> None:
     st.title("Jacobians & VJP lab")
     st.caption("Seeds 002 and 003: the Jacobian behind backward(v), and why you should know your Jacobian.")
-    jacobian_tab, divergence_tab, curl_tab = st.tabs(["Jacobian & Hessian", "Divergence & Laplacian", "Curl"])
-    with jacobian_tab:
-        _jacobian_section()
-    with divergence_tab:
-        _divergence_section()
-    with curl_tab:
-        _curl_section()
+    # Only the open tab computes (the tab is in the URL, ?jac_tab=Curl): a visit pays for what it shows.
+    st.session_state.setdefault("jac_tab", TABS[0])
+    for tab, section in zip(st.tabs(TABS, key="jac_tab", bind="query-params"),
+                            (_jacobian_section, _divergence_section, _curl_section)):
+        if tab.open:
+            with tab:
+                section()

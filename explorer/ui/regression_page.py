@@ -131,7 +131,8 @@ def render() -> None:
             loss = float(loss_surface(data["moments"], np.float64(last.b0), np.float64(last.b1)))
             st.table({"": ["gradient descent", "least squares"], "b0": [last.b0, ols[0]],
                       "b1": [last.b1, ols[1]], "loss": [loss, data["ols_loss"]]})
-    with st.expander("The autograd graph of the loss"):
+    # An expander's content is computed even while it is closed: a toggle asks for the graph instead.
+    if st.toggle("the autograd graph of the loss", key="regression_graph_on"):
         b0, b1 = (history[-1].b0, history[-1].b1) if history and not history[-1].diverged else (0.0, 0.0)
         dot = runner.result(loss_graph, int(n), float(noise), int(seed), b0, b1)
         if dot is not None:

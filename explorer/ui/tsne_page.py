@@ -15,7 +15,7 @@ import streamlit as st
 from plotly.colors import qualitative
 
 from explorer.demos.tsne import (
-    DATASETS, against_sklearn, checks_of_run, dataset_size, live, phase_ends, random_checks,
+    DATASETS, against_sklearn, checks_of_run, dataset_shape, live, phase_ends, random_checks,
 )
 from explorer.device import device_choices
 from explorer.expression import ExpressionError
@@ -111,8 +111,8 @@ def _schedule(snapshot) -> str:
             f"momentum {snapshot.momentum:g}) · mean gain {snapshot.mean_gain:.2f}")
 
 
-def _gradient_panel(data: tuple, exaggeration: float) -> dict | None:
-    """The gradient at a random Y, three ways (heavy work, cached); returns the data's description."""
+def _gradient_panel(data: tuple, exaggeration: float) -> None:
+    """The gradient at a random Y, three ways: heavy work (P, then N² in float64), so done when asked for."""
     st.subheader("The gradient, three ways")
     st.markdown(
         "Autograd differentiates the objective; the paper's equation 5 is "
@@ -121,9 +121,13 @@ def _gradient_panel(data: tuple, exaggeration: float) -> dict | None:
         "autograd / reference = 4 everywhere. During early exaggeration the update uses αp_ij, the gradient "
         "of `−α Σ p log w + log Z` (not of KL(αP‖Q), which would be α times the plain gradient): that is "
         "the objective autograd checks there. Float64, at a random Y ~ N(0, 1) of this seed.")
+    st.session_state.setdefault("tsne_check", False)
+    if not st.toggle("check the gradient three ways at a random Y", key="tsne_check", bind="query-params"):
+        return
     result = runner.result(random_checks, *data, (1.0, float(exaggeration)), lane="heavy", timeout=RUN_SECONDS)
     if result is None:
-        return None
+        return
+    st.caption(f"P by the perplexity search in {result['p_seconds']:.2f} s.")
     for col, (alpha, check) in zip(st.columns(2), result["checks"].items()):
         with col:
             st.markdown(f"**α = {alpha:g}** ({'plain KL' if alpha == 1 else 'early exaggeration'})")
@@ -134,7 +138,6 @@ def _gradient_panel(data: tuple, exaggeration: float) -> dict | None:
                 name: [f"({a:.4g}, {b:.4g})" for a, b in grad[:rows].tolist()]
                 for name, grad in (("autograd ∂C/∂y_i", check.autograd), ("paper (eq. 5)", check.paper),
                                    ("reference (no 4)", check.reference))}}, hide_index=True)
-    return result
 
 
 def _settings_form() -> tuple[dict, bool]:
@@ -205,14 +208,15 @@ def render() -> None:
     n = int(s["n"]) or None
     data = (s["dataset"], n, float(s["perplexity"]), int(s["seed"]))
     try:
-        described = _gradient_panel(data, s["exaggeration"])
+        rows, dims = dataset_shape(s["dataset"], n)
+    except ValueError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.markdown(f"{rows} points of {dims} dimensions")
+    try:
+        _gradient_panel(data, s["exaggeration"])
     except ExpressionError as err:
         st.error(err.message, icon=":material/error:")
-        return
-    if described is not None:
-        rows, dims = described["shape"]
-        st.markdown(f"{rows} points of {dims} dimensions · P by the perplexity search in "
-                    f"{described['p_seconds']:.2f} s")
 
     st.subheader("The embedding")
     stop = st.button("Stop", key="tsne_stop")
@@ -252,7 +256,7 @@ def _run(state: dict, data: tuple, s: dict, iterations: int, exploration: int, p
          kl_slot) -> None:
     """Start a run in the heavy lane and draw it as it comes, at most four frames a second."""
     try:
-        BUDGETS.check_tsne(dataset_size(data[0], data[1]), iterations)
+        BUDGETS.check_tsne(dataset_shape(data[0], data[1])[0], iterations)
     except ExpressionError as err:
         st.error(err.message, icon=":material/error:")
         return

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.presets import MODEL_PRESETS, PRESETS, preset
 from explorer.ui.explorer_page import preset_query
-from tests.app.texts import blocks, monospace
+from tests.app.shown import blocks, monospace
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TIMEOUT = 120  # the first run starts a sandbox worker (it imports torch)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 import explorer.sandbox as sandbox
 from explorer.hosting import CACHE
 from explorer.sandbox import Pool
-from tests.app.texts import monospace
+from tests.app.shown import monospace
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 

@@ -7,11 +7,14 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.shown import blocks, charts, monospace
+
 TIMEOUT = 180  # the first run starts a sandbox worker (it imports torch)
 
 
-def page(name: str) -> AppTest:
+def page(name: str, **query: str) -> AppTest:
     at = AppTest.from_string(f"from explorer.ui.{name} import render\nrender()", default_timeout=TIMEOUT)
+    at.query_params.update(query)
     at.run()
     no_exception(at)
     return at
@@ -22,11 +25,11 @@ def no_exception(at: AppTest) -> None:
 
 
 def plots(at: AppTest) -> int:
-    return len(at.get("plotly_chart"))
+    return len(at.get("vega_lite_chart"))
 
 
 def codes(at: AppTest) -> str:
-    return "\n".join(c.value for c in at.code)
+    return monospace(at)
 
 
 def test_jacobian_page():
@@ -34,20 +37,37 @@ def test_jacobian_page():
     assert not at.error
     assert any("Reverse mode is cheaper" in i.value for i in at.info)   # sin(A @ x + b): 10 outputs, 65 inputs
     assert {m.label: m.value for m in at.metric}["outputs m"] == "10"
-    assert plots(at) >= 3   # J in blocks for A, x, b; the field's J; the timing as n grows
-    assert json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"]["ticktext"] == ["A", "x", "b"]
+    assert plots(at) == 1   # only the open tab computes: J, in blocks for A, x, b
+    spec, cells = charts(at)[0]
+    labels = spec["layer"][0]["encoding"]["x"]["axis"]["labelExpr"]   # each block of columns named at its middle
+    assert [labels.index(f"'{name}'") for name in ("A", "x", "b")] == sorted(labels.index(f"'{n}'") for n in "Axb")
+    assert len(cells) == 10 * 65 and len(spec["layer"]) == 2           # J's cells; the lines between the blocks
+
+
+def test_jacobian_page_divergence_two_ways_and_its_timing_on_request():
+    at = page("jacobian_page", jac_tab="Divergence & Laplacian")
     two_ways = at.dataframe[0].value
     assert two_ways["∇·g"].tolist() == [36.0, 24.0]   # x * sum(x) at [1, 2, 3]: all entries 36, trace 24
     assert any("not diagonal" in w.value for w in at.warning)
+    assert plots(at) == 1                             # the field's J; no timing until asked for
+    at.toggle(key="div_timing").set_value(True).run()
+    no_exception(at)
+    timing, points = charts(at)[1]
+    assert timing["title"] == "time as n grows (x = rand(n))" and sorted(set(points["x"])) == [10, 30, 100, 300, 1000]
+
+
+def test_jacobian_page_curl():
+    at = page("jacobian_page", jac_tab="Curl")
     assert [m.value for m in at.metric][-3:] == ["0", "0", "2"]     # ∇×(−y, x, 0) = (0, 0, 2)
 
 
 def test_jacobian_page_loads_seed_002s_laplacian_and_limits_the_inputs():
-    at = page("jacobian_page")
+    at = page("jacobian_page", jac_tab="Divergence & Laplacian")
     at.button(key="div_example_0").click().run()
     no_exception(at)
     assert at.dataframe[0].value["∇²f"].tolist() == [6.0, 6.0]     # div(grad(x·x)) = 6, both ways
     assert any("diagonal here" in s.value for s in at.success)
+    at = page("jacobian_page")
     at.text_area(key="jac_f").set_value("sin(x)").run()
     at.text_input(key="jac_var_x").set_value("ones(2000)").run()
     no_exception(at)
@@ -62,10 +82,11 @@ def test_jacobian_page_draws_the_hessian_of_every_pair_of_inputs():
     at.multiselect(key="jac_wrt").set_value(["x", "y"]).run()
     no_exception(at)
     assert not at.error
-    hessian = json.loads(at.get("plotly_chart")[1].proto.spec)
-    assert hessian["layout"]["yaxis"]["ticktext"] == ["x", "y"] and "pair of inputs" in hessian["layout"]["title"]["text"]
-    z = hessian["data"][0]["z"]
-    assert len(z) == 5 and z[0] == [6.0, 0.0, 2.0, 0.0, 0.0]   # ∂²f/∂x₀² = 2·y₀, and the mixed ∂²f/∂x₀∂y₀ = 2·x₀
+    hessian, cells = charts(at)[1]
+    labels = hessian["layer"][0]["encoding"]["y"]["axis"]["labelExpr"]
+    assert labels.index("'x'") < labels.index("'y'") and "pair of inputs" in hessian["title"]
+    first_row = cells[cells["row"] == 0].sort_values("col")["value"].tolist()
+    assert len(cells) == 25 and first_row == [6.0, 0.0, 2.0, 0.0, 0.0]   # ∂²f/∂x₀² = 2·y₀, mixed ∂²f/∂x₀∂y₀ = 2·x₀
 
 
 def test_higher_order_page_shows_the_exact_check_and_both_graphs():
@@ -103,9 +124,9 @@ def test_mechanics_page_plays_seed_001():
     at.toggle(key="mech_retain").set_value(True).run()
     no_exception(at)
     assert not at.error
-    shown = len(at.code)
+    shown = len(blocks(at))
     at.slider(key="mech_accumulation_step").set_value(3).run()
-    assert len(at.code) == shown - 5                          # 8 steps of the accumulation lesson, 3 shown
+    assert len(blocks(at)) == shown - 5                          # 8 steps of the accumulation lesson, 3 shown
 
 
 @pytest.mark.parametrize("name, key", [

@@ -24,3 +24,13 @@ def test_a_learning_rate_above_the_limit_is_flagged_and_diverges():
     next(b for b in at.button if b.label == "Start").click().run()
     assert any("above the stability limit" in w.value for w in at.warning)
     assert any("Diverged" in e.value for e in at.error)
+
+
+def test_the_loss_graph_is_drawn_when_asked_for():
+    at = AppTest.from_string(PAGE, default_timeout=120)
+    at.run()
+    assert not at.get("iframe")  # nothing drawn on load
+    at.toggle(key="regression_graph_on").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("iframe")) == 1 and "MseLoss" not in at.get("iframe")[0].proto.srcdoc  # the loss written out:
+    assert "MeanBackward0" in at.get("iframe")[0].proto.srcdoc  # mean((y - (b0 + b1 x))**2), drawn as autograd built it

@@ -21,6 +21,9 @@ def test_gradient_panel_shows_agreement_and_the_factor_4():
     at = AppTest.from_string(PAGE, default_timeout=180)
     at.run()
     assert not at.exception
+    assert not at.metric  # heavy work: done when asked for
+    at.toggle(key="tsne_check").set_value(True).run()
+    assert not at.exception
     errors = [m for m in at.metric if m.label.startswith("max |autograd")]
     assert len(errors) == 2 and all(float(m.value) < 1e-10 for m in errors)
     assert [m.value for m in at.metric if m.label.startswith("autograd / reference")] == ["4.000000"] * 2

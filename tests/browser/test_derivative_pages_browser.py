@@ -10,7 +10,8 @@ SLOW = 90_000  # ms: a 2-core machine, and the first run starts a sandbox worker
 
 
 def plots(page):
-    return page.locator(".js-plotly-plot")
+    """The page's charts (Vega-Lite), once drawn."""
+    return page.locator('[data-testid="stVegaLiteChart"] svg.marks')
 
 
 def open_page(ui, page, app_url: str, path: str) -> None:
@@ -29,12 +30,15 @@ def test_jacobian_page_draws_heat_maps_and_the_divergence_two_ways(ui, page, app
     open_page(ui, page, app_url, "jacobian")
     expect(plots(page).first).to_be_visible(timeout=SLOW)
     expect(page.get_by_text("Reverse mode is cheaper here")).to_be_visible(timeout=SLOW)
-    expect(page.locator(".js-plotly-plot .hoverlayer").first).to_be_attached()   # heat maps answer to hovering
+    plots(page).first.hover()                                                      # heat maps answer to hovering
+    expect(page.locator("#vg-tooltip-element")).to_contain_text("value", timeout=SLOW)
     tall(ui, page, 1500)
     screenshot("jacobian")
     ui.open_tab(page, "Divergence & Laplacian")
     expect(page.get_by_text("J is not diagonal").first).to_be_visible(timeout=SLOW)
-    expect(page.get_by_text("time as n grows")).to_be_visible(timeout=SLOW)
+    page.get_by_text("time both ways as n grows").click()  # heavy work: asked for, not done on load
+    ui.wait(page)
+    expect(page.get_by_text("time as n grows (x = rand(n))")).to_be_visible(timeout=SLOW)
     page.get_by_role("button", name="seed 002: ∇²(x·x) at x = ones(3) (J diagonal)").click()
     ui.wait(page)
     expect(page.get_by_text("both ways give ∇²f = 6")).to_be_visible(timeout=SLOW)
@@ -58,7 +62,8 @@ def test_higher_order_page_draws_the_derivatives_and_both_graphs(ui, page, app_u
 def test_four_ways_page_draws_the_v(ui, page, app_url, screenshot):
     open_page(ui, page, app_url, "four-ways")
     expect(plots(page).first).to_be_visible(timeout=SLOW)
-    assert plots(page).first.locator(".scatterlayer .trace").count() == 4   # forward/central × float32/float64
+    legend = plots(page).first.locator(".role-legend-label text")
+    expect(legend).to_have_count(4, timeout=SLOW)                            # forward/central × float32/float64
     expect(page.get_by_test_id("stDataFrame")).to_be_visible(timeout=SLOW)
     expect(page.locator(".katex").first).to_be_visible(timeout=SLOW)        # the symbolic formulas
     tall(ui, page, 1900)

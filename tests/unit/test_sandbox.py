@@ -176,3 +176,22 @@ def test_sizing_follows_the_machine():
     assert (big.light, big.heavy, big.heavy_threads) == (16, 8, 2) and big.memory <= 8 * 2**30
     tiny = Sizing.for_machine(cores=1, memory=2 * 2**30)
     assert (tiny.light, tiny.heavy) == (1, 1) and tiny.memory == 512 * 2**20
+
+
+def test_workers_never_import_the_parents_main_module(tmp_path, monkeypatch):
+    # Streamlit runs each page script as __main__: a worker that imported it (multiprocessing's default)
+    # would run the page inside the sandbox, and the page would ask the sandbox for work, forever.
+    import sys
+    import types
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the page ran inside a worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    pool = Pool(Sizing(light=1, heavy=1, memory=2**30, light_threads=1, heavy_threads=1))
+    try:
+        pool.start(wait=120)
+        assert wait_for(pool.submit(pow, 2, 6, timeout=60))[1] == 64
+    finally:
+        pool.close()
