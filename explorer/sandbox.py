@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from multiprocessing import context, forkserver, popen_forkserver, spawn, util
 from typing import Any, Callable, Iterator
 
-from explorer.expression import DEFAULT_LIMITS, ExpressionError
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, first_line
 
 LANES = ("light", "heavy")
 BUDGET_WINDOW = 60.0  # seconds over which an owner's worker-seconds are counted
@@ -218,8 +218,7 @@ def _as_reply(err: BaseException) -> tuple[bytes, ExpressionError]:
         return REFUSED, ExpressionError("the evaluation nests too deeply")
     if isinstance(err, ValueError):  # the library's own checks of settings and options
         return REFUSED, ExpressionError(str(err))
-    first = (str(err).strip().splitlines() or [""])[0][:300]
-    return FAILED, ExpressionError(f"the evaluation failed: {type(err).__name__}: {first}")
+    return FAILED, ExpressionError(f"the evaluation failed: {type(err).__name__}: {first_line(err)[:300]}")
 
 
 class _Worker:
