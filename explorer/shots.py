@@ -190,8 +190,8 @@ def read_list(path: str | os.PathLike) -> list[tuple[str, Shot]]:
     >>> import tempfile
     >>> listing = Path(tempfile.mkdtemp()) / "shots.txt"
     >>> _ = listing.write_text("# figures\\ncurl  'jacobian?jac_tab=Curl'  --width 1200\\n")
-    >>> read_list(listing)
-    [('curl', Shot(view='jacobian?jac_tab=Curl', width=1200, height=1000, full_page=False, sidebar=False, scale=1.0, clicks=()))]
+    >>> [(name, shot.view, shot.width) for name, shot in read_list(listing)]
+    [('curl', 'jacobian?jac_tab=Curl', 1200)]
     """
     parser = _LineParser(prog="a line", add_help=False)
     parser.add_argument("name")
@@ -302,7 +302,8 @@ class Camera:
                 self._app = local_app.start(log=self.log)
                 self.base = self._app.url
             self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *SHOT_ARGS])
+            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM,
+                                                             args=[*CHROMIUM_ARGS, *SHOT_ARGS])
         except local_app.AppDidNotStart as err:
             self.__exit__(None, None, None)
             raise ShotError(str(err).splitlines()[0]) from None
