@@ -224,7 +224,7 @@ _STYLE = """
 * { scrollbar-width: none !important; }
 [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
 [data-testid="stStatusWidget"], [data-testid="stSkipToContent"] { display: none !important; }
-[data-testid="stMainBlockContainer"] { padding-top: 2rem !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 2rem !important; padding-bottom: 2rem !important; }
 [class*="st-key-%(prefix)s"] { position: relative !important; }
 [class*="st-key-%(prefix)s"] > * { visibility: hidden !important; }
 [class*="st-key-%(prefix)s"]::after {
