@@ -80,7 +80,7 @@ class Shot:
 
     ``view`` is a page path with its query string, as the app's URLs carry
     it; ``width`` × ``height`` the browser's window in CSS pixels; with
-    ``full_page`` the window grows to the page's whole height; ``scale`` is
+    ``full_page`` the window takes the height of the page's content; ``scale`` is
     the device scale factor (2 for a sharper, four-times-larger PNG);
     ``clicks`` are labels of buttons pressed in turn once the page has
     settled (a demo's *Start*), each followed by settling again.
@@ -163,7 +163,8 @@ def add_shot_options(parser: argparse.ArgumentParser) -> None:
                         help=f"the window's width in CSS pixels (default {Shot.width})")
     parser.add_argument("--height", type=int, default=Shot.height,
                         help=f"the window's height (default {Shot.height}); see --full-page")
-    parser.add_argument("--full-page", action="store_true", help="the page's whole height, not just the window")
+    parser.add_argument("--full-page", action="store_true",
+                        help="the page's whole content, however tall, instead of the window's height")
     parser.add_argument("--sidebar", action="store_true", help="keep the sidebar (hidden by default)")
     parser.add_argument("--scale", type=float, default=Shot.scale,
                         help="device pixels per CSS pixel (default 1; 2 for a sharper figure)")
@@ -267,9 +268,13 @@ _SETTLED = """() => {
   for (const doc of docs) if (doc.fonts.status !== "loaded") return "fonts to load";
   return true;
 }"""
+# Where the page's content ends, in CSS pixels from the top of the page (Streamlit scrolls inside its main
+# element, which is never shorter than the window: its own height says nothing of the content's).
 _CONTENT_HEIGHT = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
-  return Math.ceil(Math.max(main ? main.scrollHeight : 0, document.documentElement.scrollHeight));
+  const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+  if (!main || !block) return document.documentElement.scrollHeight;
+  return Math.ceil(block.getBoundingClientRect().bottom + main.scrollTop);
 }"""
 
 
@@ -347,7 +352,7 @@ class Camera:
             for label in shot.clicks:
                 self._click(page, label, deadline)
             if shot.full_page:
-                self._grow(page, shot, deadline)
+                self._fit(page, shot, deadline)
             png = self._steady_capture(page, deadline)
         finally:
             context.close()
@@ -387,12 +392,12 @@ class Camera:
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
         self._settle(page, deadline)
 
-    def _grow(self, page: Any, shot: Shot, deadline: float) -> None:
-        """Make the window as tall as the page's content (Streamlit scrolls inside its main element, so the
-        browser's own full-page capture would stop at the window)."""
+    def _fit(self, page: Any, shot: Shot, deadline: float) -> None:
+        """Make the window exactly as tall as the page's content, taller or shorter (Streamlit scrolls inside
+        its main element, so the browser's own full-page capture would stop at the window)."""
         for _ in range(4):  # charts that stretch may change the height once more
-            height = page.evaluate(_CONTENT_HEIGHT)
-            if height <= page.viewport_size["height"]:
+            height = max(200, page.evaluate(_CONTENT_HEIGHT))
+            if height == page.viewport_size["height"]:
                 return
             if shot.width * height * shot.scale ** 2 > _MOST_PIXELS:
                 raise ShotError(f"{page.url}: the page is {height} px tall, too tall for a figure")
