@@ -200,7 +200,11 @@ def read_list(path: str | os.PathLike) -> list[tuple[str, Shot]]:
     add_shot_options(parser)
     figures: list[tuple[str, Shot]] = []
     names: set[str] = set()
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
+    for number, line in enumerate(lines, 1):
         try:
             words = shlex.split(line, comments=True)
             if not words:

@@ -1,0 +1,66 @@
+"""``python -m explorer shot`` against the real app: the same pixels twice, and the docs' figures current.
+
+The figures of docs/screenshots/ are made by ``make docs`` (docs/shots.txt); here one of them is taken
+again, by the command line with a server of its own (so its timings are measured anew), and compared
+with the committed one. The comparison: with the Chromium that took the committed figure (its version
+is in the PNG), the pixels must be equal, as two shots of a view always are. With another Chromium,
+the same page may come out with text and edges antialiased a little differently, so the figure must
+have the same size (the layout is the same) and differ by more than a faint shade in at most 0.2 % of
+its pixels: a page that changed moves whole blocks and differs in far more. Run ``make docs`` when it
+fails.
+"""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from explorer.shots import Camera, Shot, png_text
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURE = "jacobian"  # measured timings and a heat map: what could change between two servers
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+
+
+def shot(*args: str, timeout: float = 400) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "explorer", "shot", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_the_same_view_gives_the_same_pixels_twice(app_url):
+    views = (Shot("higher-order", full_page=True),  # graph frames, a chart, a table
+             Shot("jacobian?jac_tab=Divergence%20%26%20Laplacian&div_timing=true", width=1200))  # timings
+    with Camera(app_url) as camera:
+        for view in views:
+            first, second = camera.take(view), camera.take(view)
+            assert first == second, f"{view.view}: two shots differ"
+            assert png_text(first)["Source"] == view.view
+    assert pixels(first).shape == (1000, 1200, 3)
+
+
+def test_a_figure_of_the_docs_is_what_make_docs_takes_today(tmp_path):
+    result = shot("--list", "docs/shots.txt", "--out-dir", str(tmp_path), "--only", FIGURE)
+    assert result.returncode == 0, result.stderr
+    committed = (ROOT / "docs" / "screenshots" / f"{FIGURE}.png").read_bytes()
+    taken = (tmp_path / f"{FIGURE}.png").read_bytes()
+    ours, theirs = pixels(taken), pixels(committed)
+    assert ours.shape == theirs.shape, "the page's layout changed: run make docs"
+    if png_text(taken)["Software"] == png_text(committed)["Software"]:  # the same Chromium
+        assert np.array_equal(ours, theirs), "the figure is not current: run make docs"
+    else:
+        changed = (np.abs(ours - theirs).max(axis=2) > 32).mean()
+        assert changed <= 0.002, f"{changed:.2%} of the pixels changed: run make docs"
+
+
+def test_a_view_of_no_page_fails_with_one_line(app_url, tmp_path):
+    result = shot("no-such-page", "-o", str(tmp_path / "x.png"), "--url", app_url, "--timeout", "60", timeout=200)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "the app has no such page" in result.stderr, result.stderr
+    assert not (tmp_path / "x.png").exists()
