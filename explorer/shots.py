@@ -29,6 +29,7 @@ Debian's ``/usr/bin/chromium``, or ``EXPLORER_CHROMIUM``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -339,8 +340,16 @@ class Camera:
 
     def take(self, shot: Shot) -> bytes:
         """The PNG of ``shot``, once its page has settled; ShotError if it does not within the timeout."""
+        from playwright.sync_api import Error as PlaywrightError
+
         if self._browser is None:
             raise RuntimeError("Camera.take() outside its with block")
+        try:
+            return self._take(shot)
+        except PlaywrightError as err:  # a server that does not answer, a page that crashed: one line
+            raise ShotError(f"{shot.view}: {str(err).strip().splitlines()[0]}") from None
+
+    def _take(self, shot: Shot) -> bytes:
         context = self._browser.new_context(
             viewport={"width": shot.width, "height": shot.height}, device_scale_factor=shot.scale,
             color_scheme="light", reduced_motion="reduce", locale="en-US", timezone_id="UTC")
@@ -349,7 +358,7 @@ class Camera:
             page.set_default_timeout(self.timeout * 1000)
             css = _STYLE + ("" if shot.sidebar else _NO_SIDEBAR)
             # An init script runs in every document the page opens, iframes included, before its own scripts.
-            context.add_init_script(f"({_INJECT})({css!r})")
+            context.add_init_script(f"({_INJECT})({json.dumps(css)})")
             deadline = time.monotonic() + self.timeout
             page.goto(shot.url(self.base), wait_until="domcontentloaded")
             self._settle(page, deadline)
