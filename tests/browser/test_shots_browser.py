@@ -1,13 +1,15 @@
 """``python -m explorer shot`` against the real app: the same pixels twice, and the docs' figures current.
 
 The figures of docs/screenshots/ are made by ``make docs`` (docs/shots.txt); here one of them is taken
-again, by the command line with a server of its own (so its timings are measured anew), and compared
-with the committed one. The comparison: with the Chromium that took the committed figure (its version
-is in the PNG), the pixels must be equal, as two shots of a view always are. With another Chromium,
-the same page may come out with text and edges antialiased a little differently, so the figure must
-have the same size (the layout is the same) and differ by more than a faint shade in at most 0.2 % of
-its pixels: a page that changed moves whole blocks and differs in far more. Run ``make docs`` when it
-fails.
+again, by the command line with a server and a browser of its own (so its timings are measured anew),
+and compared with the committed one. Two shots of a view in one browser are the same bytes. Between two
+browser processes of the same Chromium (its version is in the PNG), we have seen the antialiased edge
+of a rounded corner come out a few levels of grey apart, in 2 pixels of one figure out of thirty; so
+with the same Chromium no pixel may differ by more than a faint shade (16 levels) and at most 0.01 % may
+differ at all: a changed digit alone changes dozens of pixels by far more. With another Chromium, text
+and edges may be antialiased differently throughout, so the figure must have the same size (the same
+layout) and at most 0.2 % of its pixels may differ by more than 32 levels: a page that changed moves
+whole blocks and differs in far more. Run ``make docs`` when it fails.
 """
 from __future__ import annotations
 
@@ -54,10 +56,12 @@ def test_a_figure_of_the_docs_is_what_make_docs_takes_today(tmp_path):
     taken = (tmp_path / f"{FIGURE}.png").read_bytes()
     ours, theirs = pixels(taken), pixels(committed)
     assert ours.shape == theirs.shape, "the page's layout changed: run make docs"
+    difference = np.abs(ours - theirs).max(axis=2)
     if png_text(taken)["Software"] == png_text(committed)["Software"]:  # the same Chromium
-        assert np.array_equal(ours, theirs), "the figure is not current: run make docs"
+        assert difference.max() <= 16 and (difference > 0).mean() <= 0.0001, \
+            f"{(difference > 0).sum()} pixels changed, by up to {difference.max()}: run make docs"
     else:
-        changed = (np.abs(ours - theirs).max(axis=2) > 32).mean()
+        changed = (difference > 32).mean()
         assert changed <= 0.002, f"{changed:.2%} of the pixels changed: run make docs"
 
 
