@@ -9,7 +9,8 @@ Examples:
 
 VIEW is a page path and its query string, as the app's URLs carry them
 (what follows http://localhost:8501/): the whole state of a page is in its
-URL. Each VIEW is followed by its -o FILE; several views in one call share
+URL. The explorer is the app's root, "?mode=...", also written
+"explore?mode=...". Each VIEW is followed by its -o FILE; several views in one call share
 one server and one browser. --list reads a file of views instead, one
 "NAME VIEW [OPTIONS]" a line (shell quoting, # comments), and writes
 OUT_DIR/NAME.png for each; the options of a line are those below (--width
