@@ -1,10 +1,12 @@
 # The two set-up commands of the README:
 #   make app    installs what the app needs and starts it (streamlit run app.py)
 #   make test   installs what the tests need and runs the whole suite
+# and for authors of docs:
+#   make docs   takes every figure of docs/shots.txt into docs/screenshots/ (ONLY=name: that one)
 PYTHON ?= python3
 PORT ?= 8501
 
-.PHONY: app test install install-dev system-packages bench
+.PHONY: app test docs install install-dev system-packages bench
 
 # Graphviz's `dot` renders exports; Chromium drives the browser tests; nginx fronts the replicas of
 # deploy/ (a test goes through it). Installed from Debian when missing and we are root (CI is);
@@ -34,6 +36,11 @@ app: install
 
 test: install-dev
 	$(PYTHON) -m pytest
+
+# One server and one browser for every figure (python -m explorer shot --help); Playwright and Chromium come
+# with the test dependencies.
+docs: install-dev
+	$(PYTHON) -m explorer shot --list docs/shots.txt --out-dir docs/screenshots $(if $(ONLY),--only $(ONLY))
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done

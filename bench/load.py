@@ -37,7 +37,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,11 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as `python bench/load.py`
+
+from explorer import local_app  # noqa: E402
+from explorer.local_app import free_port, wait_healthy  # noqa: E402  (bench/app_latency.py imports them from here)
+
 REQUEST_TIMEOUT = 30.0  # seconds a request may take before it counts as an error
 
 
@@ -357,45 +361,11 @@ async def abusive(url: str, number: int, seconds: float, tally: Tally, cookie=No
 # ---------------------------------------------------------------------------
 # The server under test, and its memory.
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
-                if r.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    raise RuntimeError(f"the server at {url} did not become healthy")
-
-
 @contextlib.contextmanager
 def served(extra: tuple[str, ...] = ()):
-    """``streamlit run app.py`` on a free port of 127.0.0.1, with the project's config; yields (url, pid)."""
-    port = free_port()
-    log = open(Path(tempfile.gettempdir()) / f"load_server_{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.address", "127.0.0.1", *extra],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """``streamlit run app.py`` on a free port of 127.0.0.1 (``explorer.local_app``); yields (url, pid)."""
+    with local_app.running(*extra) as app:
+        yield app.url, app.process.pid
 
 
 @contextlib.contextmanager

@@ -25,8 +25,20 @@ class _UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    intermixed = False  # a subcommand whose positionals may stand between its options (INTERMIXED)
+
     def error(self, message: str) -> None:  # type: ignore[override]
         raise _UsageError(f"{self.prog}: {message}")
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if not self.intermixed:
+            return super().parse_known_args(args, namespace)
+        # argparse's intermixed parsing calls parse_known_args twice itself: plain parsing for those calls.
+        self.intermixed = False
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self.intermixed = True
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, *, source_required: bool = True) -> None:
@@ -79,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(command)
+        command.intermixed = getattr(module, "INTERMIXED", False)
         command.set_defaults(run=module.run)
     return parser
 

@@ -10,6 +10,7 @@ from explorer.compare import STEPS, optimal_step
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
+from explorer.ui.widgets import measured
 
 MAX_FORMULAS = 12
 COSTS = {
@@ -45,10 +46,13 @@ def _table(r) -> None:
                 ", ".join(f"{v:.6g}" for v in e.value.reshape(-1).tolist()[:8])
                 + (" …" if e.value.numel() > 8 else ""),
                 f"error vs {r.reference}": "n/a" if e.error is None else f"{e.error:.2e}",
-                "ms": None if e.seconds is None else round(e.seconds * 1e3, 4),
                 "cost": COSTS[method],
             })
     st.dataframe(rows, hide_index=True, key="cmp_table")
+    # A method computes every input's gradient at once: one time per method.
+    times = {method: next(iter(by_input.values())).seconds for method, by_input in r.methods.items() if by_input}
+    measured("cmp_ms").caption("Time, every input at once: " + " · ".join(
+        f"{method.replace('_', ' ')} {s * 1e3:.3g} ms" for method, s in times.items() if s is not None))
 
 
 def _v_plot(r) -> None:

@@ -12,6 +12,7 @@ import streamlit as st
 from explorer.inputs import DTYPES
 from explorer.ui.charts import heat_map, lines
 from explorer.ui.lab import function_and_inputs, run
+from explorer.ui.widgets import measured
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
 SIZES = (10, 30, 100, 300, 1000)
@@ -72,10 +73,10 @@ def _jacobian_result(result) -> None:
     cols = st.columns(4)
     cols[0].metric("outputs m", f"{result.outputs:,}", help="backward passes reverse mode takes")
     cols[1].metric("inputs n", f"{result.inputs:,}", help="forward passes forward mode takes")
-    cols[2].metric("reverse mode", f"{result.seconds['reverse'] * 1e3:.3f} ms")
+    measured("jac_reverse", cols[2]).metric("reverse mode", f"{result.seconds['reverse'] * 1e3:.3f} ms")
     if "forward" in result.seconds:
-        cols[3].metric("forward mode", f"{result.seconds['forward'] * 1e3:.3f} ms",
-                       help=f"largest difference from reverse mode: {result.difference:.2g}")
+        measured("jac_forward", cols[3]).metric("forward mode", f"{result.seconds['forward'] * 1e3:.3f} ms",
+                                                help=f"largest difference from reverse: {result.difference:.2g}")
     else:
         cols[3].metric("forward mode", "n/a", help=result.forward_refusal)
     st.caption("Reverse mode by `torch.func.jacrev`, forward mode by `torch.func.jacfwd`, their passes batched "
@@ -140,11 +141,11 @@ def _divergence_result(result) -> None:
     what = "∇²f" if result.laplacian else "∇·g"
     n = result.jacobian.shape[0] if result.jacobian is not None else 0
     st.dataframe([
-        {"way": "(Jᵀ·1)·1, one backward(ones)", what: result.with_ones, "backward passes": 1,
-         "ms": round(result.seconds_ones * 1e3, 4)},
-        {"way": "trace(J·I), rows of the identity", what: result.with_identity, "backward passes": n,
-         "ms": round(result.seconds_identity * 1e3, 4)},
+        {"way": "(Jᵀ·1)·1, one backward(ones)", what: result.with_ones, "backward passes": 1},
+        {"way": "trace(J·I), rows of the identity", what: result.with_identity, "backward passes": n},
     ], hide_index=True, key="div_table")
+    measured("div_ms").caption(f"Time: {result.seconds_ones * 1e3:.4g} ms with one backward(ones), "
+                               f"{result.seconds_identity * 1e3:.4g} ms with the identity.")
     if result.diagonal:
         st.success(result.verdict, icon=":material/check_circle:")
     else:
@@ -162,10 +163,10 @@ def _timing_plot(timings) -> None:
                        "works for any n).")
         return
     n = [t.n for t in ran]
-    st.vega_lite_chart(*lines({"v = ones (1 pass)": (n, [t.seconds_ones * 1e3 for t in ran]),
-                               "identity (n passes, batched)": (n, [t.seconds_identity * 1e3 for t in ran])},
-                              "time as n grows (x = rand(n))", "n", "milliseconds", log_x=True, log_y=True,
-                              points=True), key="div_timing", width="stretch")
+    chart = lines({"v = ones (1 pass)": (n, [t.seconds_ones * 1e3 for t in ran]),
+                   "identity (n passes, batched)": (n, [t.seconds_identity * 1e3 for t in ran])},
+                  "time as n grows (x = rand(n))", "n", "milliseconds", log_x=True, log_y=True, points=True)
+    measured("div_timing_chart").vega_lite_chart(*chart, key="div_timing", width="stretch")
     wrong = [t.n for t in ran if not t.agree]
     st.caption("The identity costs n backward passes (and an n × n Jacobian), the ones-trick one. "
                + (f"The two ways disagree at n = {', '.join(map(str, wrong))}: J is not diagonal there."

@@ -22,6 +22,7 @@ from explorer.expression import ExpressionError
 from explorer.hosting import BUDGETS
 from explorer.sandbox import Unavailable
 from explorer.ui import runner
+from explorer.ui.widgets import measured
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
@@ -127,7 +128,7 @@ def _gradient_panel(data: tuple, exaggeration: float) -> None:
     result = runner.result(random_checks, *data, (1.0, float(exaggeration)), lane="heavy", timeout=RUN_SECONDS)
     if result is None:
         return
-    st.caption(f"P by the perplexity search in {result['p_seconds']:.2f} s.")
+    measured("tsne_p_seconds").caption(f"P by the perplexity search in {result['p_seconds']:.2f} s.")
     for col, (alpha, check) in zip(st.columns(2), result["checks"].items()):
         with col:
             st.markdown(f"**α = {alpha:g}** ({'plain KL' if alpha == 1 else 'early exaggeration'})")
@@ -192,10 +193,10 @@ def _comparison(data: tuple, n_points: int, labels: np.ndarray, ours: dict, seed
     left.table({"": ["explorer (exact)", f"scikit-learn ({method})"],
                 "KL on the same exact P": [f"{ours['kl']:.4f}", f"{theirs['kl']:.4f}"],
                 "trustworthiness(10)": [f"{ours['trustworthiness']:.4f}", f"{theirs['trustworthiness']:.4f}"],
-                "iterations": [ours["iteration"], theirs["iterations"]],
-                "seconds": [f"{ours['seconds']:.2f}", f"{theirs['seconds']:.2f}"]})
-    left.caption("Seconds from the data to the embedding: ours are the perplexity search and the "
-                 "optimisation (not the live drawing), scikit-learn's its fit_transform.")
+                "iterations": [ours["iteration"], theirs["iterations"]]})
+    measured("tsne_sk_seconds", left).caption(
+        f"Seconds from the data to the embedding: ours {ours['seconds']:.2f} (the perplexity search and the "
+        f"optimisation, not the live drawing), scikit-learn's {theirs['seconds']:.2f} (its fit_transform).")
     right.vega_lite_chart(*_embedding_chart(theirs["Y"], labels, f"scikit-learn ({method})", height=380),
                           width="stretch")
 
@@ -239,11 +240,12 @@ def render() -> None:
     scored = state.get("score")
     if scored is not None:
         st.markdown(f"Ours ({ended}): exact KL(P‖Q) **{scored['kl']:.4f}**, trustworthiness(10) "
-                    f"**{scored['trustworthiness']:.4f}**, {last.seconds:.2f} s of computing for {last.iteration} "
-                    f"iterations on {state['device']}. ▶ replay plays the saved snapshots.")
+                    f"**{scored['trustworthiness']:.4f}** after {last.iteration} iterations on {state['device']}. "
+                    "▶ replay plays the saved snapshots.")
     else:
-        st.markdown(f"Ours ({ended}): {last.iteration} iterations in {last.seconds:.2f} s on {state['device']}; "
+        st.markdown(f"Ours ({ended}): {last.iteration} iterations on {state['device']}; "
                     "a stopped run is not scored. ▶ replay plays the saved snapshots.")
+    measured("tsne_seconds").caption(f"{last.seconds:.2f} s of computing (the live drawing not counted).")
     if st.button("Check the gradient along this run", key="tsne_check_run",
                  help="autograd against equation 5 at the first and last snapshot of each phase, float64"):
         _checks_along(data, history)

@@ -9,6 +9,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
 - :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
 - :func:`pan_zoom_html` ``(svg, *, focus=None) -> str`` (plain text, no Streamlit call)
+- :func:`measured` ``(key, where=None) -> container`` for a timing (a figure blanks it)
 
 Every widget keeps its value under a fixed session-state key that is bound to
 the URL's query string (``bind="query-params"``), so that a link reproduces
@@ -28,6 +29,7 @@ import streamlit as st
 from explorer.device import device_choices
 from explorer.expression import ExpressionError
 from explorer.inputs import DTYPES
+from explorer.shots import MEASURED_PREFIX
 from explorer.views import DRAWING_TIMEOUT
 
 
@@ -320,3 +322,18 @@ def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", heigh
                             icon=":material/download:", key=f"{key}_png", on_click="ignore")
     dot_col.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
                             icon=":material/download:", key=f"{key}_dot", on_click="ignore")
+
+
+# ---------------------------------------------------------------------------
+# What a page measures live.
+
+def measured(key: str, where=None):
+    """A container for what changes from one run to the next though nothing was asked differently: a
+    timing. ``measured("jac_reverse", cols[2]).metric("reverse mode", "0.412 ms")``.
+
+    Its key starts with ``measured_``, which Streamlit writes into the container's class
+    (``st-key-measured_jac_reverse``): a figure made by ``python -m explorer shot`` shows a placeholder of
+    the same size in its place, so the same view gives the same picture. Keep timings out of tables
+    (``st.dataframe`` draws on a canvas, which no stylesheet reaches) and put them in one of these.
+    """
+    return (where or st).container(key=f"{MEASURED_PREFIX}{key}")

@@ -1,24 +1,20 @@
 """Browser tests: drive the real app (``app_url``, from tests/conftest.py) in Chromium.
 
 Chromium is Debian's (``/usr/bin/chromium``); Playwright's own browser download
-does not work on these machines. Screenshots land in ``docs/screenshots/``
-(the README shows them).
+does not work on these machines. The tests' screenshots are artifacts of the
+run, in ``build/screenshots/`` (git-ignored); the figures of the docs are
+made by ``make docs`` (``python -m explorer shot``), never by a test.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from explorer.shots import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-    "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run",
-]
+SCREENSHOTS = ROOT / "build" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +24,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield b
         b.close()
 
@@ -45,7 +41,7 @@ def page(browser):
 
 @pytest.fixture
 def screenshot(page):
-    """``screenshot("name")`` saves ``docs/screenshots/name.png`` of the current page
+    """``screenshot("name")`` saves ``build/screenshots/name.png`` of the current page
     (``locator=`` an element of it instead; other keywords go to Playwright's ``screenshot``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 

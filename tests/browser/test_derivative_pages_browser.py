@@ -1,6 +1,6 @@
 """The derivative-lab pages in a real browser: each draws its plots with the seeds' numbers.
 
-Screenshots (docs/screenshots/): jacobian, higher_order, four_ways, mechanics.
+Screenshots (build/screenshots/): jacobian, higher_order, four_ways, mechanics.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Load, type a function, see the graph, step through backward, an error, a URL
 round trip, a download, pan and zoom. The screenshots land in
-docs/screenshots/ (explorer, graph, node_table, step, vjp, error).
+build/screenshots/ (explorer, graph, node_table, step, vjp, error).
 """
 from __future__ import annotations
 
