@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -37,11 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import free_port, served, wait_healthy  # noqa: E402
+from bench.load import served  # noqa: E402
+from explorer.local_app import free_port, wait_healthy  # noqa: E402
+from explorer.shots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 GOALS = {"explore": 1.5}  # times the reference; every other page: 2
 CHART = '[data-testid="stVegaLiteChart"] svg.marks'
 
@@ -151,7 +149,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         ref_proc, ref_url = reference_server(Path(folder))
         try:
             visit(browser, REFERENCE, ref_url, 0)  # the reference server's own first run

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as `python bench/load.py`
 
 from explorer import local_app  # noqa: E402
-from explorer.local_app import free_port, wait_healthy  # noqa: E402  (bench/app_latency.py imports them from here)
+from explorer.local_app import free_port, wait_healthy  # noqa: E402
 
 REQUEST_TIMEOUT = 30.0  # seconds a request may take before it counts as an error
 

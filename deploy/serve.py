@@ -20,14 +20,17 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer import local_app  # noqa: E402
+from explorer.local_app import free_port  # noqa: E402
+
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 
 
@@ -38,12 +41,6 @@ def nginx_config(listen: str, servers: list[str], run: Path, access_log: str = "
     for key, value in {"listen": listen, "servers": lines, "run": str(run), "access_log": access_log}.items():
         text = text.replace("{" + key + "}", value)
     return text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_replicas(ports: list[int], address: str, log_dir: Path, share: float) -> list[subprocess.Popen]:
@@ -61,16 +58,11 @@ def start_replicas(ports: list[int], address: str, log_dir: Path, share: float) 
     return procs
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as r:
-                if r.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} did not become healthy (see the logs in the run folder)")
+def wait_healthy(url: str, proc: subprocess.Popen) -> None:
+    try:
+        local_app.wait_healthy(url, proc, timeout=local_app.START_TIMEOUT)
+    except RuntimeError:
+        raise SystemExit(f"{url} did not become healthy (see the logs in the run folder)") from None
 
 
 def start_nginx(config: str, run: Path) -> subprocess.Popen:
