@@ -7,6 +7,7 @@ visitor who leaves mid-run leaves no work behind.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import urllib.parse
 
 import pytest
@@ -14,19 +15,26 @@ import pytest
 from bench import load
 
 
+def run(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright (sync API) keeps an event loop
+    running in this one for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_five_visitors_for_ten_seconds_get_only_right_answers(app_url):
-    calm, _ = asyncio.run(load.load(app_url, 5, 0, 10.0, 2.0))
+    calm, _ = run(load.load(app_url, 5, 0, 10.0, 2.0))
     assert len(calm.seconds) >= 20  # about 5 visitors x 5 requests
     assert calm.errors == [] and calm.wrong == []
 
 
 def test_new_visitors_each_in_a_new_session_get_right_answers(app_url):
-    calm, _ = asyncio.run(load.load(app_url, 3, 0, 6.0, 2.0, fresh=True))
+    calm, _ = run(load.load(app_url, 3, 0, 6.0, 2.0, fresh=True))
     assert calm.seconds and calm.errors == [] and calm.wrong == []
 
 
 def test_abusive_input_is_refused_and_ordinary_visitors_are_served(app_url):
-    calm, rough = asyncio.run(load.load(app_url, 3, 1, 12.0, 2.0))
+    calm, rough = run(load.load(app_url, 3, 1, 12.0, 2.0))
     assert calm.errors == [] and calm.wrong == []
     assert rough.refusals >= 1 and rough.errors == []
 
@@ -38,10 +46,10 @@ def test_each_blow_up_is_refused_with_a_message(app_url):
             return await v.run(query=query, page="")
 
     for source in load.ABUSIVE_FUNCTIONS:
-        run = asyncio.run(visit(source))
-        assert run.status == "finished", source
-        assert run.errors(), source  # a refusal on the page, never a crash or a hang
-        assert not any("Traceback" in e or "Exception" in e for e in run.errors()), (source, run.errors())
+        page = run(visit(source))
+        assert page.status == "finished", source
+        assert page.errors(), source  # a refusal on the page, never a crash or a hang
+        assert not any("Traceback" in e or "Exception" in e for e in page.errors()), (source, page.errors())
 
 
 def _sandbox(app_url: str) -> dict:
@@ -76,7 +84,7 @@ def test_a_visitor_who_leaves_mid_run_leaves_no_work_behind(app_url, leaving):
                 await v.run(query=load.explorer_query("x**2"), page="", wait=False)
             await asyncio.sleep(0.5)
 
-    asyncio.run(start_and_leave())
+    run(start_and_leave())
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and heavy_busy():
         time.sleep(0.2)
