@@ -55,7 +55,6 @@ import functools
 import heapq
 import itertools
 import math
-from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -460,7 +459,7 @@ class LiveGraph:
         sends = []
         for i, (nxt, slot) in enumerate(self.nexts[node_id]):
             target = None if nxt is None else self.ids[nxt]
-            if target is not None and self._into[target, slot] == 1 and self.received[target] is not None:
+            if target is not None and self.received[target] is not None and self._edges_into(target, slot) == 1:
                 sends.append(self.received[target][slot])   # the only edge in: the tensor the engine moved on
             elif raw is None or i >= len(raw):
                 sends.append(None)
@@ -513,13 +512,11 @@ class LiveGraph:
         return [0 if nxt is None else math.prod(self.metadata[self.ids[nxt]][slot].shape)
                 for nxt, slot in self.nexts[node_id]]
 
-    @functools.cached_property
-    def _into(self) -> Counter:
-        """How many edges lead into each ``(node id, output slot)``."""
-        ids = self.ids
-        into = Counter((ids[nxt], slot) for edges in self.nexts for nxt, slot in edges if nxt is not None)
-        into.update(self.roots)   # an output's buffer starts with its v
-        return into
+    def _edges_into(self, node_id: int, slot: int) -> int:
+        """How many edges lead into output ``slot`` of node ``node_id`` (an output's v is one)."""
+        fn = self.order[node_id]
+        return self.roots.count((node_id, slot)) + sum(
+            1 for c in set(self.consumers[node_id]) for nxt, nr in self.nexts[c] if nxt is fn and nr == slot)
 
     def _call(self, node_id: int, grads: tuple) -> tuple | None:
         """The node's own backward applied to ``grads``, before the engine's broadcast sums (kept: the
