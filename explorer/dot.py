@@ -354,20 +354,24 @@ def _grow(keep: set[int], weight: list[int], first: list[int], before, after, bu
 def _pattern(graph: Graph, blocks: list[list[int]], group: list[int]) -> str:
     """What a collapsed run holds: its repeating block, or its commonest operations."""
     by_id = graph.by_id
-    signatures = [tuple(by_id[n].op for n in block) if len(block) > 1 else (by_id[block[0]].op,)
-                  for block in blocks]
+    # A block's operations; a block of one node (most of them) is just its operation's name.
+    signatures = [by_id[block[0]].op if len(block) == 1 else tuple(by_id[n].op for n in block) for block in blocks]
+
+    def ops_of(signatures) -> list[str]:
+        return [op for signature in signatures for op in ((signature,) if isinstance(signature, str) else signature)]
+
     spine = sum(len(block) for block in blocks)
     text = f"… {len(group):,} nodes collapsed: {spine:,} in a chain of blocks"
     for period in range(1, min(12, len(signatures) // 2) + 1):
         if signatures[period:] == signatures[:-period]:
-            ops = [op for signature in signatures[:period] for op in signature]
+            ops = ops_of(signatures[:period])
             shown = " → ".join(ops[:6]) + (" → …" if len(ops) > 6 else "")
             text += f"\n[{shown}] ×{len(signatures) // period:,}"
             if len(signatures) % period:
                 text += f" and {len(signatures) % period} more block{'s' if len(signatures) % period > 1 else ''}"
             break
     else:
-        counts = Counter(op for signature in signatures for op in signature)
+        counts = Counter(ops_of(signatures))
         text += "\n" + ", ".join(f"{op} ×{k:,}" for op, k in counts.most_common(3)) + (", …" if len(counts) > 3 else "")
     if len(group) > spine:   # ties in the order the operations first appear in the group
         on_spine = {n for block in blocks for n in block}

@@ -51,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import math
 import re
 import warnings
 import weakref
@@ -58,7 +59,6 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
 
 import torch
-from torch._utils import _flatten_dense_tensors
 from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
@@ -214,14 +214,17 @@ class Graph:
     def grad_sizes(self) -> dict[int, float | None]:
         """The largest |entry| of the gradient each node received (None where it received none)."""
         where: dict[int, list[int | None]] = {}
+        index: dict[int, int] = {}   # a tensor passed on unchanged (sums, views) is one gradient of several nodes
         tensors: list[torch.Tensor] = []
         for n in self.nodes:
             where[n.id] = []
             for g in [n.grad] if n.grad is not None else n.received:
                 if g is not None:
-                    where[n.id].append(len(tensors) if g.numel() else None)
-                    if g.numel():
+                    k = index.get(id(g))
+                    if k is None and g.numel():
+                        k = index[id(g)] = len(tensors)
                         tensors.append(g)
+                    where[n.id].append(k)
         largest = _largest_magnitudes(tensors)
         return {node_id: max((0.0 if k is None else largest[k] for k in ks), default=None)
                 for node_id, ks in where.items()}
@@ -419,17 +422,28 @@ def longest_path(nodes: Sequence[Node]) -> int:
 
 
 def _largest_magnitudes(tensors: list[torch.Tensor]) -> list[float]:
-    """``max |t|`` of each tensor (none empty), in one reduction per dtype: NaN where a tensor holds one."""
+    """``max |t|`` of each tensor (none empty), NaN where a tensor holds one: one reduction over all the
+    tensors of a shape (``cat`` along the first dimension, then the maximum of each tensor's segment),
+    not twenty thousand small ones. Concatenating promotes dtypes exactly, so the maxima are the same."""
     out = [0.0] * len(tensors)
-    groups: dict[tuple, list[int]] = {}
+    groups: dict = {}
     for k, t in enumerate(tensors):
-        groups.setdefault((t.dtype, t.device), []).append(k)
-    for members in groups.values():
-        with torch.no_grad():
-            flat = _flatten_dense_tensors([tensors[k] for k in members]).abs()
-        lengths = torch.tensor([tensors[k].numel() for k in members], device=flat.device)
-        for k, v in zip(members, torch.segment_reduce(flat, "max", lengths=lengths).tolist()):
-            out[k] = v
+        shape = t.shape
+        groups.setdefault(shape[1:] if shape else None, []).append(k)
+    with torch.no_grad():
+        for trailing, members in groups.items():
+            group = [tensors[k] for k in members]
+            try:
+                if trailing is None:   # numbers: one each
+                    largest = torch.stack(group).abs()
+                else:
+                    flat = torch.cat(group).abs().reshape(-1)
+                    lengths = torch.tensor([t.shape[0] for t in group]) * math.prod(trailing)
+                    largest = torch.segment_reduce(flat, "max", lengths=lengths)
+            except RuntimeError:   # tensors on several devices
+                largest = torch.stack([t.abs().max().cpu() for t in group])
+            for k, v in zip(members, largest.tolist()):
+                out[k] = v
     return out
 
 
@@ -496,14 +510,14 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
     named = {**(labels or {}), **leaves}
     names, produced = _names(outputs, root_edges, ids, named, values or {})
     targets = _targets(found, leaves, names, produced)
-    metadata = [live.output_metadata(fn) for fn in found.order]
+    metadata = found.metadata
     torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, len(found.order), found.levels)
 
     # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors.
     pairs = [(o, g.clone()) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    ran = live.run_backward(found, metadata, [o for o, _ in pairs], [g for _, g in pairs], targets, create_graph)
+    ran = live.run_backward(found, [o for o, _ in pairs], [g for _, g in pairs], targets, create_graph)
     output_ids = {ids[e.node] for e in root_edges if e is not None}
-    nodes = _nodes(found, names, produced, metadata, output_ids, ran)
+    nodes = _nodes(found, names, produced, output_ids, ran)
     _name_constants(found.order, nodes, named, values)
     grad_by_name: dict[str, torch.Tensor] = {}
     leaf_ids: dict[str, int] = {}
@@ -528,7 +542,7 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
                   grads=dict(zip(names_first, live.on_cpu([grad_by_name[k] for k in names_first]))),
                   outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
                   leaves=leaf_ids, gradients_kept=ran.kept, torchviz_dot=torchviz_dot, derivative=derivative)
-    details = live.LiveGraph(found, metadata, ran, [n.consumers for n in nodes],
+    details = live.LiveGraph(found, ran, [n.consumers for n in nodes],
                              roots=[(ids[e.node], e.output_nr) for e in root_edges if e is not None])
     graph._live = details
     for node in nodes:
@@ -616,15 +630,14 @@ def _targets(found: live.Walk, leaves: Mapping, names: dict, produced: dict) -> 
     return targets
 
 
-def _nodes(found: live.Walk, names: dict, produced: dict, metadata: list, output_ids: set,
-           ran: live.Backward) -> list[Node]:
+def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: live.Backward) -> list[Node]:
     """Layer one: every node as plain data, with the gradients it received and its value where the caller's
     tensors give it (a copy: they may change); a value only a saved tensor knows is a detail."""
     ids = found.ids
     dtypes: dict = {}
     nodes: list[Node] = []
     for node_id, (fn, op, edges, meta, received) in enumerate(
-            zip(found.order, found.ops, found.nexts, metadata, ran.received)):
+            zip(found.order, found.ops, found.nexts, found.metadata, ran.received)):
         leaf = op == "AccumulateGrad"
         grads = [] if leaf or received is None else list(received)
         node = Node(id=node_id, op=op, kind="leaf" if leaf else "output" if node_id in output_ids else "intermediate",

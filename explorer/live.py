@@ -85,14 +85,16 @@ class GraphGone(RuntimeError):
 @dataclass
 class Walk:
     """The nodes reachable from some roots: ``order[i]`` is the node with id ``i`` (consumers before
-    producers), ``ops`` their type names, ``nexts`` their ``next_functions`` (read once), ``levels``
-    the most edges on a path from a root down to a leaf, ``engine`` the ids of the nodes other than
-    leaves in the order PyTorch's engine runs them."""
+    producers), ``ops`` their type names, ``nexts`` their ``next_functions`` and ``metadata`` their
+    :func:`output_metadata` (each read once), ``levels`` the most edges on a path from a root down to a
+    leaf, ``engine`` the ids of the nodes the engine runs (those with an input that leads on), in the
+    order it runs them."""
 
     order: list
     ids: dict
     ops: list[str]
     nexts: list[tuple]
+    metadata: list[tuple]
     levels: int
     engine: list[int]
 
@@ -139,13 +141,15 @@ def walk(roots: Sequence) -> Walk:
             edges = nexts[fn] = fn.next_functions
         elif edges:   # expanded again: the sequence numbers are not a topological order
             exact = False
-        if edges:
-            popped.append(fn)
         below = level[fn] + 1
+        runs = False
         for nxt, _ in edges:
-            if nxt is not None and nexts.get(nxt):
+            if nxt is None:
+                continue
+            runs = True
+            if nexts.get(nxt):
                 exact = False   # a node expanded before a node that uses it
-            if nxt is not None and level.get(nxt, -1) < below:
+            if level.get(nxt, -1) < below:
                 if below > MAX_LEVELS:
                     raise ValueError(f"the graph is more than {MAX_LEVELS:,} operations deep: PyTorch would crash "
                                      "freeing a graph that deep once Python has walked it. Capture part of it "
@@ -154,24 +158,27 @@ def walk(roots: Sequence) -> Walk:
                 if nxt not in queued:
                     queued.add(nxt)
                     heapq.heappush(heap, (-nxt._sequence_nr(), next(tie), nxt))
+        if runs:
+            popped.append(fn)
     waiting = dict.fromkeys(nexts, 0)
     for edges in nexts.values():
         for nxt, _ in edges:
             if nxt is not None:
                 waiting[nxt] += 1
     ready = [fn for fn in dict.fromkeys(roots) if waiting[fn] == 0]
-    order, ids = [], {}
+    order, ids, metadata = [], {}, []
     while ready:
         fn = ready.pop()
         ids[fn] = len(order)
         order.append(fn)
+        metadata.append(output_metadata(fn))
         for nxt, _ in reversed(nexts[fn]):
             if nxt is not None:
                 waiting[nxt] -= 1
                 if waiting[nxt] == 0:
                     ready.append(nxt)
     found = Walk(order=order, ids=ids, ops=[type(fn).__name__ for fn in order], nexts=[nexts[fn] for fn in order],
-                 levels=max(level.values(), default=0), engine=[ids[fn] for fn in popped])
+                 metadata=metadata, levels=max(level.values(), default=0), engine=[ids[fn] for fn in popped])
     if not exact:
         found.engine = _engine_order(found, roots)
     return found
@@ -189,7 +196,7 @@ def _engine_order(found: Walk, roots: Sequence) -> list[int]:
     engine = []
     while heap:
         node_id = heapq.heappop(heap)[1]
-        if found.nexts[node_id]:
+        if any(n is not None for n, _ in found.nexts[node_id]):
             engine.append(node_id)
         for nxt, _ in found.nexts[node_id]:
             if nxt is not None:
@@ -258,9 +265,9 @@ def snapshots(tensors: Sequence[torch.Tensor | None]) -> list[torch.Tensor | Non
 
 def on_cpu(tensors: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
     """Gradients the engine has let go of, detached and on the CPU: moved in bulk where they are not there."""
-    if all(t is None or (t.device.type == "cpu" and not t.requires_grad) for t in tensors):
+    if all(t is None or (t.is_cpu and not t.requires_grad) for t in tensors):
         return list(tensors)
-    elsewhere = [k for k, t in enumerate(tensors) if t is not None and t.device.type != "cpu"]
+    elsewhere = [k for k, t in enumerate(tensors) if t is not None and not t.is_cpu]
     out = [None if t is None else t.detach() for t in tensors]
     for members in _by_device(elsewhere, tensors):   # one transfer per device and dtype, not one per tensor
         group = [out[k] for k in members]
@@ -296,8 +303,8 @@ class Backward:
     kept: int | None
 
 
-def run_backward(found: Walk, metadata: list[tuple], outputs: list[torch.Tensor], grad_outputs: list[torch.Tensor],
-                 targets: list[tuple], create_graph: bool) -> Backward:
+def run_backward(found: Walk, outputs: list[torch.Tensor], grad_outputs: list[torch.Tensor], targets: list[tuple],
+                 create_graph: bool) -> Backward:
     """``torch.autograd.grad(outputs, targets, grad_outputs, retain_graph=True)``, asking the engine for the
     input buffer of every node too (``targets``: ``(name, tensor, node id or None)``).
 
@@ -307,11 +314,10 @@ def run_backward(found: Walk, metadata: list[tuple], outputs: list[torch.Tensor]
     """
     order, ops = found.order, found.ops
     edges, where, left, kept = [], [], GRADIENT_BUDGET, None
-    for node_id, fn in enumerate(order):
+    for node_id, (fn, meta) in enumerate(zip(order, found.metadata)):
         if ops[node_id] == _LEAF:
             continue
-        meta = metadata[node_id]
-        need = sum(math.prod(m.shape) for m in meta)
+        need = math.prod(meta[0].shape) if len(meta) == 1 else sum(math.prod(m.shape) for m in meta)
         if need > left:
             kept = len({i for i, _ in where})
             break
@@ -334,20 +340,18 @@ def run_backward(found: Walk, metadata: list[tuple], outputs: list[torch.Tensor]
     finally:
         for handle in handles:
             handle.remove()
-    # A node runs when some input of it leads on (to a leaf: every leaf is a target).
-    executed = [i for i in found.engine if any(n is not None for n, _ in found.nexts[i])]
-    ran = set(executed)
+    ran = set(found.engine)
     flat = on_cpu(got[:len(edges)])
     received: list[tuple | None] = [None] * len(order)
     for (node_id, slot), g in zip(where, flat):
         if node_id in ran:
-            received[node_id] = (received[node_id] or ()) + (g,)
+            received[node_id] = (g,) if slot == 0 else received[node_id] + (g,)
     grads = [torch.zeros_like(t) if g is None else g for (_, t, _), g in zip(targets, got[len(edges):])]
     for (_, _, node_id), g in zip(targets, on_cpu(grads)):
         if node_id is not None and ops[node_id] == _LEAF:
             received[node_id] = (g,)
     sent = {i: tuple(on_cpu(s)) for i, s in sent.items() if i in ran}
-    return Backward(received=received, executed=executed, sent=sent, grads=grads, kept=kept)
+    return Backward(received=received, executed=found.engine, sent=sent, grads=grads, kept=kept)
 
 
 # ---------------------------------------------------------------------------
@@ -383,12 +387,11 @@ class LiveGraph:
     number.
     """
 
-    def __init__(self, found: Walk, metadata: list[tuple], backward: Backward, consumers: list[list[int]],
-                 roots: list[tuple[int, int]]):
+    def __init__(self, found: Walk, backward: Backward, consumers: list[list[int]], roots: list[tuple[int, int]]):
         self.order, self.ids, self.ops, self.nexts = found.order, found.ids, found.ops, found.nexts
         self.consumers = consumers
         self.roots = roots   # (node id, slot) each output's gradient enters the graph at
-        self.metadata = metadata
+        self.metadata = found.metadata
         self.received = backward.received
         self.sent = backward.sent
         self.handles: list = []

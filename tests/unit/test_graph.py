@@ -259,3 +259,19 @@ def test_bad_arguments_are_refused_with_value_errors():
         capture(x * 2, {"x": 3})
     with pytest.raises(ValueError, match="no node with id"):
         capture(x * 2, {"x": x}).node(99)
+
+
+@given(PROGRAMS, st.integers(0, 10_000))
+@settings(max_examples=40, deadline=None)
+def test_gradient_sizes_are_each_gradients_largest_entry(program, seed):
+    """The colours' sizes, reduced in bulk, are max |g| of each gradient received: NaN and infinities too."""
+    out, leaves = random_graph(program, seed)
+    graph = capture(out, leaves)
+    node = graph.nodes[len(graph.nodes) // 2]
+    node.received = [torch.tensor([1.0, float("nan")]), torch.tensor(float("-inf")), torch.zeros(0), None]
+    node.grad = None
+    for n in graph.nodes:
+        grads = [g for g in ([n.grad] if n.grad is not None else n.received) if g is not None]
+        expected = max((float(g.abs().max()) if g.numel() else 0.0 for g in grads), default=None)
+        got = graph.grad_sizes[n.id]
+        assert got == expected or (math.isnan(got) and math.isnan(expected)), n.name
