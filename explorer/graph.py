@@ -642,26 +642,27 @@ def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: 
     tensors give it (a copy: they may change); a value only a saved tensor knows is a detail."""
     ids = found.ids
     dtypes: dict = {}
+    consumers: list[list[int]] = [[] for _ in found.order]
     nodes: list[Node] = []
     for node_id, (fn, op, edges, meta, received) in enumerate(
             zip(found.order, found.ops, found.nexts, found.metadata, ran.received)):
         leaf = op == "AccumulateGrad"
         grads = [] if leaf or received is None else list(received)
+        inputs = [None if n is None else ids[n] for n, _ in edges]
+        for i in inputs:   # ids are a topological order: every consumer of a node is made before it
+            if i is not None:
+                consumers[i].append(node_id)
+        first = meta[0] if meta else None
         node = Node(id=node_id, op=op, kind="leaf" if leaf else "output" if node_id in output_ids else "intermediate",
-                    label=names.get(fn, ""), inputs=[None if n is None else ids[n] for n, _ in edges],
-                    input_slots=[None if n is None else nr for n, nr in edges],
-                    shape=tuple(meta[0].shape) if len(meta) == 1 else None,
-                    dtype=dtypes.get(meta[0].dtype) or dtypes.setdefault(meta[0].dtype, dtype_name(meta[0].dtype))
-                    if meta else "",
+                    label=names.get(fn, ""), inputs=inputs, input_slots=[None if n is None else nr for n, nr in edges],
+                    consumers=consumers[node_id], shape=tuple(first.shape) if len(meta) == 1 else None,
+                    dtype="" if first is None else dtypes.get(first.dtype) or dtypes.setdefault(first.dtype,
+                                                                                                dtype_name(first.dtype)),
                     received=grads, grad=grads[0] if len(grads) == 1 else None)
         if fn in produced:
             node.value = value = live.snapshots([produced[fn]])[0]
             node.shape, node.dtype = tuple(value.shape), dtype_name(value.dtype)
         nodes.append(node)
-    for node in nodes:
-        for i in node.inputs:
-            if i is not None:
-                nodes[i].consumers.append(node.id)
     return nodes
 
 

@@ -123,19 +123,16 @@ def walk(roots: Sequence) -> Walk:
     """
     nexts: dict = {}
     level: dict = {}
-    queued: set = set()
     heap: list = []
     tie = itertools.count()
     for fn in dict.fromkeys(roots):
         level[fn] = 0
-        queued.add(fn)
         heap.append((-fn._sequence_nr(), next(tie), fn))
     heapq.heapify(heap)
     popped: list = []
     exact = True
     while heap:
         fn = heapq.heappop(heap)[2]
-        queued.discard(fn)
         edges = nexts.get(fn)
         if edges is None:
             edges = nexts[fn] = fn.next_functions
@@ -147,17 +144,19 @@ def walk(roots: Sequence) -> Walk:
             if nxt is None:
                 continue
             runs = True
-            if nexts.get(nxt):
-                exact = False   # a node expanded before a node that uses it
-            if level.get(nxt, -1) < below:
-                if below > MAX_LEVELS:
-                    raise ValueError(f"the graph is more than {MAX_LEVELS:,} operations deep: PyTorch would crash "
-                                     "freeing a graph that deep once Python has walked it. Capture part of it "
-                                     "(detach() in the middle), or a shallower model")
-                level[nxt] = below
-                if nxt not in queued:
-                    queued.add(nxt)
-                    heapq.heappush(heap, (-nxt._sequence_nr(), next(tie), nxt))
+            reached = level.get(nxt)
+            if reached is not None:   # reached before, by another node that uses it
+                if nexts.get(nxt):
+                    exact = False   # and expanded already, before this node that uses it
+                if reached >= below:
+                    continue
+            if below > MAX_LEVELS:
+                raise ValueError(f"the graph is more than {MAX_LEVELS:,} operations deep: PyTorch would crash "
+                                 "freeing a graph that deep once Python has walked it. Capture part of it "
+                                 "(detach() in the middle), or a shallower model")
+            level[nxt] = below
+            if reached is None or nxt in nexts:   # new, or to be expanded again with its new level
+                heapq.heappush(heap, (-nxt._sequence_nr(), next(tie), nxt))
         if runs:
             popped.append(fn)
     waiting = dict.fromkeys(nexts, 0)
@@ -313,7 +312,7 @@ def run_backward(found: Walk, outputs: list[torch.Tensor], grad_outputs: list[to
     frees the rest as it goes, as it always does.
     """
     order, ops = found.order, found.ops
-    edges, where, left, kept = [], [], GRADIENT_BUDGET, None
+    edges, where, custom, left, kept = [], [], [], GRADIENT_BUDGET, None
     for node_id, (fn, meta) in enumerate(zip(order, found.metadata)):
         if ops[node_id] == _LEAF:
             continue
@@ -325,7 +324,8 @@ def run_backward(found: Walk, outputs: list[torch.Tensor], grad_outputs: list[to
         for slot in range(len(meta)):
             edges.append(GradientEdge(fn, slot))
             where.append((node_id, slot))
-    custom = {node_id for node_id, _ in where if _is_custom(type(order[node_id]))}
+        if _is_custom(type(fn)):
+            custom.append(node_id)
     sent: dict[int, tuple] = {}
 
     def keep_sent(grad_in, _grad_out, node_id):
