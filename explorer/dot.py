@@ -226,16 +226,20 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
     ids = sorted(visible)   # node ids are a topological order: consumers before producers
     whole = len(ids) == len(by_id)
     inputs: dict[int, list[int]] = {}
-    consumers: dict[int, set[int]] = {}
+    consumers: dict[int, list[int]] = {}   # each once, in order
+    leaves: set[int] = set()
     for n in ids:   # one pass, and none of the filtering when every node is visible (the default view)
         node = by_id[n]
         if whole:
-            inputs[n] = node.inputs if None not in node.inputs else [i for i in node.inputs if i is not None]
-            consumers[n] = set(node.consumers)
+            ins, uses = node.inputs, node.consumers
+            inputs[n] = ins if None not in ins else [i for i in ins if i is not None]
         else:
             inputs[n] = [i for i in node.inputs if i is not None and i in visible]
-            consumers[n] = {c for c in node.consumers if c in visible}
-    shared = {n for n in ids if by_id[n].kind == "leaf" and len(consumers[n]) > 1}
+            uses = [c for c in node.consumers if c in visible]
+        consumers[n] = uses if len(uses) <= 1 else list(dict.fromkeys(uses))
+        if node.kind == "leaf":
+            leaves.add(n)
+    shared = {n for n in leaves if len(consumers[n]) > 1}
 
     # 1. Small branches feeding one node ride along with it (producers first).
     size: dict[int, int] = {}
@@ -243,9 +247,13 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
     for n in reversed(ids):
         if len(consumers[n]) != 1 or n in starts:
             continue
-        if by_id[n].kind == "leaf":
+        if n in leaves:
             size[n] = 1
-        elif all(i in size or i in shared for i in inputs[n]):
+            continue
+        for i in inputs[n]:
+            if i not in size and i not in shared:
+                break
+        else:   # every input rides already
             total = 1 + sum(size.get(i, 0) for i in set(inputs[n]))
             if total <= SIDE_MAX:
                 size[n] = total

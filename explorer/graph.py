@@ -51,7 +51,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import math
 import re
 import warnings
 import weakref
@@ -213,21 +212,27 @@ class Graph:
     @functools.cached_property
     def grad_sizes(self) -> dict[int, float | None]:
         """The largest |entry| of the gradient each node received (None where it received none)."""
-        where: dict[int, list[int | None]] = {}
         index: dict[int, int] = {}   # a tensor passed on unchanged (sums, views) is one gradient of several nodes
         tensors: list[torch.Tensor] = []
+
+        def size_at(g: torch.Tensor) -> int:   # where g's size will be: -1 for an empty tensor (size 0)
+            k = index.get(id(g))
+            if k is None:
+                if not g.numel():
+                    return -1
+                k = index[id(g)] = len(tensors)
+                tensors.append(g)
+            return k
+
+        where: list = []   # per node: an index, the indices of each output's gradient, or None
         for n in self.nodes:
-            where[n.id] = []
-            for g in [n.grad] if n.grad is not None else n.received:
-                if g is not None:
-                    k = index.get(id(g))
-                    if k is None and g.numel():
-                        k = index[id(g)] = len(tensors)
-                        tensors.append(g)
-                    where[n.id].append(k)
-        largest = _largest_magnitudes(tensors)
-        return {node_id: max((0.0 if k is None else largest[k] for k in ks), default=None)
-                for node_id, ks in where.items()}
+            if n.grad is not None:
+                where.append(size_at(n.grad))
+            else:
+                where.append([size_at(g) for g in n.received if g is not None] or None)
+        largest = _largest_magnitudes(tensors) + [0.0]
+        return {n.id: w if w is None else largest[w] if isinstance(w, int) else max(largest[k] for k in w)
+                for n, w in zip(self.nodes, where)}
 
     def node(self, node_id: int) -> Node:
         """The node with this id (``ValueError`` if there is none)."""
@@ -423,23 +428,18 @@ def longest_path(nodes: Sequence[Node]) -> int:
 
 def _largest_magnitudes(tensors: list[torch.Tensor]) -> list[float]:
     """``max |t|`` of each tensor (none empty), NaN where a tensor holds one: one reduction over all the
-    tensors of a shape (``cat`` along the first dimension, then the maximum of each tensor's segment),
-    not twenty thousand small ones. Concatenating promotes dtypes exactly, so the maxima are the same."""
+    tensors of a shape (concatenated, one row each), not twenty thousand small ones. Concatenating promotes
+    dtypes exactly, so the maxima are the same."""
     out = [0.0] * len(tensors)
     groups: dict = {}
     for k, t in enumerate(tensors):
-        shape = t.shape
-        groups.setdefault(shape[1:] if shape else None, []).append(k)
+        groups.setdefault(t.shape, []).append(k)
     with torch.no_grad():
-        for trailing, members in groups.items():
+        for shape, members in groups.items():
             group = [tensors[k] for k in members]
             try:
-                if trailing is None:   # numbers: one each
-                    largest = torch.stack(group).abs()
-                else:
-                    flat = torch.cat(group).abs().reshape(-1)
-                    lengths = torch.tensor([t.shape[0] for t in group]) * math.prod(trailing)
-                    largest = torch.segment_reduce(flat, "max", lengths=lengths)
+                rows = torch.cat(group) if shape else torch.stack(group)   # numbers cannot be concatenated
+                largest = rows.reshape(len(group), -1).abs().amax(dim=1)
             except RuntimeError:   # tensors on several devices
                 largest = torch.stack([t.abs().max().cpu() for t in group])
             for k, v in zip(members, largest.tolist()):
