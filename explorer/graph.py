@@ -249,9 +249,10 @@ class Graph:
         >>> g.nodes[0].local
         [tensor([[7.3891]])]
         """
-        for node in self.nodes:
-            node.complete()
-            node.__dict__.pop("_live", None)
+        with collector_paused(), torch.no_grad():
+            for node in self.nodes:
+                node.complete()
+                node.__dict__.pop("_live", None)
         if self.derivative is not None:
             self.derivative.complete()
         found = self.__dict__.pop("_live", None)

@@ -444,6 +444,7 @@ class LiveGraph:
                                    value=t.detach().cpu().clone() if keep else None, of=of, slot=slot))
         return saved, attrs
 
+    @torch.no_grad()
     def edges(self, node_id: int) -> tuple[list, list]:
         """``(sends, reduced)`` of node ``node_id``: what it sent to each input (what its backward returned,
         after the engine's broadcast sums), and ``(shape returned, shape passed on)`` where the engine summed."""
@@ -476,6 +477,7 @@ class LiveGraph:
                 reduced[i] = (tuple(g.shape), tuple(s.shape))
         return sends, reduced
 
+    @torch.no_grad()
     def local(self, node_id: int) -> list:
         """Node ``node_id``'s local Jacobian for each input, ``(y.numel(), x_i.numel())``: its backward applied
         to each one-hot output gradient, summed where the engine summed. Empty where the node is not
@@ -568,10 +570,10 @@ def _as_passed_on(grad: torch.Tensor | None, meta) -> torch.Tensor | None:
 
 
 def _call(fn, grads: tuple) -> tuple | None:
-    """The node's own backward applied to ``grads``, before the engine's broadcast sums."""
+    """The node's own backward applied to ``grads``, before the engine's broadcast sums (called with
+    gradients off: :meth:`LiveGraph.edges` and :meth:`LiveGraph.local` turn them off once)."""
     try:
-        with torch.no_grad():
-            out = fn(*grads)
+        out = fn(*grads)
     except (RuntimeError, TypeError):   # a node whose buffers are gone or that takes no plain call
         return None
     return out if isinstance(out, tuple) else (out,)
