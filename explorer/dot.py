@@ -3,8 +3,8 @@
 ``"torchviz"`` is what ``torchviz.make_dot`` draws: grey operation boxes, blue
 leaves with name and shape, green outputs, orange saved tensors with
 ``show_saved``, attribute tables with ``show_attrs``. For small graphs it is
-torchviz's own drawing, kept while the graph was alive; otherwise the same
-look is drawn from the captured data. Either way each saved tensor is a box of
+torchviz's own drawing of the live graph, made when first asked for;
+otherwise the same look is drawn from the captured data. Either way each saved tensor is a box of
 its own (torchviz merges a saved leaf into the leaf's box).
 
 ``"annotated"`` labels every node with the user's name, its value and the
@@ -92,9 +92,10 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
         if node_id is not None and node_id not in graph.by_id:
             raise ValueError(f"{name} must be the id of a node (0 to {len(graph.nodes) - 1}), not {node_id!r}")
     whole = len(graph.nodes) <= max_nodes and focus is None and depth is None
-    kept = graph.torchviz_dot.get((show_attrs, show_saved))
-    if style == "torchviz" and whole and highlight is None and max_attr_chars == 50 and kept:
-        return kept
+    if style == "torchviz" and whole and highlight is None and max_attr_chars == 50:
+        kept = graph.torchviz_dot.get((show_attrs, show_saved))   # made when first asked for
+        if kept:
+            return kept
     view = level_of_detail(graph, max_nodes=max_nodes, focus=focus, depth=depth)
     draw = _annotated if style == "annotated" else _torchviz_look
     body = draw(graph, view, show_attrs=show_attrs, show_saved=show_saved, highlight=highlight,

@@ -8,10 +8,12 @@ graph in two layers (:mod:`explorer.live` reads both from the live graph):
    view, colour every node by its gradient and add up the chain rule's sums
    of what was received;
 2. on first use, per node (``Node.sends``, ``reduced``, ``local``, ``saved``,
-   ``attrs``): what it sent to each input, where the engine summed a
-   broadcast, its local Jacobian, what it saved; and the chain-rule text of
-   its step (:meth:`Graph.step`). Only the nodes drawn, selected or asked
-   for pay for them.
+   ``attrs``, and ``value`` where only a saved tensor knows it): what it
+   sent to each input, where the engine summed a broadcast, its local
+   Jacobian, what it saved; and the chain-rule text of its step
+   (:meth:`Graph.step`). Only the nodes drawn, selected or asked for pay
+   for them; torchviz's own drawing of a small graph waits for the
+   torchviz view the same way (:class:`TorchvizDrawings`).
 
 While details are pending the :class:`Graph` keeps the autograd graph
 alive. :meth:`Graph.complete` computes what is left and lets go of it;
@@ -181,7 +183,7 @@ class Graph:
     outputs: list[int]
     leaves: dict[str, int] = field(default_factory=dict)
     gradients_kept: int | None = None   # where the memory budget ran out: the nodes whose gradients were kept
-    torchviz_dot: dict[tuple[bool, bool], str] = field(default_factory=dict)
+    torchviz_dot: Mapping[tuple[bool, bool], str] = field(default_factory=dict)   # TorchvizDrawings while live
     derivative: "Graph | None" = None
 
     @functools.cached_property
@@ -242,7 +244,8 @@ class Graph:
             raise ValueError(f"no node with id {node_id!r}; ids run from 0 to {len(self.nodes) - 1}") from None
 
     def complete(self) -> "Graph":
-        """Compute every node's pending details now, and let go of the autograd graph they are read from.
+        """Compute every node's pending details (and torchviz's drawing of a small graph) now, and let go of
+        the autograd graph they are read from.
 
         >>> x = torch.tensor([2.0], requires_grad=True)
         >>> g = capture(x.exp(), {"x": x}).complete()
@@ -253,6 +256,7 @@ class Graph:
             for node in self.nodes:
                 node.complete()
                 node.__dict__.pop("_live", None)
+        self.torchviz_dot = dict(self.torchviz_dot)
         if self.derivative is not None:
             self.derivative.complete()
         found = self.__dict__.pop("_live", None)
@@ -519,7 +523,8 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
     names, produced = _names(outputs, root_edges, ids, named, values or {})
     targets = _targets(found, leaves, names, produced)
     metadata = found.metadata
-    torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, len(found.order), found.levels)
+    small = len(found.order) <= TORCHVIZ_MAX_NODES and found.levels <= TORCHVIZ_MAX_DEPTH
+    torchviz_dot = TorchvizDrawings(outputs, {name: t for name, t, _ in targets}) if small else {}
 
     # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors.
     pairs = [(o, g.clone()) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
@@ -692,15 +697,42 @@ def _number_steps(nodes: list[Node], executed: list[int]) -> None:
         nodes[node_id].step = len(executed) + k
 
 
-def _torchviz_drawings(outputs, params: dict, count: int, levels: int) -> dict[tuple[bool, bool], str]:
-    """torchviz's own drawing of the live graph, with each option, while its buffers exist.
+class TorchvizDrawings(Mapping):
+    """torchviz's own drawing of a small live graph, by ``(show_attrs, show_saved)``: made when first read
+    (the torchviz style is one view of several), plain data from then on, pickled as a plain dict.
 
     torchviz names a saved tensor's box by the id of the Python object, so a
     saved leaf is merged into the leaf's box; each saved tensor is given a box
-    of its own here.
+    of its own here. Empty where torchviz cannot draw the graph (its buffers
+    changed in place, say): the torchviz look is then drawn from captured data.
     """
-    if count > TORCHVIZ_MAX_NODES or levels > TORCHVIZ_MAX_DEPTH:
-        return {}
+
+    def __init__(self, outputs: list[torch.Tensor], params: dict[str, torch.Tensor]):
+        self._graph: tuple | None = (outputs, params)
+        self._drawings: dict[tuple[bool, bool], str] = {}
+
+    def _made(self) -> dict[tuple[bool, bool], str]:
+        if self._graph is not None:
+            outputs, params = self._graph
+            self._drawings = _torchviz_drawings(outputs, params)
+            self._graph = None
+        return self._drawings
+
+    def __getitem__(self, key):
+        return self._made()[key]
+
+    def __iter__(self):
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
+
+    def __reduce__(self):
+        return dict, (dict(self._made()),)
+
+
+def _torchviz_drawings(outputs, params: dict) -> dict[tuple[bool, bool], str]:
+    """torchviz's own drawing of the live graph, with each option, while its buffers exist."""
     try:
         import torchviz
     except ImportError:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import explorer
 from explorer import live
-from explorer.graph import Node, capture
+from explorer.graph import Node, TorchvizDrawings, capture
 from explorer.models import MODELS, build_model, mlp
 from explorer.presets import PRESETS
 from tests.unit.random_graphs import PROGRAMS, random_graph
@@ -212,6 +212,18 @@ def test_pickling_completes_a_graph_and_a_node():
     assert_same_graph(eager, graph)
 
 
+def test_torchvizs_own_drawing_waits_for_the_torchviz_view_and_pickles_as_plain_data():
+    graph = explorer.explore("sin(x) * x", x="[1.0, 2.0]").graph
+    assert isinstance(graph.torchviz_dot, TorchvizDrawings) and graph.torchviz_dot._graph is not None
+    graph.to_dot("annotated")
+    assert graph.torchviz_dot._graph is not None   # the annotated view did not make it
+    copy = pickle.loads(pickle.dumps(graph))
+    assert type(copy.torchviz_dot) is dict and sorted(copy.torchviz_dot) == [(a, s) for a in (0, 1) for s in (0, 1)]
+    assert copy.to_dot("torchviz") == graph.to_dot("torchviz") == graph.torchviz_dot[(False, False)]
+    big = capture(*mlp(depth=80))   # beyond TORCHVIZ_MAX_NODES: torchviz's look is drawn from captured data
+    assert big.torchviz_dot == {} and "AddmmBackward0" in big.to_dot("torchviz")
+
+
 def test_a_later_backward_completes_the_graph_first():
     eager = explorer.trace(*mlp(depth=3, seed=7), lazy=False).graph
     loss, params = mlp(depth=3, seed=7)
@@ -240,7 +252,7 @@ def test_a_graph_too_deep_to_free_is_refused_and_the_process_lives_on():
     """PyTorch frees a graph Python has walked recursively, and crashes near 43,000 levels: trace refuses
     past MAX_LEVELS before it has touched a node deeper, so freeing a deeper graph later is safe (a crash
     would end the subprocess; walking all 60,000 levels, as capture did, crashed it)."""
-    script = f"""
+    script = """
 import gc, torch, explorer
 x = torch.tensor([0.5], requires_grad=True)
 y = x
@@ -248,7 +260,7 @@ for _ in range(60_000):
     y = torch.sin(y)
 loss = y.sum()
 try:
-    explorer.trace(loss, {{"x": x}})
+    explorer.trace(loss, {"x": x})
 except ValueError as err:
     print(err)
 del y, loss
