@@ -27,6 +27,7 @@ import explorer.symbolic  # noqa: F401
 import explorer.views  # noqa: F401
 import sklearn.datasets  # noqa: F401
 import sklearn.manifold  # noqa: F401
+import torchviz  # noqa: F401  (a small graph's torchviz view imports it: a third of a second, once here)
 
 
 def warm_light() -> None:
