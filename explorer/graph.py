@@ -452,11 +452,6 @@ def _largest_magnitudes(tensors: list[torch.Tensor]) -> list[float]:
     return out
 
 
-def _cpu(t) -> torch.Tensor | None:
-    """A detached CPU copy: the user's tensors may change after capture (an optimiser step, say)."""
-    return t.detach().cpu().clone() if isinstance(t, torch.Tensor) else None
-
-
 def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor], *,
             labels: Mapping[str, torch.Tensor] | None = None,
             grad_outputs: Sequence[torch.Tensor] | None = None, create_graph: bool = False,
@@ -540,7 +535,7 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
             leaf_ids[name] = node_id
             target = nodes[node_id]
             if target.kind == "leaf" or (target.grad is None and len(metadata[node_id]) <= 1):
-                target.grad = _cpu(g)
+                target.grad = live.snapshot(g)
                 target.received = [target.grad]
     _number_steps(nodes, ran.executed)
 
@@ -666,7 +661,7 @@ def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: 
                                                                                                 dtype_name(first.dtype)),
                     received=grads, grad=grads[0] if len(grads) == 1 else None)
         if fn in produced:
-            node.value = value = live.snapshots([produced[fn]])[0]
+            node.value = value = live.snapshot(produced[fn])
             node.shape, node.dtype = tuple(value.shape), dtype_name(value.dtype)
         nodes.append(node)
     return nodes

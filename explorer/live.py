@@ -17,10 +17,11 @@
 **Layer two**, a node's *details*: its value where only what the nodes saved
 for backward knows it (a trace's intermediate results), what it saved
 (tensors and attributes), what it sent to each input, where the engine
-summed a broadcast, and its local Jacobian. :class:`LiveGraph` computes them when they are first asked
-for (a node drawn, selected, or read through the API), from the node's own
-backward and saved tensors, so it keeps the autograd graph alive until
-:meth:`LiveGraph.release`. What a node sent along an edge that is the only
+summed a broadcast, and its local Jacobian. :class:`LiveGraph` computes them
+when they are first asked for (a node drawn, selected, or read through the
+API), from the node's own backward and saved tensors, so it keeps the
+autograd graph alive until :meth:`LiveGraph.release`. One thread at a time
+reads them, like the tensors they come from. What a node sent along an edge that is the only
 one into its input is the gradient that input received (the engine moves the
 tensor into the buffer), so only edges into a shared input call the node's
 backward again; a node without a plain call (a custom ``autograd.Function``)
@@ -251,15 +252,14 @@ def _read_fields(fn) -> list[tuple[str, object, RuntimeError | None]]:
     return fields
 
 
-def snapshots(tensors: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
-    """Detached CPU copies: the caller's tensors may change after a capture (an optimiser step, say).
+def snapshot(t: torch.Tensor) -> torch.Tensor:
+    """A detached CPU copy: the tensors a capture reads may change after it (an optimiser step, say).
 
-    >>> a = torch.ones(2, requires_grad=True) * 3
-    >>> copies = snapshots([a, None])
-    >>> copies, copies[0].requires_grad
-    ([tensor([3., 3.]), None], False)
+    >>> copy = snapshot(torch.ones(2, requires_grad=True) * 3)
+    >>> copy, copy.requires_grad
+    (tensor([3., 3.]), False)
     """
-    return [None if t is None else t.detach().cpu().clone() for t in tensors]
+    return t.detach().cpu().clone()
 
 
 def on_cpu(tensors: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
@@ -416,7 +416,7 @@ class LiveGraph:
             for _, value, _ in self._fields(k):
                 for t in value if isinstance(value, (tuple, list)) else (value,):
                     if torch.is_tensor(t) and t.grad_fn is fn and t.output_nr == 0:
-                        return t.detach().cpu().clone()
+                        return snapshot(t)
         return None
 
     def saved(self, node_id: int) -> tuple[list[Saved], dict[str, str]]:
@@ -441,7 +441,7 @@ class LiveGraph:
                 # A constant's value is shown with it; another node's output is shown at that node.
                 keep = of is None and t.numel() <= SAVED_VALUE_MAX
                 saved.append(Saved(name=label, shape=tuple(t.shape), dtype=dtype_name(t.dtype),
-                                   value=t.detach().cpu().clone() if keep else None, of=of, slot=slot))
+                                   value=snapshot(t) if keep else None, of=of, slot=slot))
         return saved, attrs
 
     @torch.no_grad()
@@ -600,4 +600,4 @@ def dtype_name(t: torch.dtype) -> str:
 
 __all__ = ["ATTR_CHARS", "GRADIENT_BUDGET", "GraphGone", "JACOBIAN_CALL_BUDGET", "LOCAL_JACOBIAN_MAX", "LiveGraph",
            "MAX_LEVELS", "SAVED_VALUE_MAX", "Saved", "Walk", "Backward", "dtype_name", "on_cpu", "output_metadata",
-           "run_backward", "snapshots", "walk"]
+           "run_backward", "snapshot", "walk"]
