@@ -332,7 +332,8 @@ class Graph:
                         problems.append(f"{where} received nothing, its consumers sent {numbers(total)} in all")
                 elif not terms:
                     problems.append(f"{where} received {numbers(got)}, its consumers sent nothing")
-                elif got.shape != total.shape or not torch.allclose(got, total, rtol=rtol, atol=atol):
+                elif got.shape != total.shape or not torch.allclose(got, total, rtol=rtol, atol=atol,
+                                                                    equal_nan=True):   # NaN sent, NaN received
                     problems.append(f"{where} received {numbers(got)}, its consumers sent {numbers(total)} in all")
         return problems
 
