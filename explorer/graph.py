@@ -522,8 +522,10 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
     small = len(found.order) <= TORCHVIZ_MAX_NODES and found.levels <= TORCHVIZ_MAX_DEPTH
     torchviz_dot = TorchvizDrawings(outputs, {name: t for name, t, _ in targets}) if small else {}
 
-    # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors.
-    pairs = [(o, g.clone()) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors. The
+    # 1 of a scalar output it makes itself: an explicit one costs torch the import of its symbolic-shape
+    # machinery the first time (half a second).
+    pairs = [(o, None if _is_one(o, g) else g.clone()) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     ran = live.run_backward(found, [o for o, _ in pairs], [g for _, g in pairs], targets, create_graph)
     output_ids = {ids[e.node] for e in root_edges if e is not None}
     nodes = _nodes(found, names, produced, output_ids, ran)
@@ -573,6 +575,11 @@ def _complete_before_backward(graph: Graph, roots: list) -> None:
 
     graph._live.handles = [fn.register_prehook(complete) for fn in dict.fromkeys(roots)
                            if type(fn).__name__ != "AccumulateGrad"]
+
+
+def _is_one(output: torch.Tensor, v: torch.Tensor) -> bool:
+    """Whether ``v`` is the 1 the engine would make for a scalar ``output`` by itself."""
+    return output.numel() == 1 and v.dtype == output.dtype and v.device == output.device and bool(v.item() == 1)
 
 
 def _checked(outputs, leaves, grad_outputs) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

@@ -302,8 +302,8 @@ class Backward:
     kept: int | None
 
 
-def run_backward(found: Walk, outputs: list[torch.Tensor], grad_outputs: list[torch.Tensor], targets: list[tuple],
-                 create_graph: bool) -> Backward:
+def run_backward(found: Walk, outputs: list[torch.Tensor], grad_outputs: list[torch.Tensor | None],
+                 targets: list[tuple], create_graph: bool) -> Backward:
     """``torch.autograd.grad(outputs, targets, grad_outputs, retain_graph=True)``, asking the engine for the
     input buffer of every node too (``targets``: ``(name, tensor, node id or None)``).
 
