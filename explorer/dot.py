@@ -3,8 +3,8 @@
 ``"torchviz"`` is what ``torchviz.make_dot`` draws: grey operation boxes, blue
 leaves with name and shape, green outputs, orange saved tensors with
 ``show_saved``, attribute tables with ``show_attrs``. For small graphs it is
-torchviz's own drawing, kept while the graph was alive; otherwise the same
-look is drawn from the captured data. Either way each saved tensor is a box of
+torchviz's own drawing of the live graph, made when first asked for;
+otherwise the same look is drawn from the captured data. Either way each saved tensor is a box of
 its own (torchviz merges a saved leaf into the leaf's box).
 
 ``"annotated"`` labels every node with the user's name, its value and the
@@ -92,9 +92,10 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
         if node_id is not None and node_id not in graph.by_id:
             raise ValueError(f"{name} must be the id of a node (0 to {len(graph.nodes) - 1}), not {node_id!r}")
     whole = len(graph.nodes) <= max_nodes and focus is None and depth is None
-    kept = graph.torchviz_dot.get((show_attrs, show_saved))
-    if style == "torchviz" and whole and highlight is None and max_attr_chars == 50 and kept:
-        return kept
+    if style == "torchviz" and whole and highlight is None and max_attr_chars == 50:
+        kept = graph.torchviz_dot.get((show_attrs, show_saved))   # made when first asked for
+        if kept:
+            return kept
     view = level_of_detail(graph, max_nodes=max_nodes, focus=focus, depth=depth)
     draw = _annotated if style == "annotated" else _torchviz_look
     body = draw(graph, view, show_attrs=show_attrs, show_saved=show_saved, highlight=highlight,
@@ -116,7 +117,8 @@ class View:
 
     ``box`` maps each drawn node to its box's DOT name: its own id, or
     ``group<k>`` for the nodes of ``groups[k]``. ``stubs`` are ``(box, hidden
-    inputs, hidden consumers)``.
+    inputs, hidden consumers)``; ``crossings`` the edges between two boxes,
+    ``(input's box, box, node, input index)``, box by box.
     """
 
     singles: list[int]
@@ -125,6 +127,7 @@ class View:
     box: dict[int, str] = field(default_factory=dict)
     stubs: list[tuple[str, int, int]] = field(default_factory=list)
     note: str = ""
+    crossings: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 def level_of_detail(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES, focus: int | None = None,
@@ -161,16 +164,34 @@ def level_of_detail(graph: Graph, *, max_nodes: int = DEFAULT_MAX_NODES, focus: 
         notes.append(f"{len(graph.nodes):,} nodes: {collapsed:,} of them collapsed into "
                      f"{len(view.groups)} dashed box{'es' if len(view.groups) > 1 else ''}")
     hidden = len(graph.nodes) - len(view.box)
-    for name, members in _boxes(view):
-        ins = {i for m in members for i in by_id[m].inputs if i is not None and i not in view.box}
-        outs = {c for m in members for c in by_id[m].consumers if c not in view.box}
-        if ins or outs:
-            view.stubs.append((name, len(ins), len(outs)))
+    _cut(graph, view)
     if hidden:
         notes.append(f"{hidden:,} nodes not drawn ({' and '.join(reasons)}): "
                      "raise max_nodes or depth, or focus on a node")
     view.note = "\n".join(notes)
     return view
+
+
+def _cut(graph: Graph, view: View) -> None:
+    """Every edge of the graph out of each box, once: between boxes (``view.crossings``) or to a node
+    not drawn (``view.stubs``, counted by the nodes hidden on each side)."""
+    by_id, box = graph.by_id, view.box
+    for name, members in _boxes(view):
+        ins, outs = set(), set()
+        for m in members:
+            node = by_id[m]
+            for index, i in enumerate(node.inputs):
+                if i is not None:
+                    source = box.get(i)
+                    if source is None:
+                        ins.add(i)
+                    elif source != name:
+                        view.crossings.append((source, name, m, index))
+            for c in node.consumers:
+                if c not in box:
+                    outs.add(c)
+        if ins or outs:
+            view.stubs.append((name, len(ins), len(outs)))
 
 
 def _boxes(view: View):
@@ -204,29 +225,50 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
     """Draw the blocks of the spine nearest the outputs (or the focus) and the last ones; collapse the rest."""
     by_id = graph.by_id
     ids = sorted(visible)   # node ids are a topological order: consumers before producers
-    inputs = {n: [i for i in by_id[n].inputs if i is not None and i in visible] for n in ids}
-    consumers = {n: {c for c in by_id[n].consumers if c in visible} for n in ids}
-    shared = {n for n in ids if by_id[n].kind == "leaf" and len(consumers[n]) > 1}
+    whole = len(ids) == len(by_id)
+    inputs: dict[int, list[int]] = {}
+    consumers: dict[int, list[int]] = {}   # each once, in order
+    leaves: set[int] = set()
+    for n in ids:   # one pass, and none of the filtering when every node is visible (the default view)
+        node = by_id[n]
+        if whole:
+            ins, uses = node.inputs, node.consumers
+            inputs[n] = ins if None not in ins else [i for i in ins if i is not None]
+        else:
+            inputs[n] = [i for i in node.inputs if i is not None and i in visible]
+            uses = [c for c in node.consumers if c in visible]
+        consumers[n] = uses if len(uses) <= 1 else list(dict.fromkeys(uses))
+        if node.kind == "leaf":
+            leaves.add(n)
+    shared = {n for n in leaves if len(consumers[n]) > 1}
 
     # 1. Small branches feeding one node ride along with it (producers first).
     size: dict[int, int] = {}
+    starts = set(start)
     for n in reversed(ids):
-        if len(consumers[n]) != 1 or n in start:
+        if len(consumers[n]) != 1 or n in starts:
             continue
-        if by_id[n].kind == "leaf":
+        if n in leaves:
             size[n] = 1
-        elif all(i in size or i in shared for i in inputs[n]):
+            continue
+        for i in inputs[n]:
+            if i not in size and i not in shared:
+                break
+        else:   # every input rides already
             total = 1 + sum(size.get(i, 0) for i in set(inputs[n]))
             if total <= SIDE_MAX:
                 size[n] = total
     owner: dict[int, int] = {}
+    riders: dict[int, list[int]] = {}   # the nodes riding along with each node of the spine
+    spine = []
     for n in ids:   # consumers first: a branch's owner is known before the branch
         if n in size:
             (c,) = consumers[n]
-            owner[n] = owner.get(c, c)
+            owner[n] = head = owner.get(c, c)
+            riders.setdefault(head, []).append(n)
         elif n not in shared:
             owner[n] = n
-    spine = [n for n in ids if owner.get(n) == n]
+            spine.append(n)
     if not spine:
         return View(singles=ids)
 
@@ -234,19 +276,19 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
     position = {n: k for k, n in enumerate(spine)}
     hubs = {n for n in spine if len(consumers[n]) >= HUB_CONSUMERS}
     blocks: list[list[int]] = []
+    weight: list[int] = []
     reach = 0
     for k, n in enumerate(spine):
         if reach <= k or not blocks:
             blocks.append([])
+            weight.append(0)
         blocks[-1].append(n)
+        weight[-1] += 1 + len(riders.get(n, ()))
         for i in inputs[n]:
-            if i in position and i not in hubs:
-                reach = max(reach, position[i])
-    members: dict[int, list[int]] = {n: [n] for n in spine}
-    for n in ids:
-        if n in owner and owner[n] != n:
-            members[owner[n]].append(n)
-    weight = [sum(len(members[n]) for n in block) for block in blocks]
+            if i not in hubs:
+                k_i = position.get(i)
+                if k_i is not None and k_i > reach:
+                    reach = k_i
 
     # 3. Keep the blocks nearest the outputs (or around the focus) and the last ones.
     keep: set[int] = set()
@@ -257,7 +299,7 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
         _grow(keep, weight, [centre], range(centre - 1, -1, -1), range(centre + 1, len(blocks)),
               (HEAD_SHARE + TAIL_SHARE) * max_nodes)
     else:
-        firsts = sorted({k for k, block in enumerate(blocks) for n in block if n in start} or {0})
+        firsts = sorted({k for s in starts if s in position for k in (_block_of(blocks, position[s]),)} or {0})
         _grow(keep, weight, firsts, range(1, len(blocks)), (), HEAD_SHARE * max_nodes)
         _grow(keep, weight, [], range(len(blocks) - 1, -1, -1), (), TAIL_SHARE * max_nodes, avoid=set(keep))
     view = View(singles=[])
@@ -267,16 +309,37 @@ def _collapse(graph: Graph, visible: set[int], start: list[int], focus: int | No
             run.append(k)
             continue
         if len(run) > 1:   # a run of blocks; one block too big to draw is cut by the budget instead
-            group = [m for j in run for n in blocks[j] for m in members[n]]
+            group = _with_riders([n for j in run for n in blocks[j]], riders)
             view.groups.append(group)
             view.labels.append(_pattern(graph, [blocks[j] for j in run], group))
         elif run:
-            view.singles += [m for j in run for n in blocks[j] for m in members[n]]
+            view.singles += _with_riders(blocks[run[0]], riders)
         if k < len(blocks):
-            view.singles += [m for n in blocks[k] for m in members[n]]
+            view.singles += _with_riders(blocks[k], riders)
         run = []
     view.singles += sorted(shared)
     return view
+
+
+def _block_of(blocks: list[list[int]], k: int) -> int:
+    """The block holding the ``k``-th node of the spine."""
+    seen = 0
+    for b, block in enumerate(blocks):
+        seen += len(block)
+        if k < seen:
+            return b
+    return len(blocks) - 1
+
+
+def _with_riders(spine_part: list[int], riders: dict[int, list[int]]) -> list[int]:
+    """Nodes of the spine, each followed by the nodes riding along with it."""
+    if not riders:
+        return list(spine_part)
+    out = []
+    for n in spine_part:
+        out.append(n)
+        out += riders.get(n, ())
+    return out
 
 
 def _grow(keep: set[int], weight: list[int], first: list[int], before, after, budget: float,
@@ -300,22 +363,29 @@ def _grow(keep: set[int], weight: list[int], first: list[int], before, after, bu
 def _pattern(graph: Graph, blocks: list[list[int]], group: list[int]) -> str:
     """What a collapsed run holds: its repeating block, or its commonest operations."""
     by_id = graph.by_id
-    signatures = [tuple(by_id[n].op for n in block) for block in blocks]
+    # A block's operations; a block of one node (most of them) is just its operation's name.
+    signatures = [by_id[block[0]].op if len(block) == 1 else tuple(by_id[n].op for n in block) for block in blocks]
+
+    def ops_of(signatures) -> list[str]:
+        return [op for signature in signatures for op in ((signature,) if isinstance(signature, str) else signature)]
+
     spine = sum(len(block) for block in blocks)
     text = f"… {len(group):,} nodes collapsed: {spine:,} in a chain of blocks"
     for period in range(1, min(12, len(signatures) // 2) + 1):
-        if all(signatures[k] == signatures[k - period] for k in range(period, len(signatures))):
-            ops = [op for signature in signatures[:period] for op in signature]
+        if signatures[period:] == signatures[:-period]:
+            ops = ops_of(signatures[:period])
             shown = " → ".join(ops[:6]) + (" → …" if len(ops) > 6 else "")
             text += f"\n[{shown}] ×{len(signatures) // period:,}"
             if len(signatures) % period:
                 text += f" and {len(signatures) % period} more block{'s' if len(signatures) % period > 1 else ''}"
             break
     else:
-        counts = Counter(by_id[n].op for block in blocks for n in block)
+        counts = Counter(ops_of(signatures))
         text += "\n" + ", ".join(f"{op} ×{k:,}" for op, k in counts.most_common(3)) + (", …" if len(counts) > 3 else "")
-    if len(group) > spine:
-        counts = Counter(by_id[n].op for n in group) - Counter(by_id[n].op for block in blocks for n in block)
+    if len(group) > spine:   # ties in the order the operations first appear in the group
+        on_spine = {n for block in blocks for n in block}
+        side = Counter(by_id[n].op for n in group if n not in on_spine)
+        counts = Counter({op: side[op] for op in dict.fromkeys(by_id[n].op for n in group) if op in side})
         text += f"\nwith {len(group) - spine:,} nodes on its side inputs (" + ", ".join(
             f"{op} ×{k:,}" for op, k in counts.most_common(2)) + (", …" if len(counts) > 2 else "") + ")"
     return text
@@ -358,20 +428,14 @@ def _edges(graph: Graph, view: View) -> tuple[list[tuple], list[tuple[str, int, 
     by_id = graph.by_id
     seen = set()
     edges = []
-    for name, members in _boxes(view):
-        for m in members:
-            node = by_id[m]
-            for index, i in enumerate(node.inputs):
-                if i is None or i not in view.box or view.box[i] == name:
-                    continue
-                source = view.box[i]
-                if source.startswith("group") or name.startswith("group"):
-                    if (source, name) in seen:
-                        continue
-                    seen.add((source, name))
-                    edges.append((source, name, None, index))
-                else:
-                    edges.append((source, name, node, index))
+    for source, name, m, index in view.crossings:
+        if source.startswith("group") or name.startswith("group"):
+            if (source, name) in seen:
+                continue
+            seen.add((source, name))
+            edges.append((source, name, None, index))
+        else:
+            edges.append((source, name, by_id[m], index))
     targets: dict[str, dict[str, None]] = {}
     for source, target, _, _ in edges:
         targets.setdefault(source, {})[target] = None

@@ -165,12 +165,19 @@ def _vectors(v: Any, outputs: Sequence[torch.Tensor], dtype: torch.dtype, device
 def trace(outputs: torch.Tensor | Sequence[torch.Tensor],
           params: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]], *,
           v: Sequence[torch.Tensor] | torch.Tensor | None = None,
-          labels: Mapping[str, torch.Tensor] | None = None, create_graph: bool = False) -> Exploration:
+          labels: Mapping[str, torch.Tensor] | None = None, create_graph: bool = False,
+          lazy: bool = True) -> Exploration:
     """The same view for any tensor built in Python (a model's output, say), named by its parameters.
 
     ``params`` is a mapping or pairs such as ``model.named_parameters()``. The
     backward pass runs with ``torch.autograd.grad``: the tensors' ``.grad`` is
-    left untouched.
+    left untouched. Each node's details (local Jacobians, what it saved and
+    sent) are read from the live graph when first asked for; a later
+    ``backward()`` through the outputs computes them first, but an optimiser
+    step before they are read makes them unreadable: trace with
+    ``lazy=False``, or call ``ex.graph.complete()``, before changing the
+    model's tensors in place. A graph deeper than
+    :data:`explorer.live.MAX_LEVELS` operations is refused (``ValueError``).
 
     >>> model = torch.nn.Linear(3, 1)
     >>> loss = model(torch.ones(2, 3)).pow(2).mean()
@@ -184,7 +191,7 @@ def trace(outputs: torch.Tensor | Sequence[torch.Tensor],
     else:
         grad_outputs = [v] if isinstance(v, torch.Tensor) else list(v)
     graph = graph_module.capture(outs, leaves, labels=dict(labels or {}), grad_outputs=grad_outputs,
-                                 create_graph=create_graph)
+                                 create_graph=create_graph, lazy=lazy)
     first = next(iter(leaves.values()), outs[0])
     return Exploration(
         outputs=[o.detach().cpu() for o in outs],

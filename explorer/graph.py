@@ -1,15 +1,37 @@
-"""The autograd graph PyTorch built, captured as plain data while it is alive.
+"""The autograd graph PyTorch built, captured as plain data.
 
-:func:`capture` walks the ``grad_fn`` graph of some outputs (iteratively, so
-depth is no limit), reads what each node saved for its backward, runs the
-backward pass once with hooks on every node to see the order PyTorch's engine
-really executes them and the gradients each one receives and sends, asks
-each small node for its local Jacobian by calling its own backward on one-hot
-vectors, and keeps torchviz's drawing of the live graph. What it returns, a
-:class:`Graph`, holds no reference to autograd objects: it can be pickled,
-cached and drawn after the graph is freed. Its text (numbers, the chain rule
-of a step, the node table's cells) is written by :mod:`explorer.format`, its
-drawings by :mod:`explorer.dot`.
+:func:`capture` runs the backward pass of some outputs once and records the
+graph in two layers (:mod:`explorer.live` reads both from the live graph):
+
+1. at once, for every node: the structure (inputs, consumers, the engine's
+   order), names, values, and every gradient received; enough to draw any
+   view, colour every node by its gradient and add up the chain rule's sums
+   of what was received;
+2. on first use, per node (``Node.sends``, ``reduced``, ``local``, ``saved``,
+   ``attrs``, and ``value`` where only a saved tensor knows it): what it
+   sent to each input, where the engine summed a broadcast, its local
+   Jacobian, what it saved; and the chain-rule text of its step
+   (:meth:`Graph.step`). Only the nodes drawn, selected or asked for pay
+   for them; torchviz's own drawing of a small graph waits for the
+   torchviz view the same way (:class:`TorchvizDrawings`).
+
+While details are pending the :class:`Graph` keeps the autograd graph
+alive. :meth:`Graph.complete` computes what is left and lets go of it;
+``capture(lazy=False)`` does so before returning; pickling a graph (or a
+node) completes it first, so a pickled graph is plain data with every
+detail, and an unpickled one needs nothing live. Completing rather than
+dropping the details is the one choice that keeps a node's answer the same
+however it is reached; it costs about 1 s per 20,000 nodes, paid only by
+whoever pickles a big graph (the app's sandbox worker keeps its explorations
+and sends back views, never a graph). A later ``backward()`` through the
+outputs would free what the details are read from, so a hook on each output
+completes the graph first; any other change to the graph after capture (an
+optimiser step) makes a pending detail raise :class:`~explorer.live.GraphGone`
+rather than show a wrong number. Details, lazy or not, are the numbers an
+eager capture computes.
+
+The graph's text (numbers, the chain rule of a step, the node table's cells)
+is written by :mod:`explorer.format`, its drawings by :mod:`explorer.dot`.
 
 The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
 
@@ -30,8 +52,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import re
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
 
@@ -40,36 +64,15 @@ from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
 from explorer import dot as drawing
-from explorer.expression import first_line
+from explorer import live
 from explorer.format import cell, chain_rule, numbers, to_jsonable
+from explorer.live import Saved, dtype_name
 
-LOCAL_JACOBIAN_MAX = 64 * 64     # entries of a local Jacobian worth computing and showing
-JACOBIAN_CALL_BUDGET = 5000      # one-hot backward calls for all local Jacobians of one graph (~0.5 s)
-GRADIENT_BUDGET = 10_000_000     # elements of received and sent gradients kept for one graph
-RAW_CALL_MAX_NODES = 5000        # graphs small enough to run each node's backward once more
 TORCHVIZ_MAX_NODES = 300         # torchviz's own drawing is kept up to here; beyond, we draw its look
 TORCHVIZ_MAX_DEPTH = 800         # torchviz recurses once per level and fails near 1,000
-SAVED_VALUE_MAX = 4096           # elements of a saved constant kept to show (its shape is always kept)
-ATTR_CHARS = 200                 # characters of a saved attribute's text kept
-_SAVED_PREFIX = "_saved_"        # PyTorch's generated nodes expose what they saved under this prefix
-
-
-@dataclass
-class Saved:
-    """A tensor a node saved for its backward (torchviz's orange boxes).
-
-    ``of`` is the id of the node whose output it is (a leaf's
-    ``AccumulateGrad``, an input's node, or the node itself for ``result``) and
-    ``slot`` which of that node's outputs; ``of is None`` marks a constant: a
-    tensor that needs no gradient.
-    """
-
-    name: str
-    shape: tuple
-    dtype: str
-    value: torch.Tensor | None = None   # kept for constants (another node's output is that node's value)
-    of: int | None = None
-    slot: int = 0
+# A node's details, computed together on first use: the attribute -> what computes it.
+_DETAILS = {"value": "value", "sends": "edges", "reduced": "edges", "saved": "saved", "attrs": "saved",
+            "local": "local"}
 
 
 @dataclass
@@ -89,6 +92,10 @@ class Node:
     ``dim``...), ``saved`` its saved tensors. ``constants`` names the
     constant inputs (slots where ``inputs`` is ``None``) that the caller
     labelled: ``{1: "y.detach()"}``, where the gradient stops.
+
+    ``sends``, ``reduced``, ``local``, ``saved`` and ``attrs``, and ``value``
+    where only a saved tensor knows it, are the node's details: computed when
+    first read, from the live graph of its capture.
     """
 
     id: int
@@ -100,14 +107,14 @@ class Node:
     consumers: list[int] = field(default_factory=list)
     shape: tuple | None = None
     dtype: str = ""
-    value: torch.Tensor | None = None
+    value: torch.Tensor | None = field(init=False)
     grad: torch.Tensor | None = None
     received: list[torch.Tensor | None] = field(default_factory=list)
-    sends: list[torch.Tensor | None] = field(default_factory=list)
-    reduced: list[tuple | None] = field(default_factory=list)
-    local: list[torch.Tensor | None] = field(default_factory=list)
-    saved: list[Saved] = field(default_factory=list)
-    attrs: dict[str, str] = field(default_factory=dict)
+    sends: list[torch.Tensor | None] = field(init=False)
+    reduced: list[tuple | None] = field(init=False)
+    local: list[torch.Tensor | None] = field(init=False)
+    saved: list[Saved] = field(init=False)
+    attrs: dict[str, str] = field(init=False)
     constants: dict[int, str] = field(default_factory=dict)
     step: int | None = None        # position in the engine's execution order
 
@@ -115,6 +122,33 @@ class Node:
     def name(self) -> str:
         """The user's label, else the operation and the node's id (``Mul#3``)."""
         return self.label or f"{short_op(self.op)}#{self.id}"
+
+    def __getattr__(self, name: str):
+        # Python asks here only for an attribute not set yet: a detail, read from the live graph
+        # (none without one: a node made by hand has no details).
+        group = _DETAILS.get(name)
+        if group is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        found = self.__dict__.get("_live")
+        if group == "value":
+            self.value = found.value(self.id) if found else None
+        elif group == "edges":
+            sends, reduced = found.edges(self.id) if found else ([], [])
+            self.sends, self.reduced = list(sends), list(reduced)
+        elif group == "saved":
+            self.saved, self.attrs = found.saved(self.id) if found else ([], {})
+        else:
+            self.local = found.local(self.id) if found else []
+        return self.__dict__[name]
+
+    def complete(self) -> None:
+        """Compute the node's details now (each is computed once)."""
+        for name in ("value", "sends", "saved", "local"):   # one attribute of each group
+            getattr(self, name)
+
+    def __getstate__(self) -> dict:
+        self.complete()
+        return {k: v for k, v in self.__dict__.items() if k != "_live"}
 
 
 @dataclass
@@ -149,7 +183,7 @@ class Graph:
     outputs: list[int]
     leaves: dict[str, int] = field(default_factory=dict)
     gradients_kept: int | None = None   # where the memory budget ran out: the nodes whose gradients were kept
-    torchviz_dot: dict[tuple[bool, bool], str] = field(default_factory=dict)
+    torchviz_dot: Mapping[tuple[bool, bool], str] = field(default_factory=dict)   # TorchvizDrawings while live
     derivative: "Graph | None" = None
 
     @functools.cached_property
@@ -160,19 +194,47 @@ class Graph:
     @functools.cached_property
     def steps(self) -> list[Step]:
         """The engine's steps in order, each with its chain rule written out (leaves run no step)."""
-        ran = [n for n in self.nodes if n.step is not None and n.kind != "leaf"]
-        nodes = self.by_id
-        return [Step(node=n.id, received=n.grad, sends=n.sends, text=chain_rule(n, nodes))
-                for n in sorted(ran, key=lambda n: n.step)]
+        ran = sorted((n for n in self.nodes if n.step is not None and n.kind != "leaf"), key=lambda n: n.step)
+        return [self.step(n.id) for n in ran]
+
+    def step(self, node_id: int) -> Step | None:
+        """The step node ``node_id`` ran in backward, its chain rule written out; None for a leaf or a
+        node that did not run.
+
+        >>> x = torch.tensor([3.0], requires_grad=True)
+        >>> g = capture(2 * x, {"x": x})
+        >>> g.step(g.outputs[0]).text
+        '∂L/∂x = ∂L/∂output · ∂output/∂x = 1 · 2 = 2'
+        """
+        node = self.node(node_id)
+        if node.step is None or node.kind == "leaf":
+            return None
+        return Step(node=node.id, received=node.grad, sends=node.sends, text=chain_rule(node, self.by_id))
 
     @functools.cached_property
     def grad_sizes(self) -> dict[int, float | None]:
         """The largest |entry| of the gradient each node received (None where it received none)."""
-        sizes = {}
+        index: dict[int, int] = {}   # a tensor passed on unchanged (sums, views) is one gradient of several nodes
+        tensors: list[torch.Tensor] = []
+
+        def size_at(g: torch.Tensor) -> int:   # where g's size will be: -1 for an empty tensor (size 0)
+            k = index.get(id(g))
+            if k is None:
+                if not g.numel():
+                    return -1
+                k = index[id(g)] = len(tensors)
+                tensors.append(g)
+            return k
+
+        where: list = []   # per node: an index, the indices of each output's gradient, or None
         for n in self.nodes:
-            grads = [g for g in ([n.grad] if n.grad is not None else n.received) if g is not None]
-            sizes[n.id] = max((float(g.abs().max()) if g.numel() else 0.0 for g in grads), default=None)
-        return sizes
+            if n.grad is not None:
+                where.append(size_at(n.grad))
+            else:
+                where.append([size_at(g) for g in n.received if g is not None] or None)
+        largest = _largest_magnitudes(tensors) + [0.0]
+        return {n.id: w if w is None else largest[w] if isinstance(w, int) else max(largest[k] for k in w)
+                for n, w in zip(self.nodes, where)}
 
     def node(self, node_id: int) -> Node:
         """The node with this id (``ValueError`` if there is none)."""
@@ -180,6 +242,31 @@ class Graph:
             return self.by_id[node_id]
         except (KeyError, TypeError):
             raise ValueError(f"no node with id {node_id!r}; ids run from 0 to {len(self.nodes) - 1}") from None
+
+    def complete(self) -> "Graph":
+        """Compute every node's pending details (and torchviz's drawing of a small graph) now, and let go of
+        the autograd graph they are read from.
+
+        >>> x = torch.tensor([2.0], requires_grad=True)
+        >>> g = capture(x.exp(), {"x": x}).complete()
+        >>> g.nodes[0].local
+        [tensor([[7.3891]])]
+        """
+        with collector_paused(), torch.no_grad():
+            for node in self.nodes:
+                node.complete()
+                node.__dict__.pop("_live", None)
+        self.torchviz_dot = dict(self.torchviz_dot)
+        if self.derivative is not None:
+            self.derivative.complete()
+        found = self.__dict__.pop("_live", None)
+        if found is not None:
+            found.release()
+        return self
+
+    def __getstate__(self) -> dict:
+        self.complete()
+        return dict(self.__dict__)
 
     def node_rows(self) -> list[dict[str, str | int | None]]:
         """The node table, one row a node in the order PyTorch's engine ran them (written by
@@ -245,13 +332,15 @@ class Graph:
                         problems.append(f"{where} received nothing, its consumers sent {numbers(total)} in all")
                 elif not terms:
                     problems.append(f"{where} received {numbers(got)}, its consumers sent nothing")
-                elif got.shape != total.shape or not torch.allclose(got, total, rtol=rtol, atol=atol):
+                elif got.shape != total.shape or not torch.allclose(got, total, rtol=rtol, atol=atol,
+                                                                    equal_nan=True):   # NaN sent, NaN received
                     problems.append(f"{where} received {numbers(got)}, its consumers sent {numbers(total)} in all")
         return problems
 
     def to_dot(self, style: str = "annotated", **options) -> str:
         """DOT source: ``"torchviz"`` or ``"annotated"`` (options in :func:`explorer.dot.to_dot`)."""
-        return drawing.to_dot(self, style, **options)
+        with collector_paused():
+            return drawing.to_dot(self, style, **options)
 
     def to_json(self) -> dict:
         """Nodes (engine order), steps, outputs and gradients as JSON-ready values (tensors as lists)."""
@@ -333,37 +422,6 @@ def recording() -> Iterator[Recorded]:
         yield values
 
 
-def _walk(roots: Sequence) -> tuple[list, dict]:
-    """All nodes reachable from ``roots``, consumers before producers (a topological order), and
-    their ids by object. Iterative: a graph 100,000 levels deep is no problem."""
-    found, stack = [], list(dict.fromkeys(roots))
-    seen = set(stack)
-    while stack:
-        fn = stack.pop()
-        found.append(fn)
-        for nxt, _ in fn.next_functions:
-            if nxt is not None and nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    waiting = dict.fromkeys(found, 0)
-    for fn in found:
-        for nxt, _ in fn.next_functions:
-            if nxt is not None:
-                waiting[nxt] += 1
-    ready = [fn for fn in reversed(found) if waiting[fn] == 0]
-    order, ids = [], {}
-    while ready:
-        fn = ready.pop()
-        ids[fn] = len(order)
-        order.append(fn)
-        for nxt, _ in reversed(fn.next_functions):
-            if nxt is not None:
-                waiting[nxt] -= 1
-                if waiting[nxt] == 0:
-                    ready.append(nxt)
-    return order, ids
-
-
 def longest_path(nodes: Sequence[Node]) -> int:
     """The most edges on a path from an output down to a leaf (the depth torchviz recurses to)."""
     depth = {n.id: 0 for n in nodes}
@@ -374,90 +432,31 @@ def longest_path(nodes: Sequence[Node]) -> int:
     return max(depth.values(), default=0)
 
 
-def _cpu(t) -> torch.Tensor | None:
-    """A detached CPU copy: the user's tensors may change after capture (an optimiser step, say)."""
-    return t.detach().cpu().clone() if isinstance(t, torch.Tensor) else None
-
-
-def _own(t, foreign: set[int]) -> torch.Tensor | None:
-    """A gradient the engine has let go of, on the CPU: copied only where it shares memory with a
-    tensor of the caller's (the ``v`` of ``backward(v)`` flows on unchanged through sums and views)."""
-    if t is None:
-        return None
-    t = t.detach()
-    return t.cpu().clone() if t.untyped_storage().data_ptr() in foreign or t.device.type != "cpu" else t
-
-
-def _dtype(t: torch.dtype) -> str:
-    return str(t).removeprefix("torch.")
-
-
-def _accumulated(fn):
-    """The leaf tensor an ``AccumulateGrad`` node accumulates into, else None."""
-    return fn.variable if type(fn).__name__ == "AccumulateGrad" else None
-
-
-@functools.lru_cache(maxsize=None)
-def _saved_fields(node_type: type) -> tuple:
-    """``(name, descriptor)`` for every ``_saved_*`` property a backward node type defines.
-
-    PyTorch's code generator exposes what a node saved as properties named
-    ``_saved_<argument>`` on the node's type; torchviz reads the same ones. The
-    names come from the type's own dictionary, never from outside, and are
-    sorted like ``dir()`` sorts them so attributes print in torchviz's order.
-    """
-    return tuple(sorted((name.removeprefix(_SAVED_PREFIX), slot) for name, slot in vars(node_type).items()
-                        if name.startswith(_SAVED_PREFIX)))
-
-
-def _read_saved(fn, ids: dict, tensors_out: list) -> tuple[list[Saved], dict[str, str]]:
-    """The tensors and the attributes ``fn`` saved for its backward, while they exist (the live
-    saved tensors are appended to ``tensors_out``, one per :class:`Saved`)."""
-    saved, attrs, fields = [], {}, []
-    for name, slot in _saved_fields(type(fn)):
-        try:
-            fields.append((name, slot.__get__(fn, type(fn))))
-        except RuntimeError as err:   # modified in place since it was saved, say
-            attrs[name] = f"[unreadable: {first_line(err)[:80]}]"
-    if hasattr(fn, "saved_tensors"):  # a custom autograd.Function
-        with contextlib.suppress(RuntimeError):
-            fields.append(("saved_tensors", tuple(fn.saved_tensors)))
-    for name, value in fields:
-        tensors = [(name, value)] if torch.is_tensor(value) else \
-            [(f"{name}[{i}]", t) for i, t in enumerate(value) if torch.is_tensor(t)] \
-            if isinstance(value, (tuple, list)) else []
-        if torch.is_tensor(value):
-            attrs[name] = "[saved tensor]"
-        elif tensors:
-            attrs[name] = "[saved tensors]"
-        else:
-            attrs[name] = str(value)[:ATTR_CHARS]
-        for label, t in tensors:
-            of, slot = None, 0
-            if t.requires_grad:
-                with contextlib.suppress(RuntimeError):
-                    edge = get_gradient_edge(t)
-                    of, slot = ids.get(edge.node), edge.output_nr
-            # A constant's value is shown with it; another node's output is shown at that node.
-            keep = of is None and t.numel() <= SAVED_VALUE_MAX
-            saved.append(Saved(name=label, shape=tuple(t.shape), dtype=_dtype(t.dtype),
-                               value=_cpu(t) if keep else None, of=of, slot=slot))
-            tensors_out.append(t)
-    return saved, attrs
-
-
-def _output_metadata(fn) -> list[tuple[tuple, str]]:
-    """``(shape, dtype)`` of each output a node's forward produced (what its grads must look like)."""
-    try:
-        return [(tuple(m.shape), _dtype(m.dtype)) for m in fn._input_metadata]
-    except (AttributeError, RuntimeError, TypeError):   # a private attribute: absent in some versions
-        return []
+def _largest_magnitudes(tensors: list[torch.Tensor]) -> list[float]:
+    """``max |t|`` of each tensor (none empty), NaN where a tensor holds one: one reduction over all the
+    tensors of a shape (concatenated, one row each), not twenty thousand small ones. Concatenating promotes
+    dtypes exactly, so the maxima are the same."""
+    out = [0.0] * len(tensors)
+    groups: dict = {}
+    for k, t in enumerate(tensors):
+        groups.setdefault(t.shape, []).append(k)
+    with torch.no_grad():
+        for shape, members in groups.items():
+            group = [tensors[k] for k in members]
+            try:
+                rows = torch.cat(group) if shape else torch.stack(group)   # numbers cannot be concatenated
+                largest = rows.reshape(len(group), -1).abs().amax(dim=1)
+            except RuntimeError:   # tensors on several devices
+                largest = torch.stack([t.abs().max().cpu() for t in group])
+            for k, v in zip(members, largest.tolist()):
+                out[k] = v
+    return out
 
 
 def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor], *,
             labels: Mapping[str, torch.Tensor] | None = None,
             grad_outputs: Sequence[torch.Tensor] | None = None, create_graph: bool = False,
-            values: Mapping | None = None) -> Graph:
+            values: Mapping | None = None, lazy: bool = True) -> Graph:
     """Run backward once through the graph of ``outputs`` and record everything a learner needs.
 
     ``leaves`` names the tensors to differentiate with respect to (every leaf
@@ -470,57 +469,117 @@ def capture(outputs: torch.Tensor | Sequence[torch.Tensor], leaves: Mapping[str,
     they produced (from :func:`recording`). It runs ``torch.autograd.grad(outputs,
     leaves, grad_outputs, retain_graph=True)``, so no ``.grad`` is touched.
     With ``create_graph=True`` the gradients are differentiable and
-    ``Graph.derivative`` is the captured graph that computed them.
+    ``Graph.derivative`` is the captured graph that computed them. Nodes'
+    details are computed when first read; ``lazy=False`` computes them all
+    before returning (the module's notes say when that matters). A graph
+    more than :data:`explorer.live.MAX_LEVELS` operations deep is refused
+    with a ``ValueError``: PyTorch would crash freeing it.
 
     >>> x = torch.tensor([1.0, 2.0], requires_grad=True)
     >>> g = capture(x.sin().sum(), {"x": x}, create_graph=True)
     >>> [n.op for n in g.derivative.nodes if n.kind != "leaf"]
     ['MulBackward0', 'CosBackward0']
     """
+    with collector_paused():
+        return _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a graph's tens of thousands of small objects are made.
+
+    Each collection walks the objects of its generation, and the last one
+    every object the process holds (torch's and sympy's among them): making a
+    20,000-node graph's nodes and lists set off enough of them to double the
+    time of ``capture`` and ``to_dot``. What is made here is a graph that
+    lives on, without cycles, so it is moved straight to the oldest
+    generation (``gc.freeze`` then ``gc.unfreeze``: two list splices) rather
+    than walked by two young collections on its way there; never when the
+    process has frozen objects of its own, which that would thaw. Another
+    thread resuming the collector early only costs that time back.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()
+
+
+def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) -> Graph:
     outputs, grad_outputs = _checked(outputs, leaves, grad_outputs)
     root_edges = [get_gradient_edge(o) if o.requires_grad else None for o in outputs]
-    order, ids = _walk([e.node for e in root_edges if e is not None])
-    names, produced = _names(outputs, root_edges, ids, {**(labels or {}), **leaves}, values or {})
-    targets = _targets(order, ids, leaves, names, produced)
-    metadata = [_output_metadata(fn) for fn in order]
-    nodes = _nodes(order, ids, names, produced, metadata, {ids[e.node] for e in root_edges if e is not None})
-    _name_constants(order, nodes, {**(labels or {}), **leaves}, values)
-    torchviz_dot = _torchviz_drawings(outputs, {name: t for name, t, _ in targets}, nodes)
+    found = live.walk([e.node for e in root_edges if e is not None])
+    ids = found.ids
+    named = {**(labels or {}), **leaves}
+    names, produced = _names(outputs, root_edges, ids, named, values or {})
+    targets = _targets(found, leaves, names, produced)
+    metadata = found.metadata
+    small = len(found.order) <= TORCHVIZ_MAX_NODES and found.levels <= TORCHVIZ_MAX_DEPTH
+    torchviz_dot = TorchvizDrawings(outputs, {name: t for name, t, _ in targets}) if small else {}
 
-    pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    executed, received, sent, grads, tape = _watched_backward(order, ids, pairs, [t for _, t, _ in targets],
-                                                              create_graph)
-    foreign = {g.untyped_storage().data_ptr() for g in grad_outputs}
-    for node in nodes:
-        if node.id in received:
-            node.received = [_own(g, foreign) for g in received[node.id]]
-            node.grad = node.received[0] if len(node.received) == 1 else None
-            node.sends = [_own(g, foreign) for g in sent.get(node.id, ())]
-            node.reduced = [None] * len(node.sends)
+    # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors. The
+    # 1 of a scalar output it makes itself: an explicit one costs torch the import of its symbolic-shape
+    # machinery the first time (half a second).
+    pairs = [(o, None if _is_one(o, g) else g.clone()) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
+    ran = live.run_backward(found, [o for o, _ in pairs], [g for _, g in pairs], targets, create_graph)
+    output_ids = {ids[e.node] for e in root_edges if e is not None}
+    nodes = _nodes(found, names, produced, output_ids, ran)
+    _name_constants(found.order, nodes, named, values)
     grad_by_name: dict[str, torch.Tensor] = {}
     leaf_ids: dict[str, int] = {}
-    for (name, _, node_id), g in zip(targets, grads):
+    for (name, _, node_id), g in zip(targets, ran.grads):
         grad_by_name[name] = g
         if node_id is not None:
             leaf_ids[name] = node_id
             target = nodes[node_id]
             if target.kind == "leaf" or (target.grad is None and len(metadata[node_id]) <= 1):
-                target.grad = _cpu(g)
+                target.grad = live.snapshot(g)
                 target.received = [target.grad]
-    _local_jacobians(order, nodes, received, sent)
-    _number_steps(nodes, executed)
+    _number_steps(nodes, ran.executed)
 
     derivative = None
     if create_graph:
         differentiable = {f"∂L/∂{name}": g for name, g in grad_by_name.items() if g.grad_fn is not None}
         if differentiable:
-            derivative = capture(list(differentiable.values()), leaves, labels=differentiable)
+            derivative = capture(list(differentiable.values()), leaves, labels=differentiable, lazy=lazy)
     names_first = [*(name for name in leaves if name in grad_by_name), *grad_by_name]   # the caller's order
-    return Graph(nodes=sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id)),
-                 grads={k: _own(grad_by_name[k], foreign) for k in dict.fromkeys(names_first)},
-                 outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
-                 leaves=leaf_ids, gradients_kept=len(received) if tape.full else None,
-                 torchviz_dot=torchviz_dot, derivative=derivative)
+    names_first = list(dict.fromkeys(names_first))
+    graph = Graph(nodes=sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id)),
+                  grads=dict(zip(names_first, live.on_cpu([grad_by_name[k] for k in names_first]))),
+                  outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
+                  leaves=leaf_ids, gradients_kept=ran.kept, torchviz_dot=torchviz_dot, derivative=derivative)
+    details = live.LiveGraph(found, ran, [n.consumers for n in nodes],
+                             roots=[(ids[e.node], e.output_nr) for e in root_edges if e is not None])
+    graph._live = details
+    for node in nodes:
+        node.__dict__["_live"] = details
+    if not lazy:
+        return graph.complete()
+    _complete_before_backward(graph, [e.node for e in root_edges if e is not None and e.node in ids])
+    return graph
+
+
+def _complete_before_backward(graph: Graph, roots: list) -> None:
+    """A hook on each output's node: a later ``backward()`` through the outputs frees the buffers the
+    details are read from, so the graph completes itself first."""
+    ref = weakref.ref(graph)
+
+    def complete(_grads):
+        if (alive := ref()) is not None:
+            alive.complete()
+
+    graph._live.handles = [fn.register_prehook(complete) for fn in dict.fromkeys(roots)
+                           if type(fn).__name__ != "AccumulateGrad"]
+
+
+def _is_one(output: torch.Tensor, v: torch.Tensor) -> bool:
+    """Whether ``v`` is the 1 the engine would make for a scalar ``output`` by itself."""
+    return output.numel() == 1 and v.dtype == output.dtype and v.device == output.device and bool(v.item() == 1)
 
 
 def _checked(outputs, leaves, grad_outputs) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -565,55 +624,54 @@ def _names(outputs, root_edges, ids: dict, named: Mapping, values: Mapping) -> t
     return names, produced
 
 
-def _targets(order: list, ids: dict, leaves: Mapping, names: dict, produced: dict) -> list[tuple]:
+def _targets(found: live.Walk, leaves: Mapping, names: dict, produced: dict) -> list[tuple]:
     """``(name, tensor, node id or None)`` of what the gradients are taken with respect to: every leaf
     of the graph (named, or ``leaf0``, ``leaf1``...), then the named tensors found no other way."""
     leaf_name = {id(t): n for n, t in leaves.items()}
     targets = []
     unnamed = 0
-    for fn in order:
-        variable = _accumulated(fn)
-        if variable is not None:
+    for node_id, (fn, op) in enumerate(zip(found.order, found.ops)):
+        if op == "AccumulateGrad":
+            variable = fn.variable
             name = leaf_name.get(id(variable))
             if name is None:
                 name, unnamed = f"leaf{unnamed}", unnamed + 1
             names[fn] = name
             produced[fn] = variable
-            targets.append((name, variable, ids[fn]))
-    found = {id(t) for _, t, _ in targets}
+            targets.append((name, variable, node_id))
+    found_ids = {id(t) for _, t, _ in targets}
     for name, tensor in leaves.items():  # named tensors inside the graph, or not in it at all
-        if tensor.requires_grad and id(tensor) not in found:
-            targets.append((name, tensor, ids.get(get_gradient_edge(tensor).node)))
+        if tensor.requires_grad and id(tensor) not in found_ids:
+            targets.append((name, tensor, found.ids.get(get_gradient_edge(tensor).node)))
     return targets
 
 
-def _nodes(order: list, ids: dict, names: dict, produced: dict, metadata: list, output_ids: set) -> list[Node]:
-    """The nodes as plain data, with what they saved, and values from the saved tensors where none is known."""
+def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: live.Backward) -> list[Node]:
+    """Layer one: every node as plain data, with the gradients it received and its value where the caller's
+    tensors give it (a copy: they may change); a value only a saved tensor knows is a detail."""
+    ids = found.ids
+    dtypes: dict = {}
+    consumers: list[list[int]] = [[] for _ in found.order]
     nodes: list[Node] = []
-    live_saved: list[list[torch.Tensor]] = []
-    for fn, meta in zip(order, metadata):
-        node_id = ids[fn]
-        live_saved.append([])
-        saved, attrs = _read_saved(fn, ids, live_saved[-1])
-        nodes.append(Node(
-            id=node_id, op=type(fn).__name__,
-            kind="leaf" if _accumulated(fn) is not None else "output" if node_id in output_ids else "intermediate",
-            label=names.get(fn, ""),
-            inputs=[ids[n] if n is not None else None for n, _ in fn.next_functions],
-            input_slots=[nr if n is not None else None for n, nr in fn.next_functions],
-            value=_cpu(produced.get(fn)), saved=saved, attrs=attrs,
-            shape=meta[0][0] if len(meta) == 1 else None, dtype=meta[0][1] if meta else "",
-        ))
-    for node in nodes:
-        for i in node.inputs:
+    for node_id, (fn, op, edges, meta, received) in enumerate(
+            zip(found.order, found.ops, found.nexts, found.metadata, ran.received)):
+        leaf = op == "AccumulateGrad"
+        grads = [] if leaf or received is None else list(received)
+        inputs = [None if n is None else ids[n] for n, _ in edges]
+        for i in inputs:   # ids are a topological order: every consumer of a node is made before it
             if i is not None:
-                nodes[i].consumers.append(node.id)
-        for s, t in zip(node.saved, live_saved[node.id]):  # a saved output of a node is its value
-            if s.of is not None and s.slot == 0 and nodes[s.of].value is None and len(metadata[s.of]) <= 1:
-                nodes[s.of].value = _cpu(t)
-    for node in nodes:
-        if node.value is not None:
-            node.shape, node.dtype = tuple(node.value.shape), _dtype(node.value.dtype)
+                consumers[i].append(node_id)
+        first = meta[0] if meta else None
+        node = Node(id=node_id, op=op, kind="leaf" if leaf else "output" if node_id in output_ids else "intermediate",
+                    label=names.get(fn, ""), inputs=inputs, input_slots=[None if n is None else nr for n, nr in edges],
+                    consumers=consumers[node_id], shape=tuple(first.shape) if len(meta) == 1 else None,
+                    dtype="" if first is None else dtypes.get(first.dtype) or dtypes.setdefault(first.dtype,
+                                                                                                dtype_name(first.dtype)),
+                    received=grads, grad=grads[0] if len(grads) == 1 else None)
+        if fn in produced:
+            node.value = value = live.snapshot(produced[fn])
+            node.shape, node.dtype = tuple(value.shape), dtype_name(value.dtype)
+        nodes.append(node)
     return nodes
 
 
@@ -630,38 +688,6 @@ def _name_constants(order: list, nodes: list[Node], named: Mapping, values: Mapp
                 node.constants[i] = constants[id(t)]
 
 
-def _watched_backward(order: list, ids: dict, pairs: list, targets: list, create_graph: bool):
-    """``torch.autograd.grad`` with a pre-hook (what a node received) and a post-hook (what it sent) on
-    every node: the node ids in the order the engine ran them, the gradients seen, the results."""
-    executed: list[int] = []
-    received: dict[int, tuple] = {}
-    sent: dict[int, tuple] = {}
-    handles = []
-    tape = _Tape(GRADIENT_BUDGET)
-    for fn in order:
-        if _accumulated(fn) is not None:
-            continue
-
-        def pre(grad_out, node_id=ids[fn]):
-            executed.append(node_id)
-            if (kept := tape.keep(grad_out)) is not None:
-                received[node_id] = kept
-
-        def post(grad_in, grad_out, node_id=ids[fn]):
-            if (kept := tape.keep(grad_in)) is not None:
-                sent[node_id] = kept
-
-        handles += [fn.register_prehook(pre), fn.register_hook(post)]
-    try:
-        grads = torch.autograd.grad([o for o, _ in pairs], targets, [g for _, g in pairs], retain_graph=True,
-                                    create_graph=create_graph, allow_unused=True,
-                                    materialize_grads=True) if targets else ()
-    finally:
-        for handle in handles:
-            handle.remove()
-    return executed, received, sent, grads, tape
-
-
 def _number_steps(nodes: list[Node], executed: list[int]) -> None:
     """Each node's position in the engine's order. With ``autograd.grad`` the engine does not run a
     leaf's ``AccumulateGrad``: a leaf's gradient is complete when the last node sending to it has run."""
@@ -674,94 +700,42 @@ def _number_steps(nodes: list[Node], executed: list[int]) -> None:
         nodes[node_id].step = len(executed) + k
 
 
-class _Tape:
-    """The gradients the hooks keep: up to ``budget`` elements in all, then none.
-
-    Kept in the engine's order, so what is kept is the part of the graph
-    nearest the outputs, and a node whose gradient is kept has every gradient
-    its consumers sent kept too. The engine is freed of each buffer when it
-    is done with it; a kept one lives on here, hence the budget.
-    """
-
-    def __init__(self, budget: int):
-        self.left = budget
-        self.full = False
-
-    def keep(self, grads: Sequence) -> tuple | None:
-        need = sum(g.numel() for g in grads if g is not None)
-        if self.full or need > self.left:
-            self.full = True
-            return None
-        self.left -= need
-        return tuple(None if g is None else g.detach() for g in grads)
-
-
-def _local_jacobians(order: list, nodes: list[Node], received: dict, sent: dict) -> None:
-    """Ask each small node for ``∂y/∂x_i``: its backward applied to each one-hot output gradient.
-
-    A node's backward returns the gradient of a broadcast input in the
-    broadcast shape; the engine sums it to the input's shape before passing
-    it on (and before post-hooks see it). The shape the node itself returned,
-    from the same calls (or one call with the gradient it received), shows
-    where the engine summed, and the Jacobian is reduced the same way.
-    """
-    budget = JACOBIAN_CALL_BUDGET
-    for fn, node in zip(order, nodes):
-        grads = received.get(node.id)
-        if node.kind == "leaf" or grads is None or len(grads) != 1 or grads[0] is None:
-            continue
-        template = grads[0]
-        m = template.numel()
-        widths = [0 if s is None else s.numel() for s in sent.get(node.id, ())]
-        raw = None
-        if 0 < m <= budget and 0 < m * max(widths, default=0) <= LOCAL_JACOBIAN_MAX:
-            budget -= m
-            rows = _one_hot_calls(fn, template)
-            if rows is not None:
-                raw = rows[0]
-                node.local = [None if any(r[i] is None for r in rows) or i >= len(widths) or not widths[i] else
-                              torch.stack([r[i].sum_to_size(sent[node.id][i].shape).reshape(-1).cpu()
-                                           for r in rows]) for i in range(len(rows[0]))]
-        if raw is None and len(nodes) <= RAW_CALL_MAX_NODES:
-            raw = _call(fn, template)
-        for i, (g, s) in enumerate(zip(raw or (), sent.get(node.id, ()))):
-            if g is not None and s is not None and g.shape != s.shape and i < len(node.reduced):
-                node.reduced[i] = (tuple(g.shape), tuple(s.shape))
-
-
-def _call(fn, grad: torch.Tensor) -> tuple | None:
-    """The node's own backward applied to ``grad``, before the engine's broadcast sums."""
-    try:
-        with torch.no_grad():
-            out = fn(grad)
-    except (RuntimeError, TypeError):   # a node whose buffers are gone or that takes no plain call
-        return None
-    return out if isinstance(out, tuple) else (out,)
-
-
-def _one_hot_calls(fn, template: torch.Tensor) -> list[tuple] | None:
-    """The node's backward on each one-hot gradient: row ``k`` of every local Jacobian."""
-    rows = []
-    basis = torch.zeros(template.numel(), dtype=template.dtype, device=template.device)
-    for k in range(template.numel()):
-        basis.zero_()
-        basis[k] = 1
-        out = _call(fn, basis.reshape(template.shape).clone())
-        if out is None:
-            return None
-        rows.append(out)
-    return rows
-
-
-def _torchviz_drawings(outputs, params: dict, nodes: list[Node]) -> dict[tuple[bool, bool], str]:
-    """torchviz's own drawing of the live graph, with each option, while its buffers exist.
+class TorchvizDrawings(Mapping):
+    """torchviz's own drawing of a small live graph, by ``(show_attrs, show_saved)``: made when first read
+    (the torchviz style is one view of several), plain data from then on, pickled as a plain dict.
 
     torchviz names a saved tensor's box by the id of the Python object, so a
     saved leaf is merged into the leaf's box; each saved tensor is given a box
-    of its own here.
+    of its own here. Empty where torchviz cannot draw the graph (its buffers
+    changed in place, say): the torchviz look is then drawn from captured data.
     """
-    if len(nodes) > TORCHVIZ_MAX_NODES or longest_path(nodes) > TORCHVIZ_MAX_DEPTH:
-        return {}
+
+    def __init__(self, outputs: list[torch.Tensor], params: dict[str, torch.Tensor]):
+        self._graph: tuple | None = (outputs, params)
+        self._drawings: dict[tuple[bool, bool], str] = {}
+
+    def _made(self) -> dict[tuple[bool, bool], str]:
+        if self._graph is not None:
+            outputs, params = self._graph
+            self._drawings = _torchviz_drawings(outputs, params)
+            self._graph = None
+        return self._drawings
+
+    def __getitem__(self, key):
+        return self._made()[key]
+
+    def __iter__(self):
+        return iter(self._made())
+
+    def __len__(self) -> int:
+        return len(self._made())
+
+    def __reduce__(self):
+        return dict, (dict(self._made()),)
+
+
+def _torchviz_drawings(outputs, params: dict) -> dict[tuple[bool, bool], str]:
+    """torchviz's own drawing of the live graph, with each option, while its buffers exist."""
     try:
         import torchviz
     except ImportError:

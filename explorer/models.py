@@ -21,8 +21,9 @@ import torch
 from explorer.checks import whole_number
 
 # Once Python has walked a graph (capture, torchviz, any walker), PyTorch frees its nodes
-# recursively: a chain near 45,000 levels deep overflows an 8 MB C stack and the process dies
-# with a segmentation fault when the graph is freed. Presets stay well below that.
+# recursively: a chain near 43,000 levels deep overflows an 8 MB C stack and the process dies
+# with a segmentation fault when the graph is freed. Capture refuses graphs deeper than
+# explorer.live.MAX_LEVELS; presets stay below that.
 MAX_LEVELS = 30_000
 MAX_WIDTH = 256
 BATCH = 8

@@ -34,8 +34,9 @@ def warm_light() -> None:
     from explorer.views import Request, view
 
     torch.set_num_threads(1)  # one thread: no OpenMP pool in a process that forks
-    view(Request("w = sin(x) * y; w**2 + F.softplus(x @ y)", (("x", "[1.0, 2.0]"), ("y", "[0.5, 0.25]"))),
-         ("graph", "annotated", ()))
+    request = Request("w = sin(x) * y; w**2 + F.softplus(x @ y)", (("x", "[1.0, 2.0]"), ("y", "[0.5, 0.25]")))
+    for style in ("annotated", "torchviz"):   # torchviz's view imports torchviz: a third of a second, once here
+        view(request, ("graph", style, ()))
 
 
 warm_light()

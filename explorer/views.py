@@ -169,7 +169,8 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
     if node.kind == "leaf":
         text = f"{node.name}.grad = {cell(node.grad)}: the sum of what its consumers sent (AccumulateGrad)"
     else:
-        chain = next((s.text for s in ex.graph.steps if s.node == node.id), "")
+        ran = ex.graph.step(node.id)   # this step's chain rule only: the others are not written out
+        chain = ran.text if ran is not None else ""
         text = f"{node.name} received {cell(node.grad)}" + (f"\n{chain}" if chain else "")
     options = {"highlight": node.id, **options}
     if len(nodes) > DEFAULT_MAX_NODES:  # draw the neighbourhood of the current node

@@ -7,12 +7,13 @@ import pickle
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import explorer
 from explorer.format import summed_dims
 from explorer.graph import capture, longest_path, recording
+from tests.unit.random_graphs import PROGRAMS, random_graph
 
 W_SOURCE = "w1 = x\nw2 = w1**3\nw3 = w1**2\nw4 = 2*w3\nw5 = 8*w1\nw2 + w4 + w5"
 
@@ -22,41 +23,20 @@ def assert_receive_equals_sum_of_sends(graph):
     assert graph.sum_mismatches(rtol=1e-5, atol=1e-6) == []
 
 
-def two_parts(t):
-    a, b = t.reshape(-1).split([2, t.numel() - 2])
-    return a.sum() * b.mean()
-
-
-UNARY = [torch.sin, torch.tanh, torch.exp, torch.sigmoid, lambda t: t * t, lambda t: t.pow(3),
-         lambda t: t.sum(0, keepdim=True), lambda t: t + torch.ones(3, 1, dtype=t.dtype),
-         lambda t: t.unbind(-1)[0] * 2, lambda t: torch.stack(t.unbind(-1), 0).cos(), two_parts,
-         lambda t: t.abs().sqrt(), lambda t: t @ t.T if t.dim() == 2 else t.dot(t), lambda t: t.max()]
-BINARY = [torch.add, torch.mul, torch.sub, lambda s, t: s / (t.abs() + 1), torch.maximum]
-
-
-@given(st.lists(st.tuples(st.booleans(), st.integers(0, 20), st.integers(0, 20), st.integers(0, 20)),
-                min_size=1, max_size=10), st.integers(0, 10_000))
+@given(PROGRAMS, st.integers(0, 10_000))
+@example([(False, 0, 0, 0)] * 5 + [(True, 12, 0, 0), (False, 11, 8, 0)], 0)   # NaN sent and received: it adds up
 @settings(max_examples=100, deadline=None)
 def test_receive_equals_sum_of_sends_on_random_graphs(program, seed):
     """Random graphs of torch ops (broadcasts, reductions, multi-output nodes, reuse): the chain rule's sums hold."""
-    gen = torch.Generator().manual_seed(seed)
-    a = torch.rand(3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
-    b = torch.rand(4, generator=gen, dtype=torch.float64, requires_grad=True)
-    values = [a, b, a * b]
-    for binary, op, i, j in program:
-        x, y = values[i % len(values)], values[j % len(values)]
-        try:
-            values.append(BINARY[op % len(BINARY)](x, y) if binary else UNARY[op % len(UNARY)](x))
-        except (RuntimeError, IndexError):   # shapes that do not fit: skip the op
-            continue
-    out = sum(v.sum() * (k + 1) for k, v in enumerate(values[2:]))   # every value feeds the output
-    graph = capture(out, {"a": a, "b": b})
+    out, leaves = random_graph(program, seed)
+    a, b = leaves["a"], leaves["b"]
+    graph = capture(out, leaves)
     assert_receive_equals_sum_of_sends(graph)
     expected = torch.autograd.grad(out, [a, b])
-    torch.testing.assert_close(graph.grads["a"], expected[0])
-    torch.testing.assert_close(graph.grads["b"], expected[1])
+    torch.testing.assert_close(graph.grads["a"], expected[0], equal_nan=True)   # sqrt(|0|) gives NaN on both sides
+    torch.testing.assert_close(graph.grads["b"], expected[1], equal_nan=True)
     leaf = graph.node(graph.leaves["a"])
-    torch.testing.assert_close(leaf.grad, expected[0])
+    torch.testing.assert_close(leaf.grad, expected[0], equal_nan=True)
     assert a.grad is None and b.grad is None  # the user's .grad is untouched
 
 
@@ -280,3 +260,19 @@ def test_bad_arguments_are_refused_with_value_errors():
         capture(x * 2, {"x": 3})
     with pytest.raises(ValueError, match="no node with id"):
         capture(x * 2, {"x": x}).node(99)
+
+
+@given(PROGRAMS, st.integers(0, 10_000))
+@settings(max_examples=40, deadline=None)
+def test_gradient_sizes_are_each_gradients_largest_entry(program, seed):
+    """The colours' sizes, reduced in bulk, are max |g| of each gradient received: NaN and infinities too."""
+    out, leaves = random_graph(program, seed)
+    graph = capture(out, leaves)
+    node = graph.nodes[len(graph.nodes) // 2]
+    node.received = [torch.tensor([1.0, float("nan")]), torch.tensor(float("-inf")), torch.zeros(0), None]
+    node.grad = None
+    for n in graph.nodes:
+        grads = [g for g in ([n.grad] if n.grad is not None else n.received) if g is not None]
+        expected = max((float(g.abs().max()) if g.numel() else 0.0 for g in grads), default=None)
+        got = graph.grad_sizes[n.id]
+        assert got == expected or (math.isnan(got) and math.isnan(expected)), n.name

@@ -1,0 +1,275 @@
+"""The two layers of a capture: details computed on first use are the numbers an eager capture computes,
+and what a real backward pass shows its hooks; they are computed only for what is asked; a graph pickles
+whole; a later backward or an in-place change of the graph never gives a wrong number; a graph too deep
+to free is refused before it can crash the process."""
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import explorer
+from explorer import live
+from explorer.graph import Node, TorchvizDrawings, capture
+from explorer.models import MODELS, build_model, mlp
+from explorer.presets import PRESETS
+from tests.unit.random_graphs import PROGRAMS, random_graph
+
+DETAILS = ("value", "sends", "reduced", "local", "saved", "attrs")
+EXPLORABLE = [p for p in PRESETS if p.explorable]
+
+
+def same(a, b) -> bool:
+    """Equal, tensors included (bit for bit, NaN where NaN), whatever they are nested in."""
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        return (torch.is_tensor(a) and torch.is_tensor(b) and a.shape == b.shape and a.dtype == b.dtype
+                and torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(0.5), b.nan_to_num(0.5)))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if dataclasses.is_dataclass(a) and type(a) is type(b):
+        return all(same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    return a == b
+
+
+def assert_same_graph(eager, lazy) -> None:
+    """Field by field, node by node, and every text written from them."""
+    assert [n.id for n in eager.nodes] == [n.id for n in lazy.nodes]
+    for a, b in zip(eager.nodes, lazy.nodes):
+        for f in dataclasses.fields(Node):
+            assert same(getattr(a, f.name), getattr(b, f.name)), (a.name, f.name)
+    for f in ("grads", "outputs", "leaves", "gradients_kept"):
+        assert same(getattr(eager, f), getattr(lazy, f)), f
+    assert [s.text for s in eager.steps] == [s.text for s in lazy.steps]
+    assert eager.node_rows() == lazy.node_rows()
+    assert eager.sum_mismatches() == lazy.sum_mismatches() == []
+    for options in ({}, {"show_attrs": True, "show_saved": True}, {"max_nodes": 10}):
+        assert eager.to_dot("annotated", **options) == lazy.to_dot("annotated", **options)
+    if eager.derivative is not None:
+        assert_same_graph(eager.derivative, lazy.derivative)
+
+
+def read_lazily(graph, seed: int) -> None:
+    """Draw first, then read details in a shuffled order of nodes and attributes, as a visitor might."""
+    rng = random.Random(seed)
+    graph.to_dot("annotated", max_nodes=5)
+    nodes = list(graph.nodes)
+    rng.shuffle(nodes)
+    for node in nodes:
+        graph.step(node.id)
+        for name in rng.sample(DETAILS, len(DETAILS)):
+            getattr(node, name)
+
+
+def computed(graph, name: str) -> int:
+    """How many nodes have ``name`` (a detail) computed."""
+    return sum(name in vars(n) for n in graph.nodes)
+
+
+@pytest.mark.parametrize("preset", EXPLORABLE, ids=[p.key for p in EXPLORABLE])
+def test_lazy_details_are_the_eager_ones_on_every_preset(preset):
+    eager = preset.explore().graph.complete()
+    lazy = preset.explore().graph
+    assert computed(lazy, "local") == 0
+    read_lazily(lazy, seed=len(preset.key))
+    assert_same_graph(eager, lazy)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_lazy_details_are_the_eager_ones_on_every_model(name):
+    eager = capture(*build_model(name, 6, seed=1), lazy=False)
+    lazy = capture(*build_model(name, 6, seed=1))
+    read_lazily(lazy, seed=3)
+    assert_same_graph(eager, lazy)
+    assert all(vars(n).keys().isdisjoint({"_live"}) for n in eager.nodes)   # eager: nothing live is kept
+
+
+def test_lazy_details_are_the_eager_ones_with_create_graph_v_and_custom_functions():
+    class Square(torch.autograd.Function):   # takes no plain call: what it sends is recorded by a hook
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad
+
+    def build():
+        x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = Square.apply(x)
+        return [y + y.sin() + Square.apply(y), x.unbind()[1] * 2], {"x": x}
+
+    for lazy_first in (True, False):
+        eager = capture(*build(), grad_outputs=[torch.tensor([1.0, -2, 0.5]), torch.tensor(3.0)], lazy=False)
+        lazy = capture(*build(), grad_outputs=[torch.tensor([1.0, -2, 0.5]), torch.tensor(3.0)])
+        if lazy_first:
+            read_lazily(lazy, seed=1)
+        assert_same_graph(eager, lazy)
+    eager = explorer.explore("sin(x) * x**2", x="[0.5, 1.5]", create_graph=True).graph.complete()
+    lazy = explorer.explore("sin(x) * x**2", x="[0.5, 1.5]", create_graph=True).graph
+    read_lazily(lazy.derivative, seed=2)
+    assert_same_graph(eager, lazy)
+
+
+def watched_backward(outputs, grad_outputs, inputs) -> list[tuple[str, tuple, tuple]]:
+    """The sure, slow way: a pre-hook and a post-hook on every node of a real backward pass, in the order
+    they run: ``(op, gradients received, gradients sent)``."""
+    ran, handles, seen = [], [], set()
+    stack = [o.grad_fn for o in outputs if o.grad_fn is not None]
+    while stack:
+        fn = stack.pop()
+        if fn in seen or type(fn).__name__ == "AccumulateGrad":
+            continue
+        seen.add(fn)
+
+        def pre(grads, fn=fn):
+            ran.append([type(fn).__name__, tuple(None if g is None else g.detach().clone() for g in grads), ()])
+
+        def post(sent, _grads, fn=fn):
+            ran[[r[0] for r in ran].index(type(fn).__name__, len(ran) - 1)][2] = \
+                tuple(None if g is None else g.detach().clone() for g in sent)
+
+        handles += [fn.register_prehook(pre), fn.register_hook(post)]
+        stack += [f for f, _ in fn.next_functions if f is not None]
+    try:
+        torch.autograd.grad(outputs, inputs, grad_outputs, retain_graph=True, allow_unused=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [tuple(r) for r in ran]
+
+
+def assert_what_hooks_see(build, grad_outputs=None) -> None:
+    outputs, leaves = build()
+    outputs = [outputs] if torch.is_tensor(outputs) else outputs
+    grad_outputs = grad_outputs or [torch.ones_like(o) for o in outputs]
+    seen = watched_backward(outputs, grad_outputs, list(leaves.values()))
+    graph = capture(outputs, leaves, grad_outputs=grad_outputs)
+    ran = [n for n in graph.nodes if n.kind != "leaf"]   # in the engine's order
+    assert [n.op for n in ran] == [op for op, _, _ in seen]
+    for node, (_, received, sent) in zip(reversed(ran), reversed(seen)):   # producers first: nothing read yet
+        assert same(node.received, list(received)), node.name
+        assert same(node.sends, list(sent)), node.name
+
+
+@given(PROGRAMS, st.integers(0, 10_000))
+@settings(max_examples=60, deadline=None)
+def test_engine_order_gradients_and_sends_are_what_hooks_see_on_random_graphs(program, seed):
+    assert_what_hooks_see(lambda: random_graph(program, seed))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_engine_order_gradients_and_sends_are_what_hooks_see_on_the_models(name):
+    assert_what_hooks_see(lambda: build_model(name, 12, seed=4))
+
+
+def test_several_outputs_one_used_by_another_run_in_the_engines_order():
+    def build():
+        x = torch.tensor([0.2, 0.4, 0.7], requires_grad=True)
+        h = x * 3 + 1
+        return [h.sin() * 2, h, x.exp()], {"x": x}
+
+    assert_what_hooks_see(build, [torch.tensor([1.0, 2, 3]), torch.tensor([0.5, 0, 1]), torch.ones(3)])
+
+
+def test_the_default_view_of_a_big_graph_computes_details_for_drawn_nodes_only():
+    graph = capture(*mlp(depth=4000))
+    assert len(graph.nodes) > 20_000
+    assert sum(computed(graph, name) for name in DETAILS if name != "value") == 0   # only the first layer yet
+    assert computed(graph, "value") == len(graph.leaves) + 1   # the caller's tensors: leaves and the loss
+    dot = graph.to_dot("annotated")
+    drawn = sum(1 for line in dot.splitlines() if line.startswith("\t") and line.split(" ")[0][1:].isdigit()
+                and " -> " not in line)
+    assert 100 < computed(graph, "sends") <= drawn <= 300   # the senders of drawn edges
+    assert computed(graph, "local") == 0 and computed(graph, "saved") <= drawn
+    middle = graph.nodes[len(graph.nodes) // 2]
+    assert "∂L/∂" in graph.step(middle.id).text
+    assert computed(graph, "local") == 1   # one step's chain rule: one node's local Jacobians
+    graph.to_json()
+    assert computed(graph, "local") == len(graph.nodes)
+
+
+def test_pickling_completes_a_graph_and_a_node():
+    eager = capture(*build_model("rnn", 8, seed=5), lazy=False)
+    graph = capture(*build_model("rnn", 8, seed=5))
+    one = graph.nodes[3]
+    node = pickle.loads(pickle.dumps(one))
+    assert "_live" not in vars(node) and same(node.local, eager.nodes[3].local)
+    copy = pickle.loads(pickle.dumps(graph))   # nothing read before: everything computed for the pickle
+    assert all("_live" not in vars(n) for n in copy.nodes)
+    assert_same_graph(eager, copy)
+    assert_same_graph(eager, graph)
+
+
+def test_torchvizs_own_drawing_waits_for_the_torchviz_view_and_pickles_as_plain_data():
+    graph = explorer.explore("sin(x) * x", x="[1.0, 2.0]").graph
+    assert isinstance(graph.torchviz_dot, TorchvizDrawings) and graph.torchviz_dot._graph is not None
+    graph.to_dot("annotated")
+    assert graph.torchviz_dot._graph is not None   # the annotated view did not make it
+    copy = pickle.loads(pickle.dumps(graph))
+    assert type(copy.torchviz_dot) is dict and sorted(copy.torchviz_dot) == [(a, s) for a in (0, 1) for s in (0, 1)]
+    assert copy.to_dot("torchviz") == graph.to_dot("torchviz") == graph.torchviz_dot[(False, False)]
+    big = capture(*mlp(depth=80))   # beyond TORCHVIZ_MAX_NODES: torchviz's look is drawn from captured data
+    assert big.torchviz_dot == {} and "AddmmBackward0" in big.to_dot("torchviz")
+
+
+def test_a_later_backward_completes_the_graph_first():
+    eager = explorer.trace(*mlp(depth=3, seed=7), lazy=False).graph
+    loss, params = mlp(depth=3, seed=7)
+    graph = explorer.trace(loss, params).graph
+    loss.backward()   # frees the buffers the details are read from: the graph read them first
+    assert_same_graph(eager, graph)
+
+
+def test_a_graph_changed_in_place_raises_rather_than_showing_a_wrong_number():
+    loss, params = mlp(depth=2, seed=8)
+    lazy = explorer.trace(loss, params).graph
+    other_loss, other_params = mlp(depth=2, seed=8)   # (a backward through loss would complete lazy first)
+    eager = explorer.trace(other_loss, other_params, lazy=False).graph
+    with torch.no_grad():
+        for p in (params, other_params):
+            p["layer1.weight"].add_(1.0)   # an optimiser step
+    addmm = next(n for n in lazy.nodes if n.op == "AddmmBackward0")   # it saved the weight (transposed)
+    for detail in ("sends", "saved"):
+        with pytest.raises(live.GraphGone, match="lazy=False"):
+            getattr(addmm, detail)
+    eager_addmm = next(n for n in eager.nodes if n.op == "AddmmBackward0")
+    assert eager_addmm.sends and eager_addmm.saved and eager.to_dot("annotated").startswith("digraph")
+
+
+def test_a_graph_too_deep_to_free_is_refused_and_the_process_lives_on():
+    """PyTorch frees a graph Python has walked recursively, and crashes near 43,000 levels: trace refuses
+    past MAX_LEVELS before it has touched a node deeper, so freeing a deeper graph later is safe (a crash
+    would end the subprocess; walking all 60,000 levels, as capture did, crashed it)."""
+    script = """
+import gc, torch, explorer
+x = torch.tensor([0.5], requires_grad=True)
+y = x
+for _ in range(60_000):
+    y = torch.sin(y)
+loss = y.sum()
+try:
+    explorer.trace(loss, {"x": x})
+except ValueError as err:
+    print(err)
+del y, loss
+gc.collect()
+print("freed")
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-500:]
+    message, freed = done.stdout.strip().splitlines()
+    assert message.startswith(f"the graph is more than {live.MAX_LEVELS:,} operations deep") and freed == "freed"
+    assert MODELS["chain"].max_depth + 2 <= live.MAX_LEVELS   # every preset is captured
