@@ -60,7 +60,9 @@ def _sidebar_presets(pages: dict) -> None:
 
     Bare links: a help tooltip on each of the ~30 links cost a visitor about
     0.8 s in the browser (measured cold in Chromium); the explorer shows a
-    preset's description once it is open.
+    preset's description once it is open. A closed seed's links are not sent
+    at all (Streamlit draws a closed expander's content too): opening one
+    reruns the page, which then lists them.
     """
     import streamlit as st
 
@@ -71,15 +73,17 @@ def _sidebar_presets(pages: dict) -> None:
     with st.sidebar:
         st.markdown("**Worked examples** of the seed documents")
         for seed in SEEDS:
-            with st.expander(f"Seed {seed}", expanded=seed == "001"):
+            group = st.expander(f"Seed {seed}", expanded=seed == "001", key=f"seed_{seed}", on_change="rerun")
+            if group.open:
                 for preset in (p for p in PRESETS if p.seed == seed):
                     if preset.explorable:
-                        st.page_link(explore, label=preset.title, query_params=preset_query(preset))
+                        group.page_link(explore, label=preset.title, query_params=preset_query(preset))
                     elif preset.page in pages:  # a demo's example opens the demo
-                        st.page_link(pages[preset.page], label=preset.title)
-        with st.expander("Big graphs"):
+                        group.page_link(pages[preset.page], label=preset.title)
+        group = st.expander("Big graphs", key="seed_models", on_change="rerun")
+        if group.open:
             for preset in MODEL_PRESETS:
-                st.page_link(explore, label=preset.title, query_params=preset_query(preset))
+                group.page_link(explore, label=preset.title, query_params=preset_query(preset))
 
 
 def _restore_after_history(page: str) -> None:

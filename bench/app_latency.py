@@ -41,7 +41,7 @@ from explorer.local_app import free_port, wait_healthy  # noqa: E402
 from explorer.shots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 GOALS = {"explore": 1.5}  # times the reference; every other page: 2
-CHART = '[data-testid="stVegaLiteChart"] svg.marks'
+CHART = "svg.explorer-chart"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from explorer.compare import STEPS, optimal_step
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import measured
+from explorer.ui.widgets import chart, measured, table
 
 MAX_FORMULAS = 12
 COSTS = {
@@ -48,7 +48,7 @@ def _table(r) -> None:
                 f"error vs {r.reference}": "n/a" if e.error is None else f"{e.error:.2e}",
                 "cost": COSTS[method],
             })
-    st.dataframe(rows, hide_index=True, key="cmp_table")
+    table(rows)
     # A method computes every input's gradient at once: one time per method.
     times = {method: next(iter(by_input.values())).seconds for method, by_input in r.methods.items() if by_input}
     measured("cmp_ms").caption("Time, every input at once: " + " · ".join(
@@ -57,10 +57,9 @@ def _table(r) -> None:
 
 def _v_plot(r) -> None:
     curves = {name: ([h for h, _ in curve], [max(e, 1e-17) for _, e in curve]) for name, curve in r.step_errors.items()}
-    st.vega_lite_chart(*lines(curves, "finite differences: error against step size", "step h", "largest error",
-                              log_x=True, log_y=True, reverse_x=True, points=True, height=440,
-                              dashed=[name for name in curves if name.split()[0] == "central"],
-                              rule=(r.step, "h in the table")), key="cmp_plot", width="stretch")
+    chart(lines(curves, "finite differences: error against step size", "step h", "largest error",
+                log_x=True, log_y=True, reverse_x=True, points=True, height=440,
+                dashed=[name for name in curves if name.split()[0] == "central"], rule=(r.step, "h in the table")))
     best = r.best_steps()
     st.markdown(
         "Read it from the left (large $h$): the **truncation** error of Taylor's formula shrinks like $h$ for "

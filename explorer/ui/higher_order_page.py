@@ -11,7 +11,7 @@ from explorer.derivatives import MAX_ORDER
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import graph_view
+from explorer.ui.widgets import chart, graph_view, table
 
 
 def _prime(k: int) -> str:
@@ -35,7 +35,7 @@ def _exactness(r, n: int) -> None:
     else:
         st.info("Autograd and the symbolic formula differ by rounding only (they add and multiply in a "
                 "different order).", icon=":material/info:")
-    st.dataframe(rows, hide_index=True, key="ho_table")
+    table(rows)
     with st.expander("The symbolic derivatives (SymPy, built from the same syntax tree)"):
         for k, formula in enumerate(r.formulas):
             st.latex(f"{_prime(k)}(x) = {formula}")
@@ -66,9 +66,8 @@ def render() -> None:
         _exactness(r, r.x.numel())
     with shown:
         x = r.x.tolist()
-        st.vega_lite_chart(*lines({_prime(k): (x, values.tolist()) for k, values in enumerate(r.derivatives)},
-                                  "f and its derivatives, by autograd", "x", "", points=len(x) == 1, height=460),
-                           key="ho_plot", width="stretch")
+        chart(lines({_prime(k): (x, values.tolist()) for k, values in enumerate(r.derivatives)},
+                    "f and its derivatives, by autograd", "x", "", points=len(x) == 1, height=460))
     st.subheader("The graph of f and the graph of its derivative")
     st.caption("Left: what the forward pass recorded. Right: what backward(create_graph=True) recorded while "
                "computing f' — the graph that a second backward walks.")

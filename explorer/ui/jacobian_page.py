@@ -12,7 +12,7 @@ import streamlit as st
 from explorer.inputs import DTYPES
 from explorer.ui.charts import heat_map, lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import measured
+from explorer.ui.widgets import chart, measured, table
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
 SIZES = (10, 30, 100, 300, 1000)
@@ -32,7 +32,7 @@ def _matrix(matrix, title: str, rows: str, cols: str, key: str, row_blocks=(), c
         st.caption(f"{title}: {matrix.shape[0]:,} × {matrix.shape[1]:,}, too large to draw here; "
                    "`python -m explorer jacobian ... --json` prints it.")
         return
-    st.vega_lite_chart(*heat_map(matrix, title, rows, cols, row_blocks, col_blocks), key=key, width="stretch")
+    chart(heat_map(matrix, title, rows, cols, row_blocks, col_blocks))
 
 
 def _options(prefix: str) -> dict:
@@ -140,10 +140,10 @@ def _divergence_section() -> None:
 def _divergence_result(result) -> None:
     what = "∇²f" if result.laplacian else "∇·g"
     n = result.jacobian.shape[0] if result.jacobian is not None else 0
-    st.dataframe([
+    table([
         {"way": "(Jᵀ·1)·1, one backward(ones)", what: result.with_ones, "backward passes": 1},
         {"way": "trace(J·I), rows of the identity", what: result.with_identity, "backward passes": n},
-    ], hide_index=True, key="div_table")
+    ])
     measured("div_ms").caption(f"Time: {result.seconds_ones * 1e3:.4g} ms with one backward(ones), "
                                f"{result.seconds_identity * 1e3:.4g} ms with the identity.")
     if result.diagonal:
@@ -163,10 +163,10 @@ def _timing_plot(timings) -> None:
                        "works for any n).")
         return
     n = [t.n for t in ran]
-    chart = lines({"v = ones (1 pass)": (n, [t.seconds_ones * 1e3 for t in ran]),
+    svg = lines({"v = ones (1 pass)": (n, [t.seconds_ones * 1e3 for t in ran]),
                    "identity (n passes, batched)": (n, [t.seconds_identity * 1e3 for t in ran])},
                   "time as n grows (x = rand(n))", "n", "milliseconds", log_x=True, log_y=True, points=True)
-    measured("div_timing_chart").vega_lite_chart(*chart, key="div_timing", width="stretch")
+    chart(svg, measured("div_timing_chart"))
     wrong = [t.n for t in ran if not t.agree]
     st.caption("The identity costs n backward passes (and an n × n Jacobian), the ones-trick one. "
                + (f"The two ways disagree at n = {', '.join(map(str, wrong))}: J is not diagonal there."
@@ -194,8 +194,7 @@ def _curl_result(result) -> None:
         col.metric(f"(∇×F) along {axis}", f"{value:.6g}")
     labels = [f"∂/∂{c}" for c in result.coordinates] if len(result.coordinates) == 3 else \
         [f"∂/∂{result.coordinates[0]}[{i}]" for i in range(3)]
-    st.dataframe([{"": f"F{i + 1}", **{labels[j]: float(result.jacobian[i, j]) for j in range(3)}}
-                  for i in range(3)], hide_index=True, key="curl_table")
+    table([{"": f"F{i + 1}", **{labels[j]: float(result.jacobian[i, j]) for j in range(3)}} for i in range(3)])
 
 
 def render() -> None:

@@ -17,7 +17,7 @@ from explorer.expression import ExpressionError
 from explorer.hosting import BUDGETS
 from explorer.sandbox import Unavailable
 from explorer.ui import runner
-from explorer.ui.widgets import graph_view
+from explorer.ui.widgets import graph_view, table
 
 FRAME_SECONDS = 0.25  # redraw at most four times a second; training never waits for drawing
 RUN_SECONDS = 180.0   # a run's hard limit in the heavy lane (its budget keeps it near a minute)
@@ -129,8 +129,8 @@ def render() -> None:
             st.error(f"Diverged at epoch {last.epoch}: the learning rate {lr:g} is above the limit {limit:.4g}.")
         else:
             loss = float(loss_surface(data["moments"], np.float64(last.b0), np.float64(last.b1)))
-            st.table({"": ["gradient descent", "least squares"], "b0": [last.b0, ols[0]],
-                      "b1": [last.b1, ols[1]], "loss": [loss, data["ols_loss"]]})
+            table([{"": "gradient descent", "b0": float(last.b0), "b1": float(last.b1), "loss": loss},
+                   {"": "least squares", "b0": float(ols[0]), "b1": float(ols[1]), "loss": float(data["ols_loss"])}])
     # An expander's content is computed even while it is closed: a toggle asks for the graph instead.
     if st.toggle("the autograd graph of the loss", key="regression_graph_on"):
         b0, b1 = (history[-1].b0, history[-1].b1) if history and not history[-1].diverged else (0.0, 0.0)

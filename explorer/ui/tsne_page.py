@@ -22,7 +22,7 @@ from explorer.expression import ExpressionError
 from explorer.hosting import BUDGETS
 from explorer.sandbox import Unavailable
 from explorer.ui import runner
-from explorer.ui.widgets import measured
+from explorer.ui.widgets import measured, table
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
@@ -134,11 +134,10 @@ def _gradient_panel(data: tuple, exaggeration: float) -> None:
             st.markdown(f"**α = {alpha:g}** ({'plain KL' if alpha == 1 else 'early exaggeration'})")
             st.metric("max |autograd − paper| / max |paper|", f"{check.max_rel_error:.2e}")
             st.metric("autograd / reference code", f"{check.reference_ratio:.6f}")
-            rows = min(4, check.autograd.shape[0])
-            st.dataframe({"i": list(range(rows)), **{
-                name: [f"({a:.4g}, {b:.4g})" for a, b in grad[:rows].tolist()]
-                for name, grad in (("autograd ∂C/∂y_i", check.autograd), ("paper (eq. 5)", check.paper),
-                                   ("reference (no 4)", check.reference))}}, hide_index=True)
+            grads = (("autograd ∂C/∂y_i", check.autograd), ("paper (eq. 5)", check.paper),
+                     ("reference (no 4)", check.reference))
+            table([{"i": i, **{name: "({:.4g}, {:.4g})".format(*grad[i].tolist()) for name, grad in grads}}
+                   for i in range(min(4, check.autograd.shape[0]))])
 
 
 def _settings_form() -> tuple[dict, bool]:
@@ -190,10 +189,10 @@ def _comparison(data: tuple, n_points: int, labels: np.ndarray, ours: dict, seed
     if theirs is None:
         return
     left, right = st.columns([2, 3])
-    left.table({"": ["explorer (exact)", f"scikit-learn ({method})"],
-                "KL on the same exact P": [f"{ours['kl']:.4f}", f"{theirs['kl']:.4f}"],
-                "trustworthiness(10)": [f"{ours['trustworthiness']:.4f}", f"{theirs['trustworthiness']:.4f}"],
-                "iterations": [ours["iteration"], theirs["iterations"]]})
+    table([{"": who, "KL on the same exact P": f"{run['kl']:.4f}",
+            "trustworthiness(10)": f"{run['trustworthiness']:.4f}", "iterations": run[iterations]}
+           for who, run, iterations in (("explorer (exact)", ours, "iteration"),
+                                        (f"scikit-learn ({method})", theirs, "iterations"))], left)
     measured("tsne_sk_seconds", left).caption(
         f"Seconds from the data to the embedding: ours {ours['seconds']:.2f} (the perplexity search and the "
         f"optimisation, not the live drawing), scikit-learn's {theirs['seconds']:.2f} (its fit_transform).")
@@ -300,8 +299,6 @@ def _checks_along(data: tuple, history: list) -> None:
     checks = runner.result(checks_of_run, *data, phase_ends(history), lane="heavy", timeout=RUN_SECONDS)
     if checks is None:
         return
-    st.table({"at": [f"iteration {snap.iteration}" for snap, _ in checks],
-              "phase": [snap.phase for snap, _ in checks],
-              "α": [f"{snap.exaggeration:g}" for snap, _ in checks],
-              "max |autograd − paper| / max |paper|": [f"{c.max_rel_error:.2e}" for _, c in checks],
-              "autograd / reference": [f"{c.reference_ratio:.6f}" for _, c in checks]})
+    table([{"at": f"iteration {snap.iteration}", "phase": snap.phase, "α": f"{snap.exaggeration:g}",
+            "max |autograd − paper| / max |paper|": f"{c.max_rel_error:.2e}",
+            "autograd / reference": f"{c.reference_ratio:.6f}"} for snap, c in checks])

@@ -165,6 +165,43 @@ def text_block(text: str) -> None:
     st.html(f'<pre class="explorer-text" style="{_TEXT_STYLE}">{html.escape(text)}</pre>')
 
 
+_TABLE = "border-collapse:collapse;font-size:14px;margin:0 0 1rem 0;font-variant-numeric:tabular-nums"
+_HEAD = "text-align:left;font-weight:600;padding:0.3rem 0.75rem;border-bottom:2px solid #e6e6eb;color:#555"
+_CELL = "padding:0.3rem 0.75rem;border-bottom:1px solid #f0f0f3"
+
+
+def table(rows: Sequence[Mapping[str, object]], where=None) -> None:
+    """A small table, one dict a row (the first row's keys are the columns), numbers to six figures.
+
+    ``st.dataframe`` and ``st.table`` load 1 to 1.7 MB of script with a
+    page's first table (measured with Chromium on a cold visit); a lab's
+    tables have a handful of rows and need neither sorting nor scrolling.
+    The node table of the explorer, long and sortable, stays a dataframe.
+    """
+    columns = list(rows[0]) if rows else []
+
+    def cell(value: object) -> str:
+        text = f"{value:.6g}" if isinstance(value, float) else str(value)
+        align = "right" if isinstance(value, (int, float)) else "left"
+        return f'<td style="{_CELL};text-align:{align}">{html.escape(text)}</td>'
+
+    head = "".join(f'<th style="{_HEAD}">{html.escape(c)}</th>' for c in columns)
+    body = "".join("<tr>" + "".join(cell(row.get(c, "")) for c in columns) + "</tr>" for row in rows)
+    (where or st).html(f'<table class="explorer-table" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
+                       f"<tbody>{body}</tbody></table>")
+
+
+def chart(svg: str, where=None) -> None:
+    """A chart of :mod:`explorer.ui.charts` (SVG drawn by the server, every text in it escaped there).
+
+    Through Markdown's raw HTML, not ``st.html``: that one keeps HTML only
+    and drops the SVG. In a ``<div>`` on lines of its own, the chart is an
+    HTML block that Markdown passes through unread (no emphasis, no math).
+    """
+    assert "\n\n" not in svg  # a blank line would end the HTML block
+    (where or st).markdown(f'<div class="explorer-chart-box">\n{svg}\n</div>', unsafe_allow_html=True)
+
+
 # ---------------------------------------------------------------------------
 # The graph view: server-side SVG in a pan/zoom frame, with downloads.
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.presets import MODEL_PRESETS, PRESETS, preset
+from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS, preset
 from explorer.ui.explorer_page import preset_query
 from tests.app.shown import blocks, monospace
 
@@ -51,8 +51,14 @@ def test_the_shell_starts_on_the_explorer_with_the_device_and_the_presets():
     no_exception(at)
     assert "computing on **CPU**" in at.markdown[0].value
     links = {link.label for link in at.sidebar.page_link}
-    assert {p.title for p in PRESETS if p.explorable} | {p.title for p in MODEL_PRESETS} <= links
+    assert links >= {p.title for p in PRESETS if p.seed == "001"} and "sin(Ax + b), v = ones" not in links
     assert shown_grad(at, "x") == [72.0]  # the default is seed 001's polynomial at 4
+    for seed in SEEDS:  # a closed seed's links are sent once it is opened
+        at.session_state[f"seed_{seed}"] = True
+    at.session_state["seed_models"] = True
+    at.run()
+    links = {link.label for link in at.sidebar.page_link}
+    assert {p.title for p in PRESETS if p.explorable} | {p.title for p in MODEL_PRESETS} <= links
 
 
 @pytest.mark.parametrize("p", [p for p in PRESETS if p.explorable], ids=lambda p: p.key)

@@ -7,7 +7,7 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.shown import blocks, charts, monospace
+from tests.app.shown import blocks, charts, monospace, tables
 
 TIMEOUT = 180  # the first run starts a sandbox worker (it imports torch)
 
@@ -25,7 +25,7 @@ def no_exception(at: AppTest) -> None:
 
 
 def plots(at: AppTest) -> int:
-    return len(at.get("vega_lite_chart"))
+    return len(charts(at))
 
 
 def codes(at: AppTest) -> str:
@@ -38,22 +38,24 @@ def test_jacobian_page():
     assert any("Reverse mode is cheaper" in i.value for i in at.info)   # sin(A @ x + b): 10 outputs, 65 inputs
     assert {m.label: m.value for m in at.metric}["outputs m"] == "10"
     assert plots(at) == 1   # only the open tab computes: J, in blocks for A, x, b
-    spec, cells = charts(at)[0]
-    labels = spec["layer"][0]["encoding"]["x"]["axis"]["labelExpr"]   # each block of columns named at its middle
-    assert [labels.index(f"'{name}'") for name in ("A", "x", "b")] == sorted(labels.index(f"'{n}'") for n in "Axb")
-    assert len(cells) == 10 * 65 and len(spec["layer"]) == 2           # J's cells; the lines between the blocks
+    j = charts(at)[0]
+    assert j.x_labels == ["A", "x", "b"]                     # each block of columns named at its middle, in order
+    assert len(j.cells) == 10 * 65 and j.block_lines == 2    # J's cells; the lines between the blocks
+    row = j.cells[j.cells["row"] == 3].sort_values("col")["value"]
+    assert row.iloc[50:55].abs().sum() > 0 and (row.iloc[:30] == 0).sum() == 25   # ∂y₃/∂A: only A's row 3
 
 
 def test_jacobian_page_divergence_two_ways_and_its_timing_on_request():
     at = page("jacobian_page", jac_tab="Divergence & Laplacian")
-    two_ways = at.dataframe[0].value
+    two_ways = tables(at)[0]
     assert two_ways["∇·g"].tolist() == [36.0, 24.0]   # x * sum(x) at [1, 2, 3]: all entries 36, trace 24
     assert any("not diagonal" in w.value for w in at.warning)
     assert plots(at) == 1                             # the field's J; no timing until asked for
     at.toggle(key="div_timing").set_value(True).run()
     no_exception(at)
-    timing, points = charts(at)[1]
-    assert timing["title"] == "time as n grows (x = rand(n))" and sorted(set(points["x"])) == [10, 30, 100, 300, 1000]
+    timing = charts(at)[1]
+    assert timing.title == "time as n grows (x = rand(n))" and sorted(set(timing.points["x"])) == [10, 30, 100, 300, 1000]
+    assert set(timing.points["series"]) == {"v = ones (1 pass)", "identity (n passes, batched)"}
 
 
 def test_jacobian_page_curl():
@@ -65,7 +67,7 @@ def test_jacobian_page_loads_seed_002s_laplacian_and_limits_the_inputs():
     at = page("jacobian_page", jac_tab="Divergence & Laplacian")
     at.button(key="div_example_0").click().run()
     no_exception(at)
-    assert at.dataframe[0].value["∇²f"].tolist() == [6.0, 6.0]     # div(grad(x·x)) = 6, both ways
+    assert tables(at)[0]["∇²f"].tolist() == [6.0, 6.0]     # div(grad(x·x)) = 6, both ways
     assert any("diagonal here" in s.value for s in at.success)
     at = page("jacobian_page")
     at.text_area(key="jac_f").set_value("sin(x)").run()
@@ -82,9 +84,9 @@ def test_jacobian_page_draws_the_hessian_of_every_pair_of_inputs():
     at.multiselect(key="jac_wrt").set_value(["x", "y"]).run()
     no_exception(at)
     assert not at.error
-    hessian, cells = charts(at)[1]
-    labels = hessian["layer"][0]["encoding"]["y"]["axis"]["labelExpr"]
-    assert labels.index("'x'") < labels.index("'y'") and "pair of inputs" in hessian["title"]
+    hessian = charts(at)[1]
+    assert hessian.y_labels == ["x", "y"] and "pair of inputs" in hessian.title
+    cells = hessian.cells
     first_row = cells[cells["row"] == 0].sort_values("col")["value"].tolist()
     assert len(cells) == 25 and first_row == [6.0, 0.0, 2.0, 0.0, 0.0]   # ∂²f/∂x₀² = 2·y₀, mixed ∂²f/∂x₀∂y₀ = 2·x₀
 
@@ -93,18 +95,19 @@ def test_higher_order_page_shows_the_exact_check_and_both_graphs():
     at = page("higher_order_page")
     assert not at.error
     assert any("bit for bit" in s.value and "sin''(x) == -sin(x)" in s.value for s in at.success)
-    assert at.dataframe[0].value["bit for bit"].tolist() == ["yes", "yes"]
+    assert tables(at)[0]["bit for bit"].tolist() == ["yes", "yes"]
     assert plots(at) == 1 and len(at.get("iframe")) == 2          # f and its derivatives; the two graphs
     assert r"f''(x) = - \sin{\left(x \right)}" in "\n".join(l.value for l in at.latex)
     at.slider(key="ho_order").set_value(4).run()
     no_exception(at)
-    assert len(at.dataframe[0].value) == 4
+    assert len(tables(at)[0]) == 4
+    assert [len(set(charts(at)[0].points["series"]))] == [5]   # f and its four derivatives
 
 
 def test_compare_page_table_formulas_and_plot():
     at = page("compare_page")
     assert not at.error
-    table = at.dataframe[0].value
+    table = tables(at)[0]
     assert table["method"].tolist() == ["symbolic", "forward difference", "central difference", "reverse mode",
                                         "forward mode"]
     assert table["gradient"][1] == "1.36191, 0.191867"        # seed 004: tensor([1.3619, 0.1919])
@@ -112,7 +115,7 @@ def test_compare_page_table_formulas_and_plot():
     assert any(r"\frac{\sin{\left(x_{1} \right)}}{x_{0}}" in l.value for l in at.latex)
     at.selectbox(key="cmp_dtype").set_value("float64").run()
     no_exception(at)
-    assert float(at.dataframe[0].value["error vs symbolic"][3]) < 1e-12
+    assert float(tables(at)[0]["error vs symbolic"][3]) < 1e-12
 
 
 def test_mechanics_page_plays_seed_001():

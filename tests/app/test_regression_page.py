@@ -1,6 +1,8 @@
 """The regression page in Streamlit's AppTest: it renders, runs, and compares with least squares."""
 from streamlit.testing.v1 import AppTest
 
+from tests.app.shown import tables
+
 PAGE = "from explorer.ui.regression_page import render\nrender()"
 
 
@@ -12,7 +14,7 @@ def test_page_renders_and_a_run_ends_at_least_squares():
     next(n for n in at.number_input if n.label == "epochs").set_value(150)
     next(b for b in at.button if b.label == "Start").click().run()
     assert not at.exception
-    table = at.table[0].value
+    table = tables(at)[0]
     assert abs(table["b0"][0] - table["b0"][1]) < 1e-4
     assert "Epoch 0: Loss =" in at.code[0].value
 

@@ -3,6 +3,8 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
+from tests.app.shown import tables
+
 PAGE = "from explorer.ui.tsne_page import render\nrender()"
 
 
@@ -45,13 +47,13 @@ def test_checks_along_the_run_and_scikit_learn_on_the_same_data():
     at = short_run()
     at.button(key="tsne_check_run").click().run()
     assert not at.exception
-    checks = at.table[0].value
+    checks = tables(at)[0]
     assert list(checks["at"]) == ["iteration 10", "iteration 250", "iteration 260", "iteration 300"]
     assert list(checks["α"]) == ["12", "12", "1", "1"]
     assert all(float(v) < 1e-10 for v in checks["max |autograd − paper| / max |paper|"])
     at.button(key="tsne_sk_run").click().run()
     assert not at.exception
-    table = at.table[-1].value
+    table = tables(at)[-1]
     assert list(table.iloc[:, 0]) == ["explorer (exact)", "scikit-learn (barnes_hut)"]
     assert all(0 < float(v) < 5 for v in table["KL on the same exact P"])
 
