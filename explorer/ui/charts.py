@@ -32,7 +32,7 @@ import numpy as np
 HEIGHT = 380
 WIDTH = 560          # of the viewBox: the chart stretches to its column (up to 1.25 times) and keeps its shape
 MAX_CELLS = 2_500    # more, and a heat map's cells are one image (no hover) rather than one rect each
-FONT = "font-family:'Source Sans Pro',sans-serif;font-size:12px;fill:#31333f"
+FONT = "font-size:12px;fill:#31333f"  # the page's own font, inherited
 
 # ColorBrewer's RdBu, red for the lowest value and blue for the highest, white at zero: Vega's "redblue".
 _RED_BLUE = np.array([[103, 0, 31], [178, 24, 43], [214, 96, 77], [244, 165, 130], [253, 219, 199],

@@ -36,9 +36,12 @@ def _exactness(r, n: int) -> None:
         st.info("Autograd and the symbolic formula differ by rounding only (they add and multiply in a "
                 "different order).", icon=":material/info:")
     table(rows)
-    with st.expander("The symbolic derivatives (SymPy, built from the same syntax tree)"):
+    # Drawn once opened: Streamlit draws a closed expander's content too, and the first formula loads KaTeX.
+    formulas = st.expander("The symbolic derivatives (SymPy, built from the same syntax tree)", key="ho_formulas",
+                           on_change="rerun")
+    if formulas.open:
         for k, formula in enumerate(r.formulas):
-            st.latex(f"{_prime(k)}(x) = {formula}")
+            formulas.latex(f"{_prime(k)}(x) = {formula}")
 
 
 def render() -> None:

@@ -60,7 +60,7 @@ def charts(at) -> list[Chart]:
 
     out = []
     for element in at.main:
-        if type(element).__name__ != "Html" or 'class="explorer-chart ' not in element.value:
+        if type(element).__name__ != "Markdown" or 'class="explorer-chart ' not in element.value:
             continue
         svg = ET.fromstring(element.value[element.value.index("<svg"):element.value.rindex("</svg>") + 6])
         tag = lambda name: f"{{http://www.w3.org/2000/svg}}{name}"  # noqa: E731

@@ -97,6 +97,9 @@ def test_higher_order_page_shows_the_exact_check_and_both_graphs():
     assert any("bit for bit" in s.value and "sin''(x) == -sin(x)" in s.value for s in at.success)
     assert tables(at)[0]["bit for bit"].tolist() == ["yes", "yes"]
     assert plots(at) == 1 and len(at.get("iframe")) == 2          # f and its derivatives; the two graphs
+    assert not at.latex                                            # the formulas are drawn once asked for
+    at.session_state["ho_formulas"] = True
+    at.run()
     assert r"f''(x) = - \sin{\left(x \right)}" in "\n".join(l.value for l in at.latex)
     at.slider(key="ho_order").set_value(4).run()
     no_exception(at)
