@@ -23,6 +23,7 @@ PAGES = (
     ("explorer.ui.regression_page", "regression", "SGD regression", ":material/show_chart:"),
     ("explorer.ui.tsne_page", "tsne", "t-SNE", ":material/scatter_plot:"),
 )
+LIVE_PAGES = ("regression", "tsne")  # pages whose runs stream: nothing in the shell reruns them
 
 
 def warm_server() -> None:
@@ -55,14 +56,15 @@ def _pages() -> dict:
     return pages
 
 
-def _sidebar_presets(pages: dict) -> None:
+def _sidebar_presets(pages: dict, current: str) -> None:
     """Every worked example as a link: the link's query string is the whole state of the view.
 
     Bare links: a help tooltip on each of the ~30 links cost a visitor about
     0.8 s in the browser (measured cold in Chromium); the explorer shows a
     preset's description once it is open. A closed seed's links are not sent
     at all (Streamlit draws a closed expander's content too): opening one
-    reruns the page, which then lists them.
+    reruns the page, which then lists them. Not on the live demos' pages: a
+    rerun would stop a run that is streaming.
     """
     import streamlit as st
 
@@ -72,16 +74,22 @@ def _sidebar_presets(pages: dict) -> None:
     explore = pages["explore"]
     with st.sidebar:
         st.markdown("**Worked examples** of the seed documents")
+        lazy = current not in LIVE_PAGES
+
+        def group_of(label: str, key: str, expanded: bool = False):
+            group = st.expander(label, expanded=expanded, **(dict(key=key, on_change="rerun") if lazy else {}))
+            return group if not lazy or group.open else None
+
         for seed in SEEDS:
-            group = st.expander(f"Seed {seed}", expanded=seed == "001", key=f"seed_{seed}", on_change="rerun")
-            if group.open:
+            group = group_of(f"Seed {seed}", f"seed_{seed}", expanded=seed == "001")
+            if group is not None:
                 for preset in (p for p in PRESETS if p.seed == seed):
                     if preset.explorable:
                         group.page_link(explore, label=preset.title, query_params=preset_query(preset))
                     elif preset.page in pages:  # a demo's example opens the demo
                         group.page_link(pages[preset.page], label=preset.title)
-        group = st.expander("Big graphs", key="seed_models", on_change="rerun")
-        if group.open:
+        group = group_of("Big graphs", "seed_models")
+        if group is not None:
             for preset in MODEL_PRESETS:
                 group.page_link(explore, label=preset.title, query_params=preset_query(preset))
 
@@ -123,7 +131,7 @@ def main() -> None:
     navigation = st.navigation(list(pages.values()))
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
                 f"computing on **{describe_device(best_device())}**")
-    _sidebar_presets(pages)
+    _sidebar_presets(pages, navigation.url_path)
     _restore_after_history(navigation.url_path)
     navigation.run()
     _remember_for_history(navigation.url_path)
