@@ -210,8 +210,20 @@ def _block_labels(blocks: Sequence[tuple[str, int]], size: int) -> list[tuple[fl
     return [(i, str(i)) for i in range(0, size, max(1, size // 20))]
 
 
-def _legend_rows(names: list[str], per_row: int = 4) -> list[list[str]]:
-    return [names[i:i + per_row] for i in range(0, len(names), per_row)] or [[]]
+def _legend_rows(names: list[str]) -> list[list[str]]:
+    """The legend's entries, as many to a row as fit across the chart."""
+    rows, width = [[]], 0.0
+    for name in names:
+        w = _legend_width(name)
+        if rows[-1] and width + w > WIDTH - 64 - 16:
+            rows, width = rows + [[]], 0.0
+        rows[-1].append(name)
+        width += w
+    return rows
+
+
+def _legend_width(name: str) -> float:
+    return 44 + 7.5 * len(name)  # a swatch, a gap, and the name at about 7.5 px a character of 12 px text
 
 
 def _legend(rows: list[list[str]], y: float, dashed: Sequence[str]) -> list[str]:
@@ -223,7 +235,7 @@ def _legend(rows: list[list[str]], y: float, dashed: Sequence[str]) -> list[str]
             out.append(f'<line x1="{x}" x2="{x + 24}" y1="{y + r * 18 - 4}" y2="{y + r * 18 - 4}" '
                        f'stroke="{_SERIES[k % len(_SERIES)]}" stroke-width="2"{dash}/>')
             out.append(_label(x + 30, y + r * 18, name, "start", "legend"))
-            x += 46 + 7 * len(name)
+            x += _legend_width(name)
             k += 1
     return out
 

@@ -2,7 +2,6 @@
 controls, and shows an error (never an exception) for bad input."""
 from __future__ import annotations
 
-import json
 
 import pytest
 from streamlit.testing.v1 import AppTest
