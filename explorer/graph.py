@@ -497,17 +497,29 @@ def collector_paused() -> Iterator[None]:
     than walked by two young collections on its way there; never when the
     process has frozen objects of its own, which that would thaw. Another
     thread resuming the collector early only costs that time back.
+
+    Only for what a big graph makes: ``gc.get_freeze_count`` walks every
+    frozen object (40 ms in a sandbox worker, which froze its imports), and
+    is asked once a process has been seen to freeze.
     """
+    global _process_froze
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
-            if gc.get_freeze_count() == 0:
-                gc.freeze()
-                gc.unfreeze()
+            if not _process_froze and gc.get_count()[0] > _MANY_OBJECTS:
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+                else:
+                    _process_froze = True  # a process never thaws what it froze: no need to count again
             gc.enable()
+
+
+_process_froze = False
+_MANY_OBJECTS = 20_000  # made since the last young collection: a graph of some thousands of nodes
 
 
 def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) -> Graph:
