@@ -9,7 +9,9 @@ from navigation until the page has *settled*: its main content is drawn
 (the explorer's graph, a lab page's chart or lessons, a demo's settings)
 and Streamlit says its script has finished. The reference is a Streamlit
 page that writes one line, served by ``streamlit run`` the same way and
-opened the same way in the same run: the framework's own floor. Goals: the
+opened the same way in the same run, in rounds with the pages (the
+reference, then each page, again), so that a spell of a slower machine
+weighs on both alike: the framework's own floor. Goals: the
 explorer's graph within 1.5 times the reference, every other page within 2
 times. The very first visit after the server starts is reported on its own.
 
@@ -153,14 +155,18 @@ def main() -> int:
         ref_proc, ref_url = reference_server(Path(folder))
         try:
             visit(browser, REFERENCE, ref_url, 0)  # the reference server's own first run
-            floor = [visit(browser, REFERENCE, ref_url, i + 1) for i in range(args.visits)]
             with served() as (url, _):
                 first = visit(browser, PAGES[0], url, 10_000)
-                rows = []
-                for target in pages:
-                    times = [visit(browser, target, url, i) for i in range(args.visits)]
-                    rows.append((target, times))
-                    print(f"  {target.name}: {', '.join(f'{t:.2f}' for t in times)}", file=sys.stderr, flush=True)
+                # Rounds: the reference, then each page, again and again, so that a machine that is slower
+                # for a while slows both alike.
+                floor, times = [], {target: [] for target in pages}
+                for i in range(args.visits):
+                    floor.append(visit(browser, REFERENCE, ref_url, i + 1))
+                    for target in pages:
+                        times[target].append(visit(browser, target, url, i))
+                rows = list(times.items())
+                for target, seconds in [(REFERENCE, floor)] + rows:
+                    print(f"  {target.name}: {', '.join(f'{t:.2f}' for t in seconds)}", file=sys.stderr, flush=True)
                 if args.trace:
                     target = next(p for p in PAGES if p.name == args.trace)
                     for who, page_url, place in ((REFERENCE, ref_url, "reference"), (target, url, target.name)):
