@@ -613,20 +613,27 @@ def run_isolated(fn: Callable[..., Any], /, *args: Any, timeout: float | None = 
     generator's items are collected into a list.
     """
     job = pool().submit(fn, *args, lane=lane, timeout=timeout, owner=owner, **kwargs)
-    items = []
     try:
-        while True:
-            message = job.next(0.5)
-            if message is None:
-                continue
-            kind, payload = message
-            if kind == ITEM:
-                items.append(pickle.loads(payload))
-                continue
-            result = value(kind, payload)
-            return items if items else result
+        items, result = outcome(job)
+        return items if items else result
     finally:
         job.cancel()
+
+
+def outcome(job: Job, seconds: float | None = None) -> tuple[list, Any]:
+    """Read ``job`` to its end: ``(items it streamed, its result)``; a refusal or failure is raised, and
+    :class:`Unavailable` when ``seconds`` pass first (the job itself is left to the caller)."""
+    items, deadline = [], None if seconds is None else time.monotonic() + seconds
+    while deadline is None or time.monotonic() < deadline:
+        message = job.next(0.2)
+        if message is None:
+            continue
+        kind, payload = message
+        if kind == ITEM:
+            items.append(pickle.loads(payload))
+            continue
+        return items, value(kind, payload)
+    raise Unavailable(f"the job did not end within {seconds:g} s")
 
 
 def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
@@ -648,5 +655,5 @@ def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
         return
 
 
-__all__ = ["LANES", "Job", "Pool", "Sizing", "Unavailable", "machine_cores", "machine_memory", "pool",
+__all__ = ["LANES", "Job", "Pool", "Sizing", "Unavailable", "machine_cores", "machine_memory", "outcome", "pool",
            "run_isolated", "stream", "value"]

@@ -12,7 +12,7 @@ import pytest
 
 import explorer
 from explorer import ExpressionError
-from explorer.sandbox import DONE, ITEM, Pool, Sizing, Unavailable, run_isolated, stream, value
+from explorer.sandbox import DONE, ITEM, Pool, Sizing, Unavailable, outcome, run_isolated, stream
 from tests.unit import sandbox_jobs as jobs
 
 
@@ -28,19 +28,7 @@ def small():
 
 def wait_for(job, seconds: float = 60.0):
     """Read ``job`` to its end: ``(items, result)``, refusals raised."""
-    items, deadline = [], time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        message = job.next(0.2)
-        if message is None:
-            continue
-        kind, payload = message
-        if kind == ITEM:
-            import pickle
-
-            items.append(pickle.loads(payload))
-            continue
-        return items, value(kind, payload)
-    raise AssertionError("the job did not end")
+    return outcome(job, seconds)
 
 
 def running(job, seconds: float = 60.0) -> None:
