@@ -1,0 +1,111 @@
+"""The HTML page Streamlit serves for each page of the app, naming the page's scripts up front.
+
+Streamlit's frontend fetches an element's script (text area, iframe,
+download button...) the first time it draws one. For the explorer that is
+about thirty small files, asked for only once the server's first answer has
+been drawn, from a server busy computing the rest of the page: measured cold
+in Chromium (``bench/app_latency.py``), that wave of requests was a third of
+the time to the explorer's graph. Here each page's HTML, Streamlit's own
+``index.html``, lists them in ``<link rel="modulepreload">`` tags, so the
+browser fetches and compiles them alongside Streamlit's main bundle, before
+the websocket opens.
+
+Which files each element needs, Vite wrote into the build: every lazy
+``import()`` comes with the list of files it loads (``__vite__mapDeps``).
+:func:`chunk_files` reads those lists from the installed Streamlit, so the
+hints follow its version. Which elements a page draws on a bare visit is
+:data:`PAGE_CHUNKS`; ``tests/browser/test_shell_browser.py`` visits every
+page and names any script that arrived without a hint. A name the installed
+Streamlit does not have is left out: the page works, only slower.
+
+>>> files = chunk_files(("TextArea",))
+>>> files[0].startswith("TextArea.") and all(f.endswith(".js") for f in files)
+True
+>>> '<link rel="modulepreload" crossorigin href="./static/js/TextArea.' in shell_html(("TextArea",))
+True
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Sequence
+
+# The elements each page draws when it is opened bare (Streamlit's chunk names, without their hash):
+# what a cold visit fetched after Streamlit's main bundle, read from Chromium's resource timings.
+_FORM = ("ButtonGroup", "TextArea", "TextInput")
+_DRAWING = ("Html", "IFrame", "DownloadButton")
+PAGE_CHUNKS: dict[str, tuple[str, ...]] = {
+    "explore": _FORM + ("NumberInput",) + _DRAWING,
+    "jacobian": _FORM + ("NumberInput", "Multiselect", "Metric", "rehype-katex", "rehype-raw"),
+    "higher-order": _FORM + ("Slider", "rehype-raw") + _DRAWING,
+    "four-ways": _FORM + ("Slider", "Html", "rehype-katex", "rehype-raw"),
+    "mechanics": _FORM + ("NumberInput", "Checkbox", "Slider", "StreamlitSyntaxHighlighter"),
+    "regression": ("PageLink", "NumberInput", "Selectbox", "Checkbox", "Button", "Progress"),
+    "tsne": ("PageLink", "NumberInput", "Selectbox", "Checkbox", "Button", "Progress"),
+}
+
+_FILES = re.compile(r"m\.f=\[([^\]]*)\]")
+_LAZY = re.compile(r"import\(`\./([^`]+)`\)(?:,__vite__mapDeps\(\[([\d,]*)\]\))?")
+
+
+def _static_dir() -> Path:
+    from streamlit import file_util
+
+    return Path(file_util.get_static_dir())
+
+
+@functools.cache
+def _chunk_table(static_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Each lazily imported chunk's name (``TextArea``) -> the files it loads, its own first."""
+    table: dict[str, tuple[str, ...]] = {}
+    for script in sorted((static_dir / "static" / "js").glob("*.js")):
+        text = script.read_text(encoding="utf-8", errors="replace")
+        files = _FILES.search(text) if "__vite__mapDeps" in text else None
+        if files is None:
+            continue
+        names = [f.strip().strip("\"'`").removeprefix("./") for f in files.group(1).split(",")]
+        for chunk, deps in _LAZY.findall(text):
+            needed = [names[int(i)] for i in deps.split(",") if i and int(i) < len(names)]
+            table.setdefault(chunk.split(".")[0], tuple(dict.fromkeys([chunk, *needed])))
+    return table
+
+
+def chunk_files(chunks: Sequence[str], static_dir: Path | None = None) -> list[str]:
+    """The script files (under ``static/js``) that ``chunks`` load, each once, in order."""
+    table = _chunk_table(static_dir or _static_dir())
+    return list(dict.fromkeys(f for chunk in chunks for f in table.get(chunk, ())))
+
+
+def shell_html(chunks: Sequence[str], static_dir: Path | None = None) -> str:
+    """Streamlit's ``index.html`` with a ``modulepreload`` hint for each file ``chunks`` load."""
+    static_dir = static_dir or _static_dir()
+    page = (static_dir / "index.html").read_text(encoding="utf-8")
+    hints = "".join(f'<link rel="modulepreload" crossorigin href="./static/js/{f}">\n'
+                    for f in chunk_files(chunks, static_dir) if f'/static/js/{f}"' not in page)
+    return page.replace("</head>", hints + "</head>", 1)
+
+
+def routes(paths: Sequence[str], default: str) -> list:
+    """Starlette routes that serve each page's shell: ``/`` for page ``default``, ``/{path}`` for each of ``paths``.
+
+    They go before Streamlit's own routes (``st.App(routes=...)``); every
+    other path, a script file or a page not listed, is Streamlit's as before.
+    """
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    @functools.cache
+    def html_of(path: str) -> str:
+        return shell_html(PAGE_CHUNKS.get(path, ()))
+
+    def endpoint(path: str):
+        async def serve(_request) -> HTMLResponse:
+            # Like Streamlit's index.html, never cached: a new deployment's scripts are named at once.
+            return HTMLResponse(html_of(path), headers={"Cache-Control": "no-cache"})
+        return serve
+
+    return [Route("/", endpoint(default)), *(Route(f"/{path}", endpoint(path)) for path in paths)]
+
+
+__all__ = ["PAGE_CHUNKS", "chunk_files", "routes", "shell_html"]
