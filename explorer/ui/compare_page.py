@@ -10,7 +10,7 @@ from explorer.compare import STEPS, optimal_step
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import chart, measured, table
+from explorer.ui.widgets import chart, choice, measured, table
 
 MAX_FORMULAS = 12
 COSTS = {
@@ -84,9 +84,8 @@ def render() -> None:
     left, right = st.columns(2)
     step = left.select_slider("step h of the table's finite differences", STEPS, key="cmp_h",
                               format_func=lambda h: f"{h:.0e}", bind="query-params")
-    dtype = right.selectbox("dtype", tuple(DTYPES), key="cmp_dtype", bind="query-params",
-                            help="the table's dtype; the plot shows both")
-    r = run("compare", source, inputs, step=float(step), dtype=dtype or "float32")
+    dtype = choice("dtype", tuple(DTYPES), key="cmp_dtype", where=right, help="the table's dtype; the plot shows both")
+    r = run("compare", source, inputs, step=float(step), dtype=dtype)
     if r is None:
         return
     _formulas(r)

@@ -11,7 +11,7 @@ from explorer.derivatives import MAX_ORDER
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import chart, graph_view, table
+from explorer.ui.widgets import chart, choice, graph_view, table
 
 
 def _prime(k: int) -> str:
@@ -57,12 +57,11 @@ def render() -> None:
         if got is None:
             return
         source, inputs = got
-        for name, default in (("order", 2), ("dtype", "float32")):
-            st.session_state.setdefault(f"ho_{name}", default)
+        st.session_state.setdefault("ho_order", 2)
         left, right = st.columns(2)
         order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
-        dtype = right.selectbox("dtype", tuple(DTYPES), key="ho_dtype", bind="query-params")
-    r = run("higher_order", source, inputs, order=int(order), dtype=dtype or "float32")
+        dtype = choice("dtype", tuple(DTYPES), key="ho_dtype", where=right)
+    r = run("higher_order", source, inputs, order=int(order), dtype=dtype)
     if r is None:
         return
     with setup:

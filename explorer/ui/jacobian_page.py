@@ -12,7 +12,7 @@ import streamlit as st
 from explorer.inputs import DTYPES
 from explorer.ui.charts import heat_map, lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import chart, measured, table
+from explorer.ui.widgets import chart, choice, measured, table
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
 SIZES = (10, 30, 100, 300, 1000)
@@ -36,13 +36,12 @@ def _matrix(matrix, title: str, rows: str, cols: str, key: str, row_blocks=(), c
 
 
 def _options(prefix: str) -> dict:
-    for name, default in (("dtype", "float64"), ("seed", 0)):
-        st.session_state.setdefault(f"{prefix}_{name}", default)
+    st.session_state.setdefault(f"{prefix}_seed", 0)
     left, right = st.columns(2)
-    dtype = left.selectbox("dtype", tuple(DTYPES), key=f"{prefix}_dtype", bind="query-params")
+    dtype = choice("dtype", tuple(DTYPES), key=f"{prefix}_dtype", default="float64", where=left)
     seed = right.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{prefix}_seed",
                               bind="query-params", help="seed of the random constructors (rand, randn)")
-    return {"dtype": dtype or "float64", "seed": int(seed or 0)}
+    return {"dtype": dtype, "seed": int(seed or 0)}
 
 
 def _jacobian_section() -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer.inputs import DTYPES
 from explorer.ui.lab import function_and_inputs, run
+from explorer.ui.widgets import choice
 
 LESSONS = (
     ("second_backward", "Second backward()",
@@ -55,8 +56,7 @@ def render() -> None:
     if got is None:
         return
     source, inputs = got
-    st.session_state.setdefault("mech_dtype", "float32")
-    dtype = st.selectbox("dtype", tuple(DTYPES), key="mech_dtype", bind="query-params")
+    dtype = choice("dtype", tuple(DTYPES), key="mech_dtype")
     for name, title, about in LESSONS:
         with st.container(border=True):
             st.subheader(title)

@@ -7,6 +7,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`text_block` ``(text) -> None``: monospace text in a box, like ``st.code`` without its highlighter
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
+- :func:`choice` ``(label, options, *, key, default=None, where=None, help=None) -> str``
 - :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
 - :func:`pan_zoom_html` ``(svg, *, focus=None) -> str`` (plain text, no Streamlit call)
 - :func:`measured` ``(key, where=None) -> container`` for a timing (a figure blanks it)
@@ -120,20 +121,33 @@ class Options:
     device: str = "auto"
 
 
+def choice(label: str, options: Sequence[str], *, key: str, default: str | None = None, where=None,
+           help: str | None = None) -> str:
+    """One of a few ``options`` as a row of buttons, bound to ``?{key}=...``; returns the one chosen.
+
+    For two to four short options (dtype, device) a segmented control reads at
+    a glance, and it keeps the select box off a page's first load: that one
+    brings eight script files (130 kB) that Streamlit fetches when it first
+    draws one, on the way to everything else the page shows.
+    """
+    default = options[0] if default is None else default
+    st.session_state.setdefault(key, default)
+    if st.session_state[key] not in options:  # e.g. a link made on a machine with a GPU
+        st.session_state[key] = default
+    return (where or st).segmented_control(label, options, key=key, bind="query-params", required=True,
+                                           help=help) or default
+
+
 def options_panel(*, key_prefix: str = "") -> Options:
     """Seed, dtype and device widgets in one row (bound to ``?seed=``, ``?dtype=``, ``?device=``)."""
-    devices = device_choices()
-    for name, default in (("seed", 0), ("dtype", "float32"), ("device", "auto")):
-        st.session_state.setdefault(key_prefix + name, default)
-    if st.session_state[key_prefix + "device"] not in devices:  # a link made on a machine with a GPU
-        st.session_state[key_prefix + "device"] = "auto"
-    seed_col, dtype_col, device_col = st.columns(3)
+    st.session_state.setdefault(key_prefix + "seed", 0)
+    seed_col, dtype_col, device_col = st.columns([2, 2, 3])
     seed = seed_col.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
                                  bind="query-params", help="seed of the random constructors (rand, randn)")
-    dtype = dtype_col.selectbox("dtype", tuple(DTYPES), key=key_prefix + "dtype", bind="query-params")
-    device = device_col.selectbox("device", devices, key=key_prefix + "device", bind="query-params",
-                                  help="auto: CUDA, then Apple MPS, then the CPU")
-    return Options(int(seed or 0), dtype or "float32", device or "auto")
+    dtype = choice("dtype", tuple(DTYPES), key=key_prefix + "dtype", where=dtype_col)
+    device = choice("device", device_choices(), key=key_prefix + "device", where=device_col,
+                    help="auto: CUDA, then Apple MPS, then the CPU")
+    return Options(int(seed or 0), dtype, device)
 
 
 def show_error(err: BaseException, source: str | None = None, *, panel: InputsPanel | None = None) -> None:
@@ -352,13 +366,14 @@ def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", heigh
                            on_click="ignore")
         return
     st.iframe(html, height=height, alt=alt)
-    svg_col, png_col, dot_col, _ = st.columns([1, 1, 1, 5])
-    svg_col.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
-                            icon=":material/download:", key=f"{key}_svg", on_click="ignore")
-    png_col.download_button("PNG", lambda: _png(dot), file_name=f"{file_stem}.png", mime="image/png",
-                            icon=":material/download:", key=f"{key}_png", on_click="ignore")
-    dot_col.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
-                            icon=":material/download:", key=f"{key}_dot", on_click="ignore")
+    # One row without columns: every element is work for the browser on each pass over the page.
+    row = st.container(horizontal=True)
+    row.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
+                        icon=":material/download:", key=f"{key}_svg", on_click="ignore")
+    row.download_button("PNG", lambda: _png(dot), file_name=f"{file_stem}.png", mime="image/png",
+                        icon=":material/download:", key=f"{key}_png", on_click="ignore")
+    row.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
+                        icon=":material/download:", key=f"{key}_dot", on_click="ignore")
 
 
 # ---------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def test_compare_page_table_formulas_and_plot():
     assert table["gradient"][1] == "1.36191, 0.191867"        # seed 004: tensor([1.3619, 0.1919])
     assert plots(at) == 1
     assert any(r"\frac{\sin{\left(x_{1} \right)}}{x_{0}}" in l.value for l in at.latex)
-    at.selectbox(key="cmp_dtype").set_value("float64").run()
+    at.segmented_control(key="cmp_dtype").set_value("float64").run()
     no_exception(at)
     assert float(tables(at)[0]["error vs symbolic"][3]) < 1e-12
 
