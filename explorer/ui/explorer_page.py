@@ -102,9 +102,20 @@ def render() -> None:
 
 
 def _summary(request: Request, source: str | None = None, panel=None) -> dict | None:
-    """The summary of the request's run, or None with the refusal (or the busy notice) shown."""
+    """The summary of the request's run, or None with the refusal (or the busy notice) shown.
+
+    For a typed function, with the annotated graph's tab open (a first
+    visit's), the graph comes in the same trip to the sandbox: the page's
+    parts then reach the browser together, and it draws them in one pass
+    instead of two. A model's summary comes first (its drawing takes
+    seconds), and so does any summary when the visitor asked for more nodes
+    than the default drawing has.
+    """
+    together = (not request.model and st.session_state.get("tab", TABS[0]) == TABS[0]
+                and _level_of_detail()["max_nodes"] <= DEFAULT_MAX_NODES)
+    part = _annotated() if together else ("summary",)
     try:
-        answer = _view(request)
+        answer = _view(request, part)
     except ExpressionError as err:
         show_error(err, source, panel=panel)
         return None
@@ -207,15 +218,24 @@ def _results(summary: dict, request: Request) -> None:
 # ---------------------------------------------------------------------------
 # The tabs.
 
+def _level_of_detail() -> dict:
+    """How many nodes a drawing shows before chains collapse (only large graphs offer the choice)."""
+    return {"max_nodes": int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES)}
+
+
+def _annotated() -> tuple:
+    """The part of the view that holds the annotated graph."""
+    return ("graph", "annotated", tuple(_level_of_detail().items()))
+
+
 def _graph_options(nodes: int) -> dict:
-    """Level-of-detail options for large graphs (nothing to choose for small ones)."""
-    if nodes <= DEFAULT_MAX_NODES:
-        return {}
-    st.session_state.setdefault("max_nodes", DEFAULT_MAX_NODES)
-    most = st.number_input(f"nodes to draw (of {nodes:,}; chains are collapsed)", min_value=20, max_value=2000,
-                           step=50, key="max_nodes", bind="query-params",
-                           help="Graphviz lays out a few hundred nodes in a second or two; thousands take long")
-    return {"max_nodes": int(most or DEFAULT_MAX_NODES)}
+    """Level-of-detail options, with the choice of how many nodes to draw for large graphs."""
+    if nodes > DEFAULT_MAX_NODES:
+        st.session_state.setdefault("max_nodes", DEFAULT_MAX_NODES)
+        st.number_input(f"nodes to draw (of {nodes:,}; chains are collapsed)", min_value=20, max_value=2000,
+                        step=50, key="max_nodes", bind="query-params",
+                        help="Graphviz lays out a few hundred nodes in a second or two; thousands take long")
+    return _level_of_detail()
 
 
 def _start(summary: dict) -> str | None:
@@ -240,8 +260,8 @@ def _tabs(request: Request, summary: dict) -> None:
     tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
         if tabs[0].open:
-            options = _graph_options(summary["nodes"])
-            drawing = _part(request, ("graph", "annotated", tuple(options.items())))
+            _graph_options(summary["nodes"])
+            drawing = _part(request, _annotated())
             if drawing is not None:
                 graph_view(drawing, key="annotated", file_stem="autograd_annotated", alt="Annotated autograd graph",
                            focus=_start(summary))
@@ -311,8 +331,7 @@ def _step_through(request: Request, summary: dict) -> None:
                width="stretch", key="step_next")
     step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
                                   min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
-    options = {"max_nodes": int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES)}
-    shown = _part(request, ("steps", step, tuple(options.items())))
+    shown = _part(request, ("steps", step, tuple(_level_of_detail().items())))
     if shown is None:
         return
     st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
