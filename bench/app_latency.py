@@ -5,9 +5,14 @@
 Each visit is what a new visitor's is: a fresh Chromium context (nothing
 cached in the browser) opening the page's URL with a function or setting
 never asked before (nothing cached on the server either). A visit is timed
-from navigation until the page has *settled*: its main content is drawn
-(the explorer's graph, a lab page's chart or lessons, a demo's settings)
-and Streamlit says its script has finished. The reference is a Streamlit
+from navigation until the page's main content is drawn (the explorer's
+graph, a lab page's chart or lessons, a demo's settings), read from the
+page's own clock: a script the bench adds to every page notes the frame
+in which that content appeared (``performance.now()``), so the test
+driver's polling, slower for a drawing inside an iframe than for a line of
+text, weighs on neither side. The visit ends once the page has *settled*
+(Streamlit says its script has finished); the seconds the driver saw until
+then are printed too, for comparison. The reference is a Streamlit
 page that writes one line, served by ``streamlit run`` the same way and
 opened the same way in the same run, in rounds with the pages (the
 reference, then each page, again), so that a spell of a slower machine
@@ -71,6 +76,18 @@ PAGES = (
 REFERENCE = Page("reference: a one-line page", "/?v={i}", "text=hello, autograd")
 
 
+# Notes in window.__drawn the moment (ms from navigation) the target first is in the page, checked each frame.
+_CLOCK = """(([frame, drawn]) => {
+  const text = drawn.startsWith("text=") ? drawn.slice(5) : null;
+  const check = () => {
+    const root = frame ? document.querySelector(frame)?.contentDocument : document;
+    const found = root && (text ? root.body?.textContent.includes(text) : root.querySelector(drawn));
+    if (found) window.__drawn = performance.now(); else requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+})(%s);"""
+
+
 def settle(page, target: Page, timeout: float = 120.0) -> None:
     """Wait until ``target`` is drawn and Streamlit's script has finished (no 'Running' indicator)."""
     where = page.frame_locator(target.frame) if target.frame else page
@@ -80,9 +97,11 @@ def settle(page, target: Page, timeout: float = 120.0) -> None:
         " return !s || !s.innerText.includes('Running'); }", timeout=timeout * 1000)
 
 
-def visit(browser, target: Page, base: str, i: int, trace: str | None = None) -> float:
-    """Seconds from navigation to settled, in a fresh browser context."""
+def visit(browser, target: Page, base: str, i: int, trace: str | None = None) -> tuple[float, float]:
+    """Seconds from navigation until the page's content is drawn (its own clock), and until the driver saw it
+    settled; in a fresh browser context."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(_CLOCK % json.dumps([target.frame, target.drawn]))
     page = context.new_page()
     try:
         if trace:
@@ -90,7 +109,8 @@ def visit(browser, target: Page, base: str, i: int, trace: str | None = None) ->
         start = time.perf_counter()
         page.goto(target.link(base, i))
         settle(page, target)
-        return time.perf_counter() - start
+        seen = time.perf_counter() - start
+        return page.evaluate("() => window.__drawn") / 1000, seen
     finally:
         if trace:
             browser.stop_tracing()
@@ -156,7 +176,7 @@ def main() -> int:
         try:
             visit(browser, REFERENCE, ref_url, 0)  # the reference server's own first run
             with served() as (url, _):
-                first = visit(browser, PAGES[0], url, 10_000)
+                first, _ = visit(browser, PAGES[0], url, 10_000)
                 # Rounds: the reference, then each page, again and again, so that a machine that is slower
                 # for a while slows both alike.
                 floor, times = [], {target: [] for target in pages}
@@ -166,12 +186,13 @@ def main() -> int:
                         times[target].append(visit(browser, target, url, i))
                 rows = list(times.items())
                 for target, seconds in [(REFERENCE, floor)] + rows:
-                    print(f"  {target.name}: {', '.join(f'{t:.2f}' for t in seconds)}", file=sys.stderr, flush=True)
+                    print(f"  {target.name}: {', '.join(f'{t:.2f} ({s:.2f})' for t, s in seconds)}", file=sys.stderr,
+                          flush=True)
                 if args.trace:
                     target = next(p for p in PAGES if p.name == args.trace)
                     for who, page_url, place in ((REFERENCE, ref_url, "reference"), (target, url, target.name)):
                         path = str(Path(folder) / f"{place}.json")
-                        seconds = visit(browser, who, page_url, 20_000, trace=path)
+                        seconds, _ = visit(browser, who, page_url, 20_000, trace=path)
                         count, megabytes = scripts_loaded(browser, who, page_url, 20_001)
                         print(f"\n{who.name}: {seconds:.2f} s; {count} scripts, {megabytes:.2f} MB")
                         for name, ms in main_thread(path):
@@ -180,19 +201,26 @@ def main() -> int:
             ref_proc.terminate()
             browser.close()
 
-    reference = statistics.median(floor)
-    print(f"\nCold visits in Chromium (fresh context, never-asked input), seconds to settled; median of {args.visits}")
+    drawn = {target: [t for t, _ in seconds] for target, seconds in [(REFERENCE, floor)] + rows}
+    seen = {target: statistics.median(s for _, s in seconds) for target, seconds in [(REFERENCE, floor)] + rows}
+    reference = statistics.median(drawn[REFERENCE])
+    print(f"\nCold visits in Chromium (fresh context, never-asked input): seconds from navigation to the page's "
+          f"content drawn, by the page's clock; median of {args.visits}. Last column: the driver's view (until it "
+          f"saw the page settled)")
     print(f"first visit after the server started: {first:.2f} s (goal 3 s)")
-    print(f"{'page':<28}{'median':>8}{'min':>7}{'max':>7}{'x ref':>7}  goal")
-    print(f"{REFERENCE.name:<28}{reference:8.2f}{min(floor):7.2f}{max(floor):7.2f}{1:7.2f}")
+    print(f"{'page':<28}{'median':>8}{'min':>7}{'max':>7}{'x ref':>7}  goal{'':11}{'driver':>8}")
+    print(f"{REFERENCE.name:<28}{reference:8.2f}{min(drawn[REFERENCE]):7.2f}{max(drawn[REFERENCE]):7.2f}{1:7.2f}"
+          f"{'':17}{seen[REFERENCE]:8.2f}")
     met = True
-    for target, times in rows:
+    for target, _ in rows:
+        times = drawn[target]
         median = statistics.median(times)
         goal = GOALS.get(target.name, 2.0)
         ok = median <= goal * reference
         met &= ok
+        verdict = f"{goal:g}x {'meets' if ok else 'MISSES'}"
         print(f"{target.name:<28}{median:8.2f}{min(times):7.2f}{max(times):7.2f}{median / reference:7.2f}  "
-              f"{goal:g}x {'meets' if ok else 'MISSES'}")
+              f"{verdict:<15}{seen[target]:8.2f}")
     print(f"every page {'meets' if met else 'does NOT meet'} its goal")
     return 0
 
