@@ -125,6 +125,7 @@ def test_the_url_reproduces_the_view(ui, page, app_url, browser):
 
 def test_a_preset_link_opens_its_example_and_the_node_table(ui, page, app_url, screenshot):
     open_default(ui, page, app_url)
+    page.get_by_test_id("stSidebarUserContent").get_by_text("Seed 001").click()  # seeds start closed
     click_preset(ui, page, "The w1 … w6 graph")
     expect(function_box(page)).to_have_value(re.compile(r"^w1 = x\nw2 = w1\*\*3"), timeout=SLOW)
     expect(results(page)).to_contain_text("w6 = tensor([128.])", timeout=SLOW)
