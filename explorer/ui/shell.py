@@ -60,8 +60,11 @@ def _chunk_table(static_dir: Path) -> dict[str, tuple[str, ...]]:
     """Each lazily imported chunk's name (``TextArea``) -> the files it loads, its own first."""
     table: dict[str, tuple[str, ...]] = {}
     for script in sorted((static_dir / "static" / "js").glob("*.js")):
-        text = script.read_text(encoding="utf-8", errors="replace")
-        files = _FILES.search(text) if "__vite__mapDeps" in text else None
+        data = script.read_bytes()
+        if b"__vite__mapDeps" not in data:  # most files import nothing lazily: no need to decode them
+            continue
+        text = data.decode("utf-8", errors="replace")
+        files = _FILES.search(text)
         if files is None:
             continue
         names = [f.strip().strip("\"'`").removeprefix("./") for f in files.group(1).split(",")]
@@ -95,14 +98,13 @@ def routes(paths: Sequence[str], default: str) -> list:
     from starlette.responses import HTMLResponse
     from starlette.routing import Route
 
-    @functools.cache
-    def html_of(path: str) -> str:
-        return shell_html(PAGE_CHUNKS.get(path, ()))
+    # Made now, while the server starts: reading Streamlit's scripts must not hold up a request's event loop.
+    pages = {path: shell_html(PAGE_CHUNKS.get(path, ())) for path in {*paths, default}}
 
     def endpoint(path: str):
         async def serve(_request) -> HTMLResponse:
             # Like Streamlit's index.html, never cached: a new deployment's scripts are named at once.
-            return HTMLResponse(html_of(path), headers={"Cache-Control": "no-cache"})
+            return HTMLResponse(pages[path], headers={"Cache-Control": "no-cache"})
         return serve
 
     return [Route("/", endpoint(default)), *(Route(f"/{path}", endpoint(path)) for path in paths)]
