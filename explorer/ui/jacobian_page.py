@@ -163,8 +163,8 @@ def _timing_plot(timings) -> None:
         return
     n = [t.n for t in ran]
     svg = lines({"v = ones (1 pass)": (n, [t.seconds_ones * 1e3 for t in ran]),
-                   "identity (n passes, batched)": (n, [t.seconds_identity * 1e3 for t in ran])},
-                  "time as n grows (x = rand(n))", "n", "milliseconds", log_x=True, log_y=True, points=True)
+                 "identity (n passes, batched)": (n, [t.seconds_identity * 1e3 for t in ran])},
+                "time as n grows (x = rand(n))", "n", "milliseconds", log_x=True, log_y=True, points=True)
     chart(svg, measured("div_timing_chart"))
     wrong = [t.n for t in ran if not t.agree]
     st.caption("The identity costs n backward passes (and an n × n Jacobian), the ones-trick one. "
