@@ -39,18 +39,22 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from explorer.checks import whole_number
 from explorer.format import shape, short, summed_dims
+from explorer.graph import collector_paused
 
-if TYPE_CHECKING:  # the graph's types only: explorer.graph imports this module to draw
+if TYPE_CHECKING:  # the graph's types only: a drawing reads a finished capture
     from explorer.graph import Graph, Node
 
 STYLES = ("torchviz", "annotated")
 DEFAULT_MAX_NODES = 300
+TORCHVIZ_MAX_NODES = 300         # torchviz's own drawing is made up to here; beyond, we draw its look
+TORCHVIZ_MAX_DEPTH = 800         # torchviz recurses once per level and fails near 1,000
 SIDE_MAX = 4        # nodes in a branch that rides along with the one node it feeds
 HUB_CONSUMERS = 8   # a node used this often is not allowed to hold the spine's blocks apart
 PROXY_USES = 8      # a node feeding more boxes than this is drawn again beside each of them
@@ -85,6 +89,13 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
+    with collector_paused():   # a big view makes many small objects that live on
+        return _to_dot(graph, style, show_attrs=show_attrs, show_saved=show_saved, highlight=highlight,
+                       max_nodes=max_nodes, focus=focus, depth=depth, max_attr_chars=max_attr_chars)
+
+
+def _to_dot(graph: Graph, style: str, *, show_attrs: bool, show_saved: bool, highlight: int | None,
+            max_nodes: int, focus: int | None, depth: int | None, max_attr_chars: int) -> str:
     whole_number(max_nodes, "max_nodes", least=1)
     whole_number(depth, "depth", least=0, none=True)
     whole_number(max_attr_chars, "max_attr_chars", least=3)
@@ -93,9 +104,9 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
             raise ValueError(f"{name} must be the id of a node (0 to {len(graph.nodes) - 1}), not {node_id!r}")
     whole = len(graph.nodes) <= max_nodes and focus is None and depth is None
     if style == "torchviz" and whole and highlight is None and max_attr_chars == 50:
-        kept = graph.torchviz_dot.get((show_attrs, show_saved))   # made when first asked for
-        if kept:
-            return kept
+        own = torchviz_own(graph, show_attrs=show_attrs, show_saved=show_saved)
+        if own:
+            return own
     view = level_of_detail(graph, max_nodes=max_nodes, focus=focus, depth=depth)
     draw = _annotated if style == "annotated" else _torchviz_look
     body = draw(graph, view, show_attrs=show_attrs, show_saved=show_saved, highlight=highlight,
@@ -106,6 +117,45 @@ def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, 
     size = min(MAX_SIZE, max(12, len(body) * 0.15)) if style == "torchviz" else 12
     head = ["digraph {", f'\tgraph [size="{size},{size}"]', _HEADER]
     return "\n".join(head + body + ["}"]) + "\n"
+
+
+def torchviz_own(graph: Graph, *, show_attrs: bool = False, show_saved: bool = False) -> str | None:
+    """torchviz's own ``make_dot`` of a small graph, with each saved tensor in a box of its own; None where
+    it cannot be had (a big graph, or one no longer live and never drawn while it was).
+
+    torchviz walks the live autograd graph, so its four drawings (each
+    option on or off) are made together the first time one is asked for
+    while the capture is live, and kept with the capture's other plain data
+    (``Graph.torchviz_dot``): a completed or pickled graph keeps them.
+    """
+    key = (show_attrs, show_saved)
+    if key not in graph.torchviz_dot and (live := graph.live_tensors()) is not None:
+        outputs, params, levels = live
+        if len(graph.nodes) <= TORCHVIZ_MAX_NODES and levels <= TORCHVIZ_MAX_DEPTH:
+            graph.torchviz_dot.update(_torchviz_drawings(outputs, params))
+    return graph.torchviz_dot.get(key)
+
+
+def _torchviz_drawings(outputs: list, params: dict) -> dict[tuple[bool, bool], str]:
+    """torchviz's own drawing of the live graph, with each option, while its buffers exist."""
+    try:
+        import torchviz
+    except ImportError:
+        return {}
+    params = {name: t for name, t in params.items() if t.requires_grad}
+    target = tuple(outputs) if len(outputs) > 1 else outputs[0]
+    drawings = {}
+    with warnings.catch_warnings():
+        # torchviz 0.0.3 compares versions with distutils on every call.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        for show_attrs in (False, True):
+            for show_saved in (False, True):
+                try:
+                    dot = torchviz.make_dot(target, params=params, show_attrs=show_attrs, show_saved=show_saved)
+                except (RecursionError, RuntimeError, AssertionError):
+                    return {}
+                drawings[(show_attrs, show_saved)] = separate_saved(dot.source)
+    return drawings
 
 
 # ---------------------------------------------------------------------------

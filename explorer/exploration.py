@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from explorer import graph as graph_module
+from explorer.dot import to_dot
 from explorer.expression import DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, evaluate, refusing_blowups
 from explorer.format import to_jsonable
 from explorer.inputs import make_input, prepare
@@ -51,7 +52,7 @@ class Exploration:
 
     def to_dot(self, style: str = "annotated", **options: Any) -> str:
         """DOT source of the graph: ``"torchviz"`` (as ``torchviz.make_dot`` draws it) or ``"annotated"``."""
-        return self.graph.to_dot(style, **options)
+        return to_dot(self.graph, style, **options)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Jupyter's inline view: the annotated graph and the node table, folded (:mod:`explorer.notebook`).

@@ -12,8 +12,7 @@ graph in two layers (:mod:`explorer.live` reads both from the live graph):
    sent to each input, where the engine summed a broadcast, its local
    Jacobian, what it saved; and the chain-rule text of its step
    (:meth:`Graph.step`). Only the nodes drawn, selected or asked for pay
-   for them; torchviz's own drawing of a small graph waits for the
-   torchviz view the same way (:class:`TorchvizDrawings`).
+   for them.
 
 While details are pending the :class:`Graph` keeps the autograd graph
 alive. :meth:`Graph.complete` computes what is left and lets go of it;
@@ -30,8 +29,12 @@ optimiser step) makes a pending detail raise :class:`~explorer.live.GraphGone`
 rather than show a wrong number. Details, lazy or not, are the numbers an
 eager capture computes.
 
-The graph's text (numbers, the chain rule of a step, the node table's cells)
-is written by :mod:`explorer.format`, its drawings by :mod:`explorer.dot`.
+This module is the data layer and draws nothing: the numbers and the chain
+rule of a step are written by :mod:`explorer.format`, the node table by
+:mod:`explorer.table`, the drawings by :mod:`explorer.dot` (which reads a
+capture, and while it is live, :meth:`Graph.live_tensors` for torchviz's own
+drawing). :func:`explorer.modules.trace_model` adds, for a model, the module
+each node was made in (``Node.module``, ``Graph.modules``).
 
 The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
 
@@ -53,8 +56,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import math
 import re
-import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
@@ -63,16 +66,14 @@ import torch
 from torch.autograd.graph import get_gradient_edge
 from torch.overrides import TorchFunctionMode
 
-from explorer import dot as drawing
 from explorer import live
-from explorer.format import cell, chain_rule, numbers, to_jsonable
+from explorer.format import chain_rule, numbers, to_jsonable
 from explorer.live import Saved, dtype_name
 
-TORCHVIZ_MAX_NODES = 300         # torchviz's own drawing is kept up to here; beyond, we draw its look
-TORCHVIZ_MAX_DEPTH = 800         # torchviz recurses once per level and fails near 1,000
 # A node's details, computed together on first use: the attribute -> what computes it.
+_REDUCE_ALONE = 16_384   # elements from which a gradient's largest entry is found on its own, not concatenated
 _DETAILS = {"value": "value", "sends": "edges", "reduced": "edges", "saved": "saved", "attrs": "saved",
-            "local": "local"}
+            "local": "local", "saved_bytes": "bytes"}
 
 
 @dataclass
@@ -93,9 +94,17 @@ class Node:
     constant inputs (slots where ``inputs`` is ``None``) that the caller
     labelled: ``{1: "y.detach()"}``, where the gradient stops.
 
-    ``sends``, ``reduced``, ``local``, ``saved`` and ``attrs``, and ``value``
-    where only a saved tensor knows it, are the node's details: computed when
-    first read, from the live graph of its capture.
+    ``saved_bytes`` is what the node's saved tensors hold in memory: each
+    storage counted once in the graph, at the first node (in id order) that
+    saved it, the leaves' own storages (a model's parameters) left out.
+    ``module`` is the dotted path of the innermost module whose forward made
+    the node (``transformer.h.3.attn.c_attn``; ``""`` outside any), set by
+    :func:`explorer.modules.trace_model`.
+
+    ``sends``, ``reduced``, ``local``, ``saved``, ``attrs`` and
+    ``saved_bytes``, and ``value`` where only a saved tensor knows it, are the
+    node's details: computed when first read, from the live graph of its
+    capture.
     """
 
     id: int
@@ -117,6 +126,8 @@ class Node:
     attrs: dict[str, str] = field(init=False)
     constants: dict[int, str] = field(default_factory=dict)
     step: int | None = None        # position in the engine's execution order
+    module: str = ""               # the innermost module whose forward made it (explorer.modules.trace_model)
+    saved_bytes: int = field(init=False)   # bytes of storage it saved for backward, counted once in the graph
 
     @property
     def name(self) -> str:
@@ -137,13 +148,15 @@ class Node:
             self.sends, self.reduced = list(sends), list(reduced)
         elif group == "saved":
             self.saved, self.attrs = found.saved(self.id) if found else ([], {})
+        elif group == "bytes":
+            self.saved_bytes = found.saved_bytes(self.id) if found else 0
         else:
             self.local = found.local(self.id) if found else []
         return self.__dict__[name]
 
     def complete(self) -> None:
         """Compute the node's details now (each is computed once)."""
-        for name in ("value", "sends", "saved", "local"):   # one attribute of each group
+        for name in ("value", "sends", "saved", "local", "saved_bytes"):   # one attribute of each group
             getattr(self, name)
 
     def __getstate__(self) -> dict:
@@ -183,8 +196,9 @@ class Graph:
     outputs: list[int]
     leaves: dict[str, int] = field(default_factory=dict)
     gradients_kept: int | None = None   # where the memory budget ran out: the nodes whose gradients were kept
-    torchviz_dot: Mapping[tuple[bool, bool], str] = field(default_factory=dict)   # TorchvizDrawings while live
+    torchviz_dot: dict[tuple[bool, bool], str] = field(default_factory=dict)   # torchviz's own, once drawn live
     derivative: "Graph | None" = None
+    modules: dict = field(default_factory=dict)   # path -> explorer.modules.Module, for a traced model
 
     @functools.cached_property
     def by_id(self) -> dict[int, Node]:
@@ -244,7 +258,7 @@ class Graph:
             raise ValueError(f"no node with id {node_id!r}; ids run from 0 to {len(self.nodes) - 1}") from None
 
     def complete(self) -> "Graph":
-        """Compute every node's pending details (and torchviz's drawing of a small graph) now, and let go of
+        """Compute every node's pending details now, and let go of
         the autograd graph they are read from.
 
         >>> x = torch.tensor([2.0], requires_grad=True)
@@ -256,49 +270,35 @@ class Graph:
             for node in self.nodes:
                 node.complete()
                 node.__dict__.pop("_live", None)
-        self.torchviz_dot = dict(self.torchviz_dot)
         if self.derivative is not None:
             self.derivative.complete()
         found = self.__dict__.pop("_live", None)
+        self.__dict__.pop("_tensors", None)
         if found is not None:
             found.release()
         return self
 
+    def live_tensors(self) -> tuple[list[torch.Tensor], dict[str, torch.Tensor], int] | None:
+        """``(outputs, named leaves, depth)`` of the capture while its autograd graph is alive (what
+        torchviz walks to draw it); None once the graph is complete.
+
+        >>> x = torch.tensor([2.0], requires_grad=True)
+        >>> g = capture(x * x, {"x": x})
+        >>> outputs, leaves, depth = g.live_tensors()
+        >>> sorted(leaves), depth, g.complete().live_tensors()
+        (['x'], 1, None)
+        """
+        return self.__dict__.get("_tensors")
+
+    @property
+    def saved_bytes(self) -> int:
+        """Bytes the graph saved for backward: the sum of :attr:`Node.saved_bytes` (each storage once,
+        the parameters' own storages left out)."""
+        return sum(n.saved_bytes for n in self.nodes)
+
     def __getstate__(self) -> dict:
         self.complete()
         return dict(self.__dict__)
-
-    def node_rows(self) -> list[dict[str, str | int | None]]:
-        """The node table, one row a node in the order PyTorch's engine ran them (written by
-        :func:`explorer.format.cell`).
-
-        For each node: what it computes, its inputs, its value, its local
-        derivative for each input (where small enough), the gradient it
-        received, and what it sent to each input (received times local
-        derivative).
-
-        >>> x = torch.tensor([4.0], requires_grad=True)
-        >>> row = capture(x * x, {"x": x}).node_rows()[0]
-        >>> row["op"], row["grad received"], row["local derivative"], row["sent to inputs"]
-        ('MulBackward0', '1', '∂/∂x: 4; ∂/∂x: 4', '→ x: 4; → x: 4')
-        """
-        rows = []
-        for n in self.nodes:
-            targets = [(k, self.by_id[i]) for k, i in enumerate(n.inputs) if i is not None]
-            rows.append({
-                "step": n.step,
-                "node": n.name,
-                "op": n.op,
-                "kind": n.kind,
-                "inputs": ", ".join(t.name for _, t in targets),
-                "value": cell(n.value),
-                "local derivative": "; ".join(f"∂/∂{t.name}: {cell(n.local[k] if k < len(n.local) else None)}"
-                                              for k, t in targets),
-                "grad received": cell(n.grad),
-                "sent to inputs": "; ".join(f"→ {t.name}: {cell(n.sends[k] if k < len(n.sends) else None)}"
-                                            for k, t in targets),
-            })
-        return rows
 
     def sum_mismatches(self, *, rtol: float = 1e-5, atol: float = 1e-6) -> list[str]:
         """Where the chain rule's sum fails: what a node received, for each of its outputs, must be the sum of
@@ -336,11 +336,6 @@ class Graph:
                                                                     equal_nan=True):   # NaN sent, NaN received
                     problems.append(f"{where} received {numbers(got)}, its consumers sent {numbers(total)} in all")
         return problems
-
-    def to_dot(self, style: str = "annotated", **options) -> str:
-        """DOT source: ``"torchviz"`` or ``"annotated"`` (options in :func:`explorer.dot.to_dot`)."""
-        with collector_paused():
-            return drawing.to_dot(self, style, **options)
 
     def to_json(self) -> dict:
         """Nodes (engine order), steps, outputs and gradients as JSON-ready values (tensors as lists)."""
@@ -433,14 +428,18 @@ def longest_path(nodes: Sequence[Node]) -> int:
 
 
 def _largest_magnitudes(tensors: list[torch.Tensor]) -> list[float]:
-    """``max |t|`` of each tensor (none empty), NaN where a tensor holds one: one reduction over all the
-    tensors of a shape (concatenated, one row each), not twenty thousand small ones. Concatenating promotes
-    dtypes exactly, so the maxima are the same."""
+    """``max |t|`` of each tensor (none empty), NaN where a tensor holds one. A big tensor is reduced where
+    it lies (``vector_norm(ord=inf)`` reads it once and copies nothing); small ones by one reduction over
+    all the tensors of a shape (concatenated, one row each), not twenty thousand small ones. Concatenating
+    promotes dtypes exactly, so the maxima are the same."""
     out = [0.0] * len(tensors)
     groups: dict = {}
-    for k, t in enumerate(tensors):
-        groups.setdefault(t.shape, []).append(k)
     with torch.no_grad():
+        for k, t in enumerate(tensors):
+            if t.numel() >= _REDUCE_ALONE and t.is_floating_point():
+                out[k] = torch.linalg.vector_norm(t, ord=math.inf).item()
+            else:
+                groups.setdefault(t.shape, []).append(k)
         for shape, members in groups.items():
             group = [tensors[k] for k in members]
             try:
@@ -531,8 +530,6 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
     names, produced = _names(outputs, root_edges, ids, named, values or {})
     targets = _targets(found, leaves, names, produced)
     metadata = found.metadata
-    small = len(found.order) <= TORCHVIZ_MAX_NODES and found.levels <= TORCHVIZ_MAX_DEPTH
-    torchviz_dot = TorchvizDrawings(outputs, {name: t for name, t, _ in targets}) if small else {}
 
     # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors. The
     # 1 of a scalar output it makes itself: an explicit one costs torch the import of its symbolic-shape
@@ -564,10 +561,11 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
     graph = Graph(nodes=sorted(nodes, key=lambda n: (n.step is None, n.step if n.step is not None else n.id)),
                   grads=dict(zip(names_first, live.on_cpu([grad_by_name[k] for k in names_first]))),
                   outputs=list(dict.fromkeys(ids[e.node] for e in root_edges if e is not None)),
-                  leaves=leaf_ids, gradients_kept=ran.kept, torchviz_dot=torchviz_dot, derivative=derivative)
+                  leaves=leaf_ids, gradients_kept=ran.kept, derivative=derivative)
     details = live.LiveGraph(found, ran, [n.consumers for n in nodes],
                              roots=[(ids[e.node], e.output_nr) for e in root_edges if e is not None])
     graph._live = details
+    graph._tensors = (outputs, {name: t for name, t, _ in targets}, found.levels)
     for node in nodes:
         node.__dict__["_live"] = details
     if not lazy:
@@ -710,59 +708,3 @@ def _number_steps(nodes: list[Node], executed: list[int]) -> None:
                       for n in nodes if n.kind == "leaf")
     for k, (_, node_id) in enumerate(finished):
         nodes[node_id].step = len(executed) + k
-
-
-class TorchvizDrawings(Mapping):
-    """torchviz's own drawing of a small live graph, by ``(show_attrs, show_saved)``: made when first read
-    (the torchviz style is one view of several), plain data from then on, pickled as a plain dict.
-
-    torchviz names a saved tensor's box by the id of the Python object, so a
-    saved leaf is merged into the leaf's box; each saved tensor is given a box
-    of its own here. Empty where torchviz cannot draw the graph (its buffers
-    changed in place, say): the torchviz look is then drawn from captured data.
-    """
-
-    def __init__(self, outputs: list[torch.Tensor], params: dict[str, torch.Tensor]):
-        self._graph: tuple | None = (outputs, params)
-        self._drawings: dict[tuple[bool, bool], str] = {}
-
-    def _made(self) -> dict[tuple[bool, bool], str]:
-        if self._graph is not None:
-            outputs, params = self._graph
-            self._drawings = _torchviz_drawings(outputs, params)
-            self._graph = None
-        return self._drawings
-
-    def __getitem__(self, key):
-        return self._made()[key]
-
-    def __iter__(self):
-        return iter(self._made())
-
-    def __len__(self) -> int:
-        return len(self._made())
-
-    def __reduce__(self):
-        return dict, (dict(self._made()),)
-
-
-def _torchviz_drawings(outputs, params: dict) -> dict[tuple[bool, bool], str]:
-    """torchviz's own drawing of the live graph, with each option, while its buffers exist."""
-    try:
-        import torchviz
-    except ImportError:
-        return {}
-    params = {name: t for name, t in params.items() if t.requires_grad}
-    target = tuple(outputs) if len(outputs) > 1 else outputs[0]
-    drawings = {}
-    with warnings.catch_warnings():
-        # torchviz 0.0.3 compares versions with distutils on every call.
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        for show_attrs in (False, True):
-            for show_saved in (False, True):
-                try:
-                    dot = torchviz.make_dot(target, params=params, show_attrs=show_attrs, show_saved=show_saved)
-                except (RecursionError, RuntimeError, AssertionError):
-                    return {}
-                drawings[(show_attrs, show_saved)] = drawing.separate_saved(dot.source)
-    return drawings

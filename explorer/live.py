@@ -397,6 +397,7 @@ class LiveGraph:
         self.handles: list = []
         self._edges: dict[int, tuple] = {}
         self._raw: dict[int, tuple | None] = {}
+        self._bytes: list[int] | None = None
 
     def release(self) -> None:
         """Let go of the autograd graph (every detail has been read, or none will be)."""
@@ -405,6 +406,28 @@ class LiveGraph:
         self.handles = []
         self.order = self.ids = self.nexts = self.metadata = self.received = self.sent = self.consumers = None
         self._raw = {}
+        self._bytes = None
+
+    def saved_bytes(self, node_id: int) -> int:
+        """Bytes of storage node ``node_id`` saved for backward: every storage counted once in the graph,
+        at the first node (in id order) that saved it, and never a leaf's own (a parameter exists anyway).
+        Counted for the whole graph the first time one node is asked."""
+        if self._bytes is None:
+            self._bytes = self._count_saved_bytes()
+        return self._bytes[node_id]
+
+    def _count_saved_bytes(self) -> list[int]:
+        seen = {_storage_key(fn.variable) for fn, op in zip(self.order, self.ops) if op == _LEAF}
+        counts = []
+        for node_id in range(len(self.order)):
+            total = 0
+            for _, value, _ in self._fields(node_id):
+                for t in value if isinstance(value, (tuple, list)) else (value,):
+                    if torch.is_tensor(t) and (key := _storage_key(t)) not in seen:
+                        seen.add(key)
+                        total += key[2]
+            counts.append(total)
+        return counts
 
     def value(self, node_id: int) -> torch.Tensor | None:
         """Node ``node_id``'s output, where a node saved it for backward (a copy: the first found, in id
@@ -555,6 +578,12 @@ class LiveGraph:
                             "optimiser step) before this detail was read. Capture with lazy=False, or call "
                             f"Graph.complete() before changing it. PyTorch said: {first_line(errors[0][1])}")
         return fields
+
+
+def _storage_key(t: torch.Tensor) -> tuple:
+    """What identifies a tensor's memory: its storage's device, address and size (views share it)."""
+    storage = t.untyped_storage()
+    return (t.device, storage.data_ptr(), storage.nbytes())
 
 
 def _as_passed_on(grad: torch.Tensor | None, meta) -> torch.Tensor | None:

@@ -29,6 +29,7 @@ import torch
 from explorer.exploration import Exploration, trace
 from explorer.export import FORMATS, format_of, render, save
 from explorer.format import short
+from explorer.table import node_rows
 from explorer.views import DEFAULT_MAX_NODES, output_names
 
 TABLE_ROWS = 200    # rows of the folded node table: a notebook stores its outputs, and a model has thousands
@@ -42,7 +43,7 @@ class Drawing:
 
     ``dot`` is the DOT source, ``svg`` Graphviz's SVG of it (laid out on first
     use), ``save(path)`` writes either or a PNG, and ``exploration`` is
-    everything captured (``.grads``, ``.nodes``, ``.graph.node_rows()``).
+    everything captured (``.grads``, ``.nodes``, ``explorer.table.node_rows(ex.graph)``).
 
     >>> x = torch.tensor([4.0], requires_grad=True)
     >>> d = draw(x**3 + 2*x**2 + 8*x)
@@ -188,7 +189,7 @@ def exploration_bundle(ex: Exploration) -> dict[str, str]:
         picture = f'<div style="overflow:auto">{svg[svg.index("<svg"):]}</div>'   # no XML prolog inside HTML
     except ValueError as err:
         picture = f"<p><b>The graph could not be drawn:</b> {html.escape(str(err))}</p>"
-    return {"text/html": picture + _table(ex.graph.node_rows()), "text/plain": _text(ex)}
+    return {"text/html": picture + _table(node_rows(ex.graph)), "text/plain": _text(ex)}
 
 
 def _table(rows: list[dict]) -> str:
@@ -199,7 +200,7 @@ def _table(rows: list[dict]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row.values())
                    + "</tr>" for row in rows[:TABLE_ROWS])
     more = len(rows) - TABLE_ROWS
-    tail = f"<p>… {more:,} more rows: <code>.graph.node_rows()</code> has them all.</p>" if more > 0 else ""
+    tail = f"<p>… {more:,} more rows: <code>explorer.table.node_rows(ex.graph)</code> has them all.</p>" if more > 0 else ""
     count = f"{len(rows):,} node{'s' * (len(rows) != 1)}"
     return (f"<details><summary>Node table: {count}, in the order backward ran them</summary>"
             f'<table style="font-family:monospace;font-size:11px"><thead><tr>{head}</tr></thead>'

@@ -22,6 +22,7 @@ import torch
 from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
 from explorer.format import cell
+from explorer.table import node_rows
 from explorer.presets import model_exploration, preset_for
 from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
@@ -103,7 +104,7 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
         out["graph"] = drawing(ex.to_dot(style, **dict(options)))
     elif kind == "table":
         # float32 gradients, summed here in another order than the engine summed them: a float32 tolerance
-        out["table"] = {"rows": ex.graph.node_rows(),
+        out["table"] = {"rows": node_rows(ex.graph),
                         "adds_up": not ex.graph.sum_mismatches(rtol=1e-4, atol=1e-5)}
     elif kind == "steps":
         _, step, options = part

@@ -149,7 +149,7 @@ def derivative_graphs(program: Program, inputs: Mapping[str, torch.Tensor], *, d
                       style: str = "torchviz") -> tuple[str, str]:
     """DOT of the graph of ``f`` and of the graph ``create_graph=True`` builds for its gradient.
 
-    Drawn by :mod:`explorer.graph` (the same look as ``torchviz.make_dot``,
+    Drawn by :mod:`explorer.dot` (the same look as ``torchviz.make_dot``,
     at any depth), from a run with ``backward(ones)``.
 
     >>> from explorer.expression import parse
@@ -157,12 +157,13 @@ def derivative_graphs(program: Program, inputs: Mapping[str, torch.Tensor], *, d
     >>> "SinBackward0" in original, "CosBackward0" in derivative
     (True, True)
     """
+    from explorer.dot import to_dot
     from explorer.exploration import explore
 
     ex = explore(program.source, inputs={n: t.detach().cpu() for n, t in inputs.items()}, dtype=dtype,
                  device="cpu", create_graph=True)
     derivative = ex.graph.derivative
-    return ex.to_dot(style), derivative.to_dot(style) if derivative is not None else ""
+    return ex.to_dot(style), to_dot(derivative, style) if derivative is not None else ""
 
 
 @dataclass

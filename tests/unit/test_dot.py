@@ -13,7 +13,7 @@ import torch
 import torchviz
 
 import explorer
-from explorer.dot import PALETTE, PROXY_USES, level_of_detail, to_dot
+from explorer.dot import PALETTE, PROXY_USES, level_of_detail, to_dot, torchviz_own
 from explorer.export import render
 from explorer.graph import capture
 from explorer.models import build_model
@@ -115,7 +115,7 @@ def test_the_torchviz_look_drawn_from_captured_data_is_torchvizs():
         for attrs in (False, True):
             for saved in (False, True):
                 assert look(to_dot(bare, "torchviz", show_attrs=attrs, show_saved=saved)) == \
-                    look(graph.torchviz_dot[(attrs, saved)]), (attrs, saved)
+                    look(torchviz_own(graph, show_attrs=attrs, show_saved=saved)), (attrs, saved)
 
 
 def test_saved_tensors_are_boxes_of_their_own_after_backward():
@@ -237,7 +237,7 @@ def test_bad_options_are_refused():
 
 def test_the_graph_of_a_derivative_draws_like_any_other():
     ex = explorer.explore("sin(x)", x=1, create_graph=True)
-    dot = ex.graph.derivative.to_dot("annotated")
+    dot = to_dot(ex.graph.derivative, "annotated")
     labels = [label for label, _ in nodes_of(dot).values()]
     assert any(label.startswith("∂L/∂x = MulBackward0") for label in labels)
     assert any(label.startswith("CosBackward0") for label in labels) and lays_out(dot)

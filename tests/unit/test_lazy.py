@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 import explorer
 from explorer import live
-from explorer.graph import Node, TorchvizDrawings, capture
+from explorer.dot import to_dot, torchviz_own
+from explorer.graph import Node, capture
+from explorer.table import node_rows
 from explorer.models import MODELS, build_model, mlp
 from explorer.presets import PRESETS
 from tests.unit.random_graphs import PROGRAMS, random_graph
@@ -50,10 +52,10 @@ def assert_same_graph(eager, lazy) -> None:
     for f in ("grads", "outputs", "leaves", "gradients_kept"):
         assert same(getattr(eager, f), getattr(lazy, f)), f
     assert [s.text for s in eager.steps] == [s.text for s in lazy.steps]
-    assert eager.node_rows() == lazy.node_rows()
+    assert node_rows(eager) == node_rows(lazy)
     assert eager.sum_mismatches() == lazy.sum_mismatches() == []
     for options in ({}, {"show_attrs": True, "show_saved": True}, {"max_nodes": 10}):
-        assert eager.to_dot("annotated", **options) == lazy.to_dot("annotated", **options)
+        assert to_dot(eager, "annotated", **options) == to_dot(lazy, "annotated", **options)
     if eager.derivative is not None:
         assert_same_graph(eager.derivative, lazy.derivative)
 
@@ -61,7 +63,7 @@ def assert_same_graph(eager, lazy) -> None:
 def read_lazily(graph, seed: int) -> None:
     """Draw first, then read details in a shuffled order of nodes and attributes, as a visitor might."""
     rng = random.Random(seed)
-    graph.to_dot("annotated", max_nodes=5)
+    to_dot(graph, "annotated", max_nodes=5)
     nodes = list(graph.nodes)
     rng.shuffle(nodes)
     for node in nodes:
@@ -188,7 +190,7 @@ def test_the_default_view_of_a_big_graph_computes_details_for_drawn_nodes_only()
     assert len(graph.nodes) > 20_000
     assert sum(computed(graph, name) for name in DETAILS if name != "value") == 0   # only the first layer yet
     assert computed(graph, "value") == len(graph.leaves) + 1   # the caller's tensors: leaves and the loss
-    dot = graph.to_dot("annotated")
+    dot = to_dot(graph, "annotated")
     drawn = sum(1 for line in dot.splitlines() if line.startswith("\t") and line.split(" ")[0][1:].isdigit()
                 and " -> " not in line)
     assert 100 < computed(graph, "sends") <= drawn <= 300   # the senders of drawn edges
@@ -214,14 +216,18 @@ def test_pickling_completes_a_graph_and_a_node():
 
 def test_torchvizs_own_drawing_waits_for_the_torchviz_view_and_pickles_as_plain_data():
     graph = explorer.explore("sin(x) * x", x="[1.0, 2.0]").graph
-    assert isinstance(graph.torchviz_dot, TorchvizDrawings) and graph.torchviz_dot._graph is not None
-    graph.to_dot("annotated")
-    assert graph.torchviz_dot._graph is not None   # the annotated view did not make it
+    assert graph.torchviz_dot == {} and graph.live_tensors() is not None
+    to_dot(graph, "annotated")
+    assert graph.torchviz_dot == {}   # the annotated view did not make it
+    own = to_dot(graph, "torchviz")
+    assert sorted(graph.torchviz_dot) == [(a, s) for a in (0, 1) for s in (0, 1)]   # the four, made together
     copy = pickle.loads(pickle.dumps(graph))
-    assert type(copy.torchviz_dot) is dict and sorted(copy.torchviz_dot) == [(a, s) for a in (0, 1) for s in (0, 1)]
-    assert copy.to_dot("torchviz") == graph.to_dot("torchviz") == graph.torchviz_dot[(False, False)]
+    assert copy.live_tensors() is None and type(copy.torchviz_dot) is dict
+    assert to_dot(copy, "torchviz") == own == graph.torchviz_dot[(False, False)]
+    never = explorer.explore("sin(x) * x", x="[1.0, 2.0]").graph.complete()   # completed before any drawing:
+    assert torchviz_own(never) is None and "SinBackward0" in to_dot(never, "torchviz")   # its look, from data
     big = capture(*mlp(depth=80))   # beyond TORCHVIZ_MAX_NODES: torchviz's look is drawn from captured data
-    assert big.torchviz_dot == {} and "AddmmBackward0" in big.to_dot("torchviz")
+    assert "AddmmBackward0" in to_dot(big, "torchviz") and big.torchviz_dot == {}
 
 
 def test_a_later_backward_completes_the_graph_first():
@@ -245,7 +251,7 @@ def test_a_graph_changed_in_place_raises_rather_than_showing_a_wrong_number():
         with pytest.raises(live.GraphGone, match="lazy=False"):
             getattr(addmm, detail)
     eager_addmm = next(n for n in eager.nodes if n.op == "AddmmBackward0")
-    assert eager_addmm.sends and eager_addmm.saved and eager.to_dot("annotated").startswith("digraph")
+    assert eager_addmm.sends and eager_addmm.saved and to_dot(eager, "annotated").startswith("digraph")
 
 
 def test_a_graph_too_deep_to_free_is_refused_and_the_process_lives_on():
