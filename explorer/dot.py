@@ -42,7 +42,7 @@ import re
 import warnings
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from explorer.checks import whole_number
 from explorer.format import shape, short, summed_dims
@@ -64,7 +64,7 @@ PALETTE = ("#fff5eb", "#fee6ce", "#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#d
 DECADES = 6         # the scale spans this many powers of ten below the largest |gradient|
 LEAF_BORDER = ' color="#2166ac" penwidth=2'
 MAX_SIZE = 60       # inches: torchviz grows its drawing with its content
-_HEADER = '\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]'
+HEADER = '\tnode [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]'
 
 
 def to_dot(graph: Graph, style: str = "annotated", *, show_attrs: bool = False, show_saved: bool = False,
@@ -112,10 +112,10 @@ def _to_dot(graph: Graph, style: str, *, show_attrs: bool, show_saved: bool, hig
     body = draw(graph, view, show_attrs=show_attrs, show_saved=show_saved, highlight=highlight,
                 max_attr_chars=max_attr_chars)
     if view.note:
-        body.append(f'\tnote [label="{_escape(view.note)}" shape=note fillcolor="#ffffcc" fontsize=11]')
+        body.append(f'\tnote [label="{escape(view.note)}" shape=note fillcolor="#ffffcc" fontsize=11]')
     # torchviz's resize_graph, bounded: a level-of-detail view is meant to be read at one size
     size = min(MAX_SIZE, max(12, len(body) * 0.15)) if style == "torchviz" else 12
-    head = ["digraph {", f'\tgraph [size="{size},{size}"]', _HEADER]
+    head = ["digraph {", f'\tgraph [size="{size},{size}"]', HEADER]
     return "\n".join(head + body + ["}"]) + "\n"
 
 
@@ -501,7 +501,58 @@ def _edges(graph: Graph, view: View) -> tuple[list[tuple], list[tuple[str, int, 
 # ---------------------------------------------------------------------------
 # Drawing.
 
-def _escape(text: str) -> str:
+def sent_label(sender: Node, index: int) -> str:
+    """What ``sender`` sent back along the edge to its input ``index``, with the broadcast sum the engine
+    made there: the label of an edge of the annotated style."""
+    send = sender.sends[index] if index < len(sender.sends) else None
+    text = f"grad {short(send)}" if send is not None else ""
+    reduced = sender.reduced[index] if index < len(sender.reduced) else None
+    if reduced is not None:
+        dims = ", ".join(map(str, summed_dims(reduced)))
+        text += f"\nsum over dim {dims}\n{shape(reduced[0])} → {shape(reduced[1])}"
+    return text
+
+
+def annotated_node(graph: Graph, n: int, top: float, *, highlight: int | None = None, show_attrs: bool = False,
+                   show_saved: bool = False, max_attr_chars: int = 50, sizes: Mapping | None = None) -> list[str]:
+    """The DOT lines of node ``n`` in the annotated style: its box (name, value, gradient received, filled
+    by that gradient's size against ``top``), its constant inputs and, with ``show_saved``, its saved
+    tensors. Edges between nodes are the caller's. ``sizes``: the largest |gradient| by node id, where
+    the caller has them (all of the graph's otherwise)."""
+    node = graph.by_id[n]
+    sizes = graph.grad_sizes if sizes is None else sizes
+    mark = " color=red penwidth=4" if n == highlight else ""
+    colour = fill(sizes[n], top)
+    if node.kind == "leaf":
+        label = f"{node.name} = {short(node.value)}\ngrad {short(node.grad)}"
+        extra = " peripheries=2" if n in graph.outputs else ""
+        return [f'\t{n} [label="{escape(label)}" shape=ellipse {colour}{extra}{mark or LEAF_BORDER}]']
+    title = f"{node.label} = {node.op}" if node.label else node.op
+    rows = [title] + (_attr_lines(node, max_attr_chars) if show_attrs else [])
+    if node.value is not None:
+        rows.append(f"value {short(node.value)}")
+    elif node.shape is not None:
+        rows.append(f"shape {shape(node.shape)}")
+    if node.grad is not None or len(node.received) <= 1:
+        rows.append(f"grad {short(node.grad)}")
+    else:
+        rows += [f"grad[{k}] {short(g)}" for k, g in enumerate(node.received)]
+    extra = " peripheries=2" + ("" if mark else " color=darkgreen") if node.kind == "output" else ""
+    lines = [f'\t{n} [label="{escape(chr(10).join(rows))}" {colour}{extra}{mark}]']
+    for k, i in enumerate(node.inputs):
+        if i is None:
+            lines.append(f'\tconst{n}_{k} [label="{escape(_constant_label(node, k))}" shape=diamond '
+                         'fillcolor="#eeeeee" fontsize=9 height=0.1]')
+            lines.append(f'\tconst{n}_{k} -> {n} [style=dashed color=grey label="no grad" fontsize=8]')
+    if show_saved:
+        for k, s in enumerate(node.saved):
+            text = f"{s.name} {shape(s.shape)}" + (f"\n{short(s.value)}" if s.value is not None else "")
+            lines.append(f'\tsaved{n}_{k} [label="{escape(text)}" fillcolor=orange fontsize=8]')
+            lines.append(f"\t{n} -> saved{n}_{k} [dir=none style=dotted]")
+    return lines
+
+
+def escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
@@ -519,14 +570,14 @@ def _level(value: float | None, top: float) -> int | None:
     return min(len(PALETTE) - 1, max(0, round(place * (len(PALETTE) - 1))))
 
 
-def _fill(value: float | None, top: float) -> str:
+def fill(value: float | None, top: float) -> str:
     level = _level(value, top)
     if level is None:
         return 'fillcolor=white'
     return f'fillcolor="{PALETTE[level]}"' + (" fontcolor=white" if level >= len(PALETTE) - 2 else "")
 
 
-def _legend(top: float) -> str:
+def legend(top: float) -> str:
     """A table node: the colour scale with the |gradient| each colour starts at, and the shapes."""
     cells = []
     for k, colour in enumerate(PALETTE):
@@ -571,62 +622,28 @@ def _annotated(graph: Graph, view: View, *, show_attrs: bool, show_saved: bool, 
     drawn = [by_id[n] for n in view.singles] + [by_id[m] for g in view.groups for m in g]
     sizes = graph.grad_sizes
     top = max((s for s in (sizes[n.id] for n in drawn) if s is not None and math.isfinite(s)), default=0.0)
-    lines = [_legend(top)]
+    lines = [legend(top)]
     red = " color=red penwidth=4"
     for n in view.singles:
-        node = by_id[n]
-        mark = red if n == highlight else ""
-        fill = _fill(sizes[n], top)
-        if node.kind == "leaf":
-            label = f"{node.name} = {short(node.value)}\ngrad {short(node.grad)}"
-            extra = " peripheries=2" if n in graph.outputs else ""
-            lines.append(f'\t{n} [label="{_escape(label)}" shape=ellipse {fill}{extra}{mark or LEAF_BORDER}]')
-            continue
-        title = f"{node.label} = {node.op}" if node.label else node.op
-        rows = [title] + (_attr_lines(node, max_attr_chars) if show_attrs else [])
-        if node.value is not None:
-            rows.append(f"value {short(node.value)}")
-        elif node.shape is not None:
-            rows.append(f"shape {shape(node.shape)}")
-        if node.grad is not None or len(node.received) <= 1:
-            rows.append(f"grad {short(node.grad)}")
-        else:
-            rows += [f"grad[{k}] {short(g)}" for k, g in enumerate(node.received)]
-        extra = " peripheries=2" + ("" if mark else " color=darkgreen") if node.kind == "output" else ""
-        lines.append(f'\t{n} [label="{_escape(chr(10).join(rows))}" {fill}{extra}{mark}]')
-        for k, i in enumerate(node.inputs):
-            if i is None:
-                lines.append(f'\tconst{n}_{k} [label="{_escape(_constant_label(node, k))}" shape=diamond '
-                             'fillcolor="#eeeeee" fontsize=9 height=0.1]')
-                lines.append(f'\tconst{n}_{k} -> {n} [style=dashed color=grey label="no grad" fontsize=8]')
-        if show_saved:
-            for k, s in enumerate(node.saved):
-                text = f"{s.name} {shape(s.shape)}" + (f"\n{short(s.value)}" if s.value is not None else "")
-                lines.append(f'\tsaved{n}_{k} [label="{_escape(text)}" fillcolor=orange fontsize=8]')
-                lines.append(f"\t{n} -> saved{n}_{k} [dir=none style=dotted]")
+        lines += annotated_node(graph, n, top, highlight=highlight, show_attrs=show_attrs, show_saved=show_saved,
+                                max_attr_chars=max_attr_chars)
     for k, (members, label) in enumerate(zip(view.groups, view.labels)):
         biggest = max((s for s in (sizes[m] for m in members) if s is not None), default=None)
         text = label + (f"\n|grad| up to {biggest:.3g}" if biggest is not None else "")
         mark = red if highlight in members else ""
-        lines.append(f'\tgroup{k} [label="{_escape(text)}" style="filled,dashed" '
-                     f'{_fill(biggest, top)}{mark}]')
+        lines.append(f'\tgroup{k} [label="{escape(text)}" style="filled,dashed" '
+                     f'{fill(biggest, top)}{mark}]')
     edges, proxies = _edges(graph, view)
     for name, n, uses in proxies:
         node = by_id[n]
-        lines.append(f'\t{name} [label="{_escape(node.name)}\\n(used {uses:,}×)" shape=ellipse '
-                     f'style="filled,dashed" {_fill(sizes[n], top)} fontsize=9{LEAF_BORDER}]')
+        lines.append(f'\t{name} [label="{escape(node.name)}\\n(used {uses:,}×)" shape=ellipse '
+                     f'style="filled,dashed" {fill(sizes[n], top)} fontsize=9{LEAF_BORDER}]')
     for source, target, sender, index in edges:
         if sender is None:
             lines.append(f"\t{source} -> {target} [style=dashed]")
             continue
-        send = sender.sends[index] if index < len(sender.sends) else None
-        text = f"grad {short(send)}" if send is not None else ""
-        reduced = sender.reduced[index] if index < len(sender.reduced) else None
-        if reduced is not None:
-            dims = ", ".join(map(str, summed_dims(reduced)))
-            text += f"\nsum over dim {dims}\n{shape(reduced[0])} → {shape(reduced[1])}"
         style = " color=red penwidth=2" if sender.id == highlight else ""
-        lines.append(f'\t{source} -> {target} [label="{_escape(text)}" fontsize=9{style}]')
+        lines.append(f'\t{source} -> {target} [label="{escape(sent_label(sender, index))}" fontsize=9{style}]')
     lines += _stub_lines(view)
     return lines
 
@@ -646,24 +663,24 @@ def _torchviz_look(graph: Graph, view: View, *, show_attrs: bool, show_saved: bo
         node = by_id[n]
         mark = red if n == highlight else ""
         rows = [node.op] + (_attr_lines(node, max_attr_chars) if show_attrs else [])
-        lines.append(f'\t{n} [label="{_escape(chr(10).join(rows))}"{mark}]')
+        lines.append(f'\t{n} [label="{escape(chr(10).join(rows))}"{mark}]')
         if node.kind == "leaf":
             fill = "darkolivegreen1" if n in graph.outputs else "lightblue"
-            lines.append(f'\tvar{n} [label="{_escape(node.label)}\\n {shape(node.shape)}" fillcolor={fill}]')
+            lines.append(f'\tvar{n} [label="{escape(node.label)}\\n {shape(node.shape)}" fillcolor={fill}]')
             lines.append(f"\tvar{n} -> {n}")
         if show_saved:
             for k, s in enumerate(node.saved):
-                lines.append(f'\tsaved{n}_{k} [label="{_escape(s.name)}\\n {shape(s.shape)}" fillcolor=orange]')
+                lines.append(f'\tsaved{n}_{k} [label="{escape(s.name)}\\n {shape(s.shape)}" fillcolor=orange]')
                 lines.append(f"\t{n} -> saved{n}_{k} [dir=none]")
     for k, label in enumerate(view.labels):
         mark = red if highlight in view.groups[k] else ""
-        lines.append(f'\tgroup{k} [label="{_escape(label)}" fillcolor=lightgrey style="filled,dashed"{mark}]')
+        lines.append(f'\tgroup{k} [label="{escape(label)}" fillcolor=lightgrey style="filled,dashed"{mark}]')
     edges, proxies = _edges(graph, view)
     for name, n, _ in proxies:
         node = by_id[n]
         label = f"{node.label}\\n {shape(node.shape)}" if node.kind == "leaf" else node.op
         fill = "lightblue" if node.kind == "leaf" else "lightgrey"
-        lines.append(f'\t{name} [label="{_escape(label)}" fillcolor={fill} style="filled,dashed"]')
+        lines.append(f'\t{name} [label="{escape(label)}" fillcolor={fill} style="filled,dashed"]')
     lines += [f"\t{source} -> {target}" for source, target, _, _ in edges]
     lines += _stub_lines(view)
     return lines

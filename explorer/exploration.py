@@ -17,7 +17,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from explorer import graph as graph_module
-from explorer.dot import to_dot
+from explorer.checks import whole_number
+from explorer.dot import DEFAULT_MAX_NODES, to_dot
 from explorer.expression import DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, evaluate, refusing_blowups
 from explorer.format import to_jsonable
 from explorer.inputs import make_input, prepare
@@ -50,9 +51,42 @@ class Exploration:
         """The node table, in the order PyTorch's engine executed the backward pass."""
         return self.graph.nodes
 
-    def to_dot(self, style: str = "annotated", **options: Any) -> str:
-        """DOT source of the graph: ``"torchviz"`` (as ``torchviz.make_dot`` draws it) or ``"annotated"``."""
-        return to_dot(self.graph, style, **options)
+    def to_dot(self, style: str = "annotated", *, modules: int | str | None = "auto", opened: Iterable[str] = (),
+               colour: str = "gradient", **options: Any) -> str:
+        """DOT source of the graph: ``"torchviz"`` (as ``torchviz.make_dot`` draws it) or ``"annotated"``.
+
+        For a model traced by :func:`explorer.trace_model`, the module view
+        (:mod:`explorer.module_view`): ``modules=k`` draws modules down to
+        depth ``k`` as clusters and deeper ones as one box each, runs of
+        identical blocks folded (``opened`` names the modules and runs
+        ``first..last`` to open); ``modules=None`` every node in nested
+        clusters; ``"auto"`` the deepest depth that fits ``max_nodes``;
+        ``"flat"`` the graph without modules. ``colour="saved"`` fills module
+        boxes by their share of the bytes saved for backward. Other options:
+        :func:`explorer.dot.to_dot`.
+        """
+        if modules == "flat" or (modules == "auto" and not self.graph.modules):
+            return to_dot(self.graph, style, **options)
+        if not self.graph.modules:
+            raise ValueError("this exploration knows no modules: trace a model with explorer.trace_model")
+        from explorer import module_view   # it reads explorations' graphs; imported when a model is drawn
+
+        max_nodes = options.pop("max_nodes", None)
+        unknown = set(options) - {"show_attrs", "show_saved", "highlight", "max_attr_chars", "focus", "depth"}
+        if unknown:
+            raise ValueError(f"the module view takes no {', '.join(sorted(unknown))}")
+        options.pop("focus", None)
+        options.pop("depth", None)
+        if modules == "auto":
+            modules = module_view.default_depth(self.graph, max_nodes or DEFAULT_MAX_NODES, opened)
+        elif modules is not None:
+            whole_number(modules, "modules", least=0)
+        return module_view.to_dot(self.graph, style, depth=modules, opened=opened, colour=colour, **options)
+
+    @property
+    def saved_bytes(self) -> int:
+        """Bytes the graph saved for backward (:attr:`explorer.graph.Graph.saved_bytes`)."""
+        return self.graph.saved_bytes
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Jupyter's inline view: the annotated graph and the node table, folded (:mod:`explorer.notebook`).

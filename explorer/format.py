@@ -48,9 +48,21 @@ def numbers(t: torch.Tensor | None, most: int | None = 4, sep: str = " ") -> str
         return "0"
     if t.numel() == 1:
         return number(t.item())
-    most = t.numel() if most is None else most
-    shown = sep.join(number(v) for v in t.reshape(-1)[:most].tolist())
+    most = t.numel() if most is None else min(most, t.numel())
+    # The first entries only: reshaping a strided tensor (a broadcast gradient) would copy all of it.
+    first = t.reshape(-1)[:most].tolist() if t.is_contiguous() or most == t.numel() else \
+        [t[_unravel(k, t.shape)].item() for k in range(most)]
+    shown = sep.join(number(v) for v in first)
     return f"[{shown}{sep + '…' if t.numel() > most else ''}]"
+
+
+def _unravel(k: int, size: torch.Size) -> tuple[int, ...]:
+    """The index of entry ``k`` of a tensor of this size, in row-major order."""
+    index = []
+    for n in reversed(size):
+        k, i = divmod(k, n)
+        index.append(i)
+    return tuple(reversed(index))
 
 
 def shape(size: tuple | torch.Size | None) -> str:
@@ -60,6 +72,31 @@ def shape(size: tuple | torch.Size | None) -> str:
     ('(3, 4)', '(5)', '()')
     """
     return "(" + ", ".join("%d" % v for v in (size or ())) + ")"
+
+
+def nbytes(size: int) -> str:
+    """A size in memory, in the unit that keeps it short (powers of 1024).
+
+    >>> nbytes(0), nbytes(1536), nbytes(96 * 2**20), nbytes(3 * 2**30)
+    ('0 B', '1.5 KiB', '96 MiB', '3 GiB')
+    """
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.3g} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024
+    return f"{size:.3g} GiB"
+
+
+def count(n: int) -> str:
+    """A count of parameters as model cards write it: ``124M``, ``2.4M``, ``768``, ``11.2k``.
+
+    >>> count(124_439_808), count(2_362_368), count(768), count(11_200)
+    ('124M', '2.36M', '768', '11.2k')
+    """
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return str(n)
 
 
 def short(t: torch.Tensor | None) -> str:

@@ -60,7 +60,7 @@ import math
 import re
 import weakref
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch.autograd.graph import get_gradient_edge
@@ -228,6 +228,17 @@ class Graph:
     @functools.cached_property
     def grad_sizes(self) -> dict[int, float | None]:
         """The largest |entry| of the gradient each node received (None where it received none)."""
+        return self.largest_gradients(n.id for n in self.nodes)
+
+    def largest_gradients(self, node_ids: Iterable[int]) -> dict[int, float | None]:
+        """The largest |entry| of the gradient each of these nodes received (None where it received none):
+        a view that colours a few nodes of a big graph reads only their gradients.
+
+        >>> x = torch.tensor([1.0, -3.0], requires_grad=True)
+        >>> g = capture((x * x).sum(), {"x": x})
+        >>> g.largest_gradients([g.leaves["x"]])
+        {2: 6.0}
+        """
         index: dict[int, int] = {}   # a tensor passed on unchanged (sums, views) is one gradient of several nodes
         tensors: list[torch.Tensor] = []
 
@@ -240,15 +251,17 @@ class Graph:
                 tensors.append(g)
             return k
 
-        where: list = []   # per node: an index, the indices of each output's gradient, or None
-        for n in self.nodes:
+        where: dict[int, int | list | None] = {}   # per node: an index, the indices of each output's, or None
+        by_id = self.by_id
+        for node_id in node_ids:
+            n = by_id[node_id]
             if n.grad is not None:
-                where.append(size_at(n.grad))
+                where[node_id] = size_at(n.grad)
             else:
-                where.append([size_at(g) for g in n.received if g is not None] or None)
+                where[node_id] = [size_at(g) for g in n.received if g is not None] or None
         largest = _largest_magnitudes(tensors) + [0.0]
-        return {n.id: w if w is None else largest[w] if isinstance(w, int) else max(largest[k] for k in w)
-                for n, w in zip(self.nodes, where)}
+        return {i: w if w is None else largest[w] if isinstance(w, int) else max(largest[k] for k in w)
+                for i, w in where.items()}
 
     def node(self, node_id: int) -> Node:
         """The node with this id (``ValueError`` if there is none)."""
@@ -289,6 +302,14 @@ class Graph:
         (['x'], 1, None)
         """
         return self.__dict__.get("_tensors")
+
+    def live_functions(self) -> list:
+        """PyTorch's autograd node behind each node id (``graph.live_functions()[node.id]``), while the
+        capture is live; ``ValueError`` once it is complete."""
+        found = self.__dict__.get("_live")
+        if found is None or found.order is None:
+            raise ValueError("the capture is complete: its autograd nodes were let go")
+        return found.order
 
     @property
     def saved_bytes(self) -> int:
@@ -541,13 +562,15 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
     _name_constants(found.order, nodes, named, values)
     grad_by_name: dict[str, torch.Tensor] = {}
     leaf_ids: dict[str, int] = {}
-    for (name, _, node_id), g in zip(targets, ran.grads):
+    # The engine's gradients are the capture's own (nothing else holds them): kept, not copied; a model's
+    # parameters' gradients are as big as the model.
+    for (name, _, node_id), g, kept in zip(targets, ran.grads, live.on_cpu(ran.grads)):
         grad_by_name[name] = g
         if node_id is not None:
             leaf_ids[name] = node_id
             target = nodes[node_id]
             if target.kind == "leaf" or (target.grad is None and len(metadata[node_id]) <= 1):
-                target.grad = live.snapshot(g)
+                target.grad = kept
                 target.received = [target.grad]
     _number_steps(nodes, ran.executed)
 
@@ -678,7 +701,10 @@ def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: 
                     dtype="" if first is None else dtypes.get(first.dtype) or dtypes.setdefault(first.dtype,
                                                                                                 dtype_name(first.dtype)),
                     received=grads, grad=grads[0] if len(grads) == 1 else None)
-        if fn in produced:
+        if leaf:   # a parameter's value is copied when first read (a model's parameters are the model)
+            variable = produced[fn]
+            node.shape, node.dtype = tuple(variable.shape), dtype_name(variable.dtype)
+        elif fn in produced:
             node.value = value = live.snapshot(produced[fn])
             node.shape, node.dtype = tuple(value.shape), dtype_name(value.dtype)
         nodes.append(node)

@@ -398,6 +398,9 @@ class LiveGraph:
         self._edges: dict[int, tuple] = {}
         self._raw: dict[int, tuple | None] = {}
         self._bytes: list[int] | None = None
+        # Each leaf's version when captured: its value is copied when first read, if unchanged by then.
+        self.versions = {i: fn.variable._version for i, (fn, op) in enumerate(zip(self.order, self.ops))
+                         if op == _LEAF}
 
     def release(self) -> None:
         """Let go of the autograd graph (every detail has been read, or none will be)."""
@@ -433,6 +436,12 @@ class LiveGraph:
         """Node ``node_id``'s output, where a node saved it for backward (a copy: the first found, in id
         order, among its consumers and itself); None for a node with several outputs."""
         fn = self.order[node_id]
+        if self.ops[node_id] == _LEAF:
+            if fn.variable._version != self.versions[node_id]:   # PyTorch's count of in-place changes
+                raise GraphGone(f"node {node_id} (a leaf) was changed in place after the capture (an optimiser "
+                                "step?) before its value was read. Capture with lazy=False, or call "
+                                "Graph.complete() before changing it.")
+            return snapshot(fn.variable)
         if len(self.metadata[node_id]) > 1:
             return None
         for k in sorted({*self.consumers[node_id], node_id}):
