@@ -18,7 +18,7 @@ import torch
 
 from explorer import graph as graph_module
 from explorer.checks import whole_number
-from explorer.dot import DEFAULT_MAX_NODES, to_dot
+from explorer.dot import to_dot
 from explorer.expression import DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, evaluate, refusing_blowups
 from explorer.format import to_jsonable
 from explorer.inputs import make_input, prepare
@@ -60,7 +60,7 @@ class Exploration:
         depth ``k`` as clusters and deeper ones as one box each, runs of
         identical blocks folded (``opened`` names the modules and runs
         ``first..last`` to open); ``modules=None`` every node in nested
-        clusters; ``"auto"`` the deepest depth that fits ``max_nodes``;
+        clusters; ``"auto"`` the deepest depth that fits ``max_nodes`` boxes (80 by default);
         ``"flat"`` the graph without modules. ``colour="saved"`` fills module
         boxes by their share of the bytes saved for backward. Other options:
         :func:`explorer.dot.to_dot`.
@@ -78,7 +78,8 @@ class Exploration:
         options.pop("focus", None)
         options.pop("depth", None)
         if modules == "auto":
-            modules = module_view.default_depth(self.graph, max_nodes or DEFAULT_MAX_NODES, opened)
+            budget = module_view.DEFAULT_BOXES if max_nodes is None else max_nodes
+            modules = module_view.default_depth(self.graph, budget, opened)
         elif modules is not None:
             whole_number(modules, "modules", least=0)
         return module_view.to_dot(self.graph, style, depth=modules, opened=opened, colour=colour, **options)

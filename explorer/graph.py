@@ -177,6 +177,7 @@ class Step:
     received: torch.Tensor | None
     sends: list[torch.Tensor | None]
     text: str
+    module: str = ""   # the module whose forward made the node (a traced model's)
 
 
 @dataclass
@@ -223,7 +224,8 @@ class Graph:
         node = self.node(node_id)
         if node.step is None or node.kind == "leaf":
             return None
-        return Step(node=node.id, received=node.grad, sends=node.sends, text=chain_rule(node, self.by_id))
+        return Step(node=node.id, received=node.grad, sends=node.sends, text=chain_rule(node, self.by_id),
+                    module=node.module)
 
     @functools.cached_property
     def grad_sizes(self) -> dict[int, float | None]:

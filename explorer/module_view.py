@@ -44,6 +44,7 @@ COLOURS = ("gradient", "saved")
 # ColorBrewer's Blues (sequential, colour-blind safe), for a module's share of the saved bytes.
 SAVED_PALETTE = ("#f7fbff", "#deebf7", "#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c")
 CLUSTER_FILL = "#f7f7f7"
+DEFAULT_BOXES = 80      # boxes of a module view at its default depth: a model read at a glance
 
 
 @dataclass
@@ -129,7 +130,7 @@ def plan(graph: Graph, depth: int | None, opened: Iterable[str] = ()) -> Plan:
     return Plan(depth=depth, box_of=box_of, boxes=boxes, clusters=list(clusters), home=home, singles=singles)
 
 
-def default_depth(graph: Graph, max_nodes: int = dot.DEFAULT_MAX_NODES, opened: Iterable[str] = ()) -> int:
+def default_depth(graph: Graph, max_nodes: int = DEFAULT_BOXES, opened: Iterable[str] = ()) -> int:
     """The deepest module depth whose drawing has at most ``max_nodes`` boxes (0 if none has)."""
     for depth in range(max_depth(graph), 0, -1):
         if plan(graph, depth, opened).size <= max_nodes:
@@ -277,4 +278,4 @@ def _legend(top: float, colour: str, saved: int) -> str:
             f'backward</TD></TR><TR>{cells}</TR></TABLE>>]')
 
 
-__all__ = ["Box", "COLOURS", "Plan", "default_depth", "key_of", "max_depth", "plan", "to_dot"]
+__all__ = ["Box", "COLOURS", "DEFAULT_BOXES", "Plan", "default_depth", "key_of", "max_depth", "plan", "to_dot"]

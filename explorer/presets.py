@@ -340,6 +340,15 @@ MODEL_PRESETS: tuple[Preset, ...] = (
            model_options={"depth": 4000},
            description="Tens of thousands of autograd nodes: chains collapse, the nodes nearest the "
                        "loss are drawn."),
+    Preset("transformer", "GPT-style decoder, 4 blocks", "-", "model preset", "", model="transformer",
+           model_options={"depth": 4},
+           description="Token and position embeddings, causal self-attention, MLP, layer norm and a tied LM "
+                       "head, with next-token cross-entropy: drawn by modules, the four identical blocks "
+                       "folded into one box (click it to open them)."),
+    Preset("resnet", "ResNet-style CNN", "-", "model preset", "", model="resnet",
+           model_options={"depth": 2},
+           description="Convolutions, batch norm, ReLU and residual bottlenecks in four stages, pooling and a "
+                       "linear head: drawn by modules, each stage's identical bottlenecks folded."),
     Preset("rnn_100", "RNN, 100 steps", "-", "model preset", "", model="rnn",
            model_options={"depth": 100, "max_nodes": 100},
            description="Backpropagation through time: W, U and b are used at every step and their "
@@ -354,8 +363,12 @@ def model_exploration(name: str, depth: int, *, seed: int = 0):
     >>> sorted(ex.grads)[:2]
     ['layer0.bias', 'layer0.weight']
     """
-    from explorer.models import build_model
+    from explorer.models import ARCHITECTURES, build_model
+    from explorer.modules import trace_model
 
+    if name in ARCHITECTURES:   # a real architecture: traced under module hooks, drawn by modules
+        model, args, loss = ARCHITECTURES[name].make(depth, seed=seed)
+        return trace_model(model, *args, loss=loss)
     loss, params = build_model(name, depth, seed=seed)
     return trace(loss, params)
 

@@ -21,7 +21,10 @@ import torch
 
 from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
-from explorer.format import cell
+from explorer import module_view
+from explorer.format import cell, nbytes
+from explorer.modules import runs
+from explorer.module_view import key_of
 from explorer.table import node_rows
 from explorer.presets import model_exploration, preset_for
 from explorer.vjp import ONES, VectorChoice, vector_jacobian
@@ -150,7 +153,14 @@ def summary(request: Request, ex: Exploration) -> dict:
     else:
         lines += [f"{name}.grad = {ex.grads[name]!s}" for name in ex.inputs if name in ex.grads]
     found = None if request.model else preset_for(request.source, request.inputs, request.dtype)
+    modules = None
+    if ex.graph.modules:
+        lines.append(f"saved for backward: {nbytes(ex.saved_bytes)} (each storage once, parameters left out)")
+        modules = {"depth": module_view.max_depth(ex.graph),
+                   "boxes": [key_of(run) for run in runs(ex.graph)] + [m.path for m in sorted(
+                       ex.graph.modules.values(), key=lambda m: m.order) if m.path]}
     return {
+        "modules": modules,
         "lines": lines, "device": ex.device, "dtype": ex.dtype, "nodes": len(ex.nodes),
         "scalar": all(o.numel() == 1 for o in ex.outputs),
         "v": [v.tolist() for v in ex.v] if not request.model and request.choice != ONES else None,
@@ -167,6 +177,8 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
     step = min(max(0, step), len(nodes) - 1)
     node = nodes[step]
     heading = node.op + (f" ({node.label})" if node.label else "")
+    if ex.graph.modules:
+        heading += f" · in module {node.module}" if node.module else " · outside any module"
     if node.kind == "leaf":
         text = f"{node.name}.grad = {cell(node.grad)}: the sum of what its consumers sent (AccumulateGrad)"
     else:
@@ -174,7 +186,9 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
         chain = ran.text if ran is not None else ""
         text = f"{node.name} received {cell(node.grad)}" + (f"\n{chain}" if chain else "")
     options = {"highlight": node.id, **options}
-    if len(nodes) > DEFAULT_MAX_NODES:  # draw the neighbourhood of the current node
+    if ex.graph.modules:   # the module view, the step's box highlighted
+        options.pop("focus", None)
+    elif len(nodes) > DEFAULT_MAX_NODES:  # draw the neighbourhood of the current node
         options.setdefault("max_nodes", DEFAULT_MAX_NODES)
         options["focus"] = node.id
     else:

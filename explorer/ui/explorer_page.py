@@ -78,6 +78,7 @@ def render() -> None:
     """The explorer page."""
     first_run = "explorer_started" not in st.session_state
     st.session_state["explorer_started"] = True
+    st.session_state["module_controls_shown"] = False   # until the model form shows them in this run
     ctx = get_script_run_ctx()
     bare = "f" not in st.query_params and "mode" not in st.query_params
     if bare and ctx is not None and ctx.is_history_navigation:
@@ -112,7 +113,7 @@ def _summary(request: Request, source: str | None = None, panel=None) -> dict | 
     than the default drawing has.
     """
     together = (not request.model and st.session_state.get("tab", TABS[0]) == TABS[0]
-                and _level_of_detail()["max_nodes"] <= DEFAULT_MAX_NODES)
+                and _level_of_detail().get("max_nodes", DEFAULT_MAX_NODES) <= DEFAULT_MAX_NODES)
     part = _annotated() if together else ("summary",)
     try:
         answer = _view(request, part)
@@ -176,27 +177,73 @@ def _vector_panel() -> VectorChoice:
 
 
 def _model_form() -> tuple[Request, dict] | None:
-    from explorer.models import MODELS
+    from explorer.models import ARCHITECTURES, MODELS
 
+    choices = {**{k: (a.description, a.max_depth) for k, a in ARCHITECTURES.items()},
+               **{k: (m.description, BUDGETS.model_depth) for k, m in MODELS.items()}}
     for name, default in (("model", "mlp"), ("depth", 8), ("seed", 0)):
         st.session_state.setdefault(name, default)
-    if st.session_state["model"] not in MODELS:
+    if st.session_state["model"] not in choices:
         st.session_state["model"] = "mlp"
     a, b, c = st.columns(3)
-    name = a.selectbox("model", list(MODELS), key="model", bind="query-params",
-                       help="; ".join(f"{m}: {about}" for m, (_, about, _) in MODELS.items()))
-    depth = b.number_input("layers / time steps", min_value=1, max_value=BUDGETS.model_depth, step=1, key="depth",
-                           bind="query-params", help="about five autograd nodes per layer or step")
+    name = a.selectbox("model", list(choices), key="model", bind="query-params",
+                       help="; ".join(f"{m}: {about}" for m, (about, _) in choices.items())) or "mlp"
+    most = choices[name][1]
+    if int(st.session_state.get("depth") or 1) > most:   # another model's depth, beyond this one's
+        st.session_state["depth"] = most
+    depth = b.number_input("layers / blocks / time steps", min_value=1, max_value=most, step=1, key="depth",
+                           bind="query-params", help="the transformer's blocks, the ResNet's bottlenecks per "
+                                                     "stage, the MLP's layers or the RNN's steps")
     seed = c.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key="seed", bind="query-params")
-    request = Request(seed=int(seed or 0), model=name or "mlp", depth=int(depth or 1))
+    request = Request(seed=int(seed or 0), model=name, depth=int(depth or 1))
     summary = _summary(request)
     if summary is None:
         return None
     text_block("\n".join(summary["lines"]))
-    st.caption(f"{summary['nodes']:,} autograd nodes, computed on {summary['device']}. "
-               f"Large graphs are drawn with level of detail: chains collapse and only the nodes nearest the "
-               f"output are drawn.")
+    if summary.get("modules"):
+        _module_controls(summary["modules"])
+        st.caption(f"{summary['nodes']:,} autograd nodes, computed on {summary['device']}, drawn by module: "
+                   "modules down to the module depth are frames holding their nodes, deeper ones one box each, "
+                   "runs of identical blocks one box (first … last ×N). Click a box, or choose it under "
+                   "“open”, to open it.")
+    else:
+        st.caption(f"{summary['nodes']:,} autograd nodes, computed on {summary['device']}. "
+                   f"Large graphs are drawn with level of detail: chains collapse and only the nodes nearest the "
+                   f"output are drawn.")
     return request, summary
+
+
+MODULE_DEPTHS = ("auto", "all", "flat")   # besides the depths themselves
+
+
+def _module_controls(modules: dict) -> None:
+    """The module view's choices, above the tabs (so that every tab's drawing and the URL keep them)."""
+    st.session_state["module_controls_shown"] = True
+    depths = [MODULE_DEPTHS[0], *map(str, range(modules["depth"] + 1)), *MODULE_DEPTHS[1:]]
+    st.session_state.setdefault("modules", "auto")
+    if st.session_state["modules"] not in depths:
+        st.session_state["modules"] = "auto"
+    st.session_state.setdefault("colour", "gradient")
+    a, b = st.columns([1, 1])
+    a.selectbox("module depth", depths, key="modules", bind="query-params",
+                help="auto: the deepest depth whose drawing fits the nodes to draw; all: every node, in nested "
+                     "frames; flat: the graph without modules")
+    b.segmented_control("colour boxes by", ("gradient", "saved"), key="colour", bind="query-params", required=True,
+                        help="the largest gradient a module received, or its share of the bytes saved for "
+                             "backward (activation memory)")
+    st.multiselect("open", modules["boxes"], key="open", bind="query-params",
+                   help="modules and runs of identical blocks to draw opened; a click on a box in the drawing "
+                        "adds it here")
+
+
+def _module_options() -> dict:
+    """The module view's options for a drawing, as the controls above the tabs set them in this run."""
+    if not st.session_state.get("module_controls_shown"):
+        return {}
+    depth = st.session_state.get("modules") or "auto"
+    return {"modules": None if depth == "all" else depth if depth in MODULE_DEPTHS else int(depth),
+            "opened": tuple(st.session_state.get("open") or ()),
+            "colour": st.session_state.get("colour") or "gradient"}
 
 
 def _results(summary: dict, request: Request) -> None:
@@ -219,8 +266,13 @@ def _results(summary: dict, request: Request) -> None:
 # The tabs.
 
 def _level_of_detail() -> dict:
-    """How many nodes a drawing shows before chains collapse (only large graphs offer the choice)."""
-    return {"max_nodes": int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES)}
+    """How many nodes a drawing shows before chains collapse (only large graphs offer the choice), and for a
+    model, how its modules are drawn."""
+    chosen = int(st.session_state.get("max_nodes") or DEFAULT_MAX_NODES)
+    modules = _module_options()
+    if modules and chosen == DEFAULT_MAX_NODES:   # the module view's own default: a readable number of boxes
+        return modules
+    return {"max_nodes": chosen, **modules}
 
 
 def _annotated() -> tuple:

@@ -223,6 +223,7 @@ _VIEWER = """<!doctype html><html><head><meta charset="utf-8"><style>
 html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-serif}
 #view{position:absolute;top:34px;left:0;right:0;bottom:0;overflow:hidden;cursor:grab;touch-action:none}
 #view.dragging{cursor:grabbing}
+#view g.node[id^="open:"]{cursor:pointer}
 #view svg{width:100%;height:100%;display:block}
 #bar{position:absolute;top:6px;right:6px;z-index:2;display:flex;gap:4px}
 #bar button{border:1px solid #d0d0d8;background:#fafafa;border-radius:6px;padding:2px 9px;
@@ -266,14 +267,29 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
   window.addEventListener("resize", function () { if (fitted) fit(); });
   view.addEventListener("wheel", function (e) { e.preventDefault(); zoom(Math.exp(-e.deltaY * 0.0015), at(e)); },
                         {passive: false});
-  var drag = null;
+  var drag = null, press = null;
   view.addEventListener("pointerdown", function (e) {
-    drag = {x: e.clientX, y: e.clientY}; view.classList.add("dragging"); view.setPointerCapture(e.pointerId); });
+    drag = press = {x: e.clientX, y: e.clientY}; view.classList.add("dragging"); view.setPointerCapture(e.pointerId); });
   view.addEventListener("pointermove", function (e) {
     if (!drag) return; var s = unitsPerPixel();
     vb.x -= (e.clientX - drag.x) * s; vb.y -= (e.clientY - drag.y) * s; drag = {x: e.clientX, y: e.clientY};
     fitted = false; apply(); });
-  view.addEventListener("pointerup", function () { drag = null; view.classList.remove("dragging"); });
+  view.addEventListener("pointerup", function (e) {
+    drag = null; view.classList.remove("dragging");
+    if (press && Math.abs(e.clientX - press.x) + Math.abs(e.clientY - press.y) < 5) opening(e);
+    press = null; });
+  // A module's box (SVG id "open:<key>", explorer.module_view) opens on a click: the page's URL gains
+  // open=<key>, the state of the view, and the page loads it. The frame is sandboxed without top
+  // navigation, so the link is made and followed in the page itself (same origin).
+  function opening(e) {
+    var hit = document.elementFromPoint(e.clientX, e.clientY), g = hit && hit.closest("g.node");
+    if (!g || !g.id || g.id.indexOf("open:") !== 0) return;
+    try {
+      var page = window.parent, url = new URL(page.location.href), key = g.id.slice(5);
+      if (url.searchParams.getAll("open").indexOf(key) < 0) url.searchParams.append("open", key);
+      var a = page.document.createElement("a"); a.href = url.toString(); page.document.body.appendChild(a); a.click();
+    } catch (err) {}
+  }
   view.addEventListener("dblclick", fit);
   document.getElementById("zoom-in").onclick = function () { zoom(1.25); };
   document.getElementById("zoom-out").onclick = function () { zoom(0.8); };
