@@ -356,7 +356,7 @@ MODEL_PRESETS: tuple[Preset, ...] = (
 )
 
 
-def model_exploration(name: str, depth: int, *, seed: int = 0):
+def model_exploration(name: str, depth: int | None = None, *, seed: int = 0):
     """The :class:`~explorer.Exploration` of built-in model ``name`` (:mod:`explorer.models`) at ``depth``.
 
     >>> ex = model_exploration("mlp", 2)
@@ -367,7 +367,8 @@ def model_exploration(name: str, depth: int, *, seed: int = 0):
     from explorer.modules import trace_model
 
     if name in ARCHITECTURES:   # a real architecture: traced under module hooks, drawn by modules
-        model, args, loss = ARCHITECTURES[name].make(depth, seed=seed)
+        found = ARCHITECTURES[name]
+        model, args, loss = found.make(found.default_depth if depth is None else depth, seed=seed)
         return trace_model(model, *args, loss=loss)
     loss, params = build_model(name, depth, seed=seed)
     return trace(loss, params)

@@ -6,13 +6,19 @@ Examples:
   python -m explorer graph "x**3 + 2*x**2 + 8*x" --var x=4 --style torchviz --show-saved -o g.png
   python -m explorer graph --model mlp --depth 4000 -o mlp.svg
   python -m explorer graph --model rnn --depth 500 --focus 120 --max-nodes 60 -o around_120.svg
+  python -m explorer graph --model transformer --modules 2 -o model.svg
+  python -m explorer graph --model resnet --modules 1 --open layer2.0 --colour saved -o resnet.svg
 
 Styles: "torchviz" is torchviz's make_dot drawing; "annotated" adds the user's
 names, values and the gradient at every node, coloured by its size. Big graphs
 are drawn with level of detail: repeated blocks collapse into one box and at
 most --max-nodes boxes are drawn; a note on the picture says what was left out.
 --levels limits the drawing to that many levels below the output (or around
---focus). Without --format the format follows the suffix of -o (svg by
+--focus). The real architectures (transformer, resnet) are drawn by module:
+--modules K draws modules down to depth K as frames and deeper ones as one
+box each, runs of identical blocks folded (first … last ×N; --open KEY opens
+a module or a run "first..last"); "all" draws every node in frames, "flat"
+without modules; by default, the deepest depth that fits. Without --format the format follows the suffix of -o (svg by
 default); without -o the drawing goes to stdout.
 """
 from __future__ import annotations
@@ -29,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser, source_required=False)  # --model needs no SOURCE
     # Checked by explorer.models.build_model in run(): importing it here would load torch for --help.
     parser.add_argument("--model", metavar="NAME",
-                        help="draw a built-in model instead of SOURCE: mlp, rnn, residual or chain")
+                        help="draw a built-in model instead of SOURCE: transformer, resnet, mlp, rnn, residual "
+                             "or chain")
     parser.add_argument("--depth", type=int, default=None,
                         help="with --model: its layers (or time steps, or levels)")
     parser.add_argument("--style", choices=("torchviz", "annotated"), default="annotated")
@@ -43,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="draw only this many levels below the output (or around --focus)")
     parser.add_argument("--focus", type=int, default=None, metavar="NODE", help="draw the neighbourhood of this node id")
     parser.add_argument("--highlight", type=int, default=None, metavar="NODE", help="mark this node id")
+    parser.add_argument("--modules", default="auto", metavar="K",
+                        help="for transformer and resnet: module depth K, 'all' or 'flat' (default: the deepest "
+                             "that fits)")
+    parser.add_argument("--open", action="append", default=[], metavar="KEY",
+                        help="a module (its path) or a run of blocks (first..last) to draw opened; repeatable")
+    parser.add_argument("--colour", choices=("gradient", "saved"), default="gradient",
+                        help="fill module boxes by the gradient they received or their share of saved bytes")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,11 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if args.model and args.source:
         raise ValueError("give a function (SOURCE) or --model, not both")
     if args.model:
-        from explorer.exploration import trace
-        from explorer.models import build_model
+        from explorer.presets import model_exploration
 
-        loss, params = build_model(args.model, args.depth, seed=args.seed)
-        ex = trace(loss, params)
+        ex = model_exploration(args.model, args.depth, seed=args.seed)
     elif args.source:
         from explorer.exploration import explore
 
@@ -65,8 +77,21 @@ def run(args: argparse.Namespace) -> int:
                      device=args.device)
     else:
         raise ValueError("give a function (SOURCE) or --model")
-    source = ex.to_dot(args.style, show_attrs=args.show_attrs, show_saved=args.show_saved,
-                       max_nodes=args.max_nodes, depth=args.levels, focus=args.focus, highlight=args.highlight)
+    options = dict(show_attrs=args.show_attrs, show_saved=args.show_saved, highlight=args.highlight)
+    if ex.graph.modules and args.modules != "flat":
+        modules = {"all": None, "auto": "auto"}.get(args.modules, args.modules)
+        if modules not in (None, "auto"):
+            if not str(modules).isdigit():
+                raise ValueError(f"--modules must be a whole number, 'all', 'flat' or 'auto', not {args.modules!r}")
+            modules = int(modules)
+        if args.max_nodes != 300:
+            options["max_nodes"] = args.max_nodes
+        source = ex.to_dot(args.style, modules=modules, opened=args.open, colour=args.colour, **options)
+    else:
+        if args.modules not in ("auto", "flat") or args.open:
+            raise ValueError("--modules and --open draw a model's modules: --model transformer or resnet")
+        source = ex.to_dot(args.style, modules="flat", max_nodes=args.max_nodes, depth=args.levels, focus=args.focus,
+                           **options)
     fmt = args.format or (format_of(args.output) if args.output else "svg")
     data = render(source, fmt)
     if args.output:

@@ -179,7 +179,9 @@ def _vector_panel() -> VectorChoice:
 def _model_form() -> tuple[Request, dict] | None:
     from explorer.models import ARCHITECTURES, MODELS
 
-    choices = {**{k: (a.description, a.max_depth) for k, a in ARCHITECTURES.items()},
+    # mlp first: a selectbox's first option is its default, which its URL parameter leaves out.
+    choices = {"mlp": (MODELS["mlp"].description, BUDGETS.model_depth),
+               **{k: (a.description, a.max_depth) for k, a in ARCHITECTURES.items()},
                **{k: (m.description, BUDGETS.model_depth) for k, m in MODELS.items()}}
     for name, default in (("model", "mlp"), ("depth", 8), ("seed", 0)):
         st.session_state.setdefault(name, default)

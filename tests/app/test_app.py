@@ -204,3 +204,29 @@ def test_everyday_pytorch_in_the_explorer():
     at = start(tab="Vector-Jacobian product", **query)
     no_exception(at)
     assert not at.error
+
+
+def test_a_real_architecture_is_drawn_by_modules_and_a_box_opens():
+    at = start(mode="model", model="transformer", depth="3")
+    no_exception(at)
+    assert not at.error
+    assert at.selectbox(key="modules").value == "auto"
+    assert "transformer.h.0..transformer.h.2" in at.multiselect(key="open").options
+    drawn = at.get("iframe")[0].proto.srcdoc
+    assert "transformer.h.0 … transformer.h.2 ×3" in drawn and 'id="open:transformer.h.0..transformer.h.2"' in drawn
+    at.multiselect(key="open").set_value(["transformer.h.0..transformer.h.2"]).run()
+    no_exception(at)
+    drawn = at.get("iframe")[0].proto.srcdoc
+    assert "×3" not in drawn and "transformer.h.1" in drawn
+    linked = start(mode="model", model="transformer", depth="3", open="transformer.h.0..transformer.h.2")
+    assert "×3" not in linked.get("iframe")[0].proto.srcdoc   # the URL keeps what is open (a click sets it)
+    at.selectbox(key="modules").set_value("all").run()   # every node, in nested frames
+    no_exception(at)
+    assert "SoftmaxBackward0" in at.get("iframe")[0].proto.srcdoc
+    at = start(mode="model", model="resnet", depth="2", colour="saved", tab="Step through backward", step="5")
+    no_exception(at)
+    assert any("in module" in m.value for m in at.markdown)
+    assert "share of the" in at.get("iframe")[0].proto.srcdoc
+    table = start(mode="model", model="resnet", depth="1", tab="Node table")
+    no_exception(table)
+    assert "module" in table.dataframe[0].value.columns
