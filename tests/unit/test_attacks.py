@@ -58,7 +58,7 @@ MODULE_PATHS = [
     "x.detach()", "x.apply_(x)", "x.map_(x, x)", "x.to('cuda')", "x.cuda()", "x.share_memory_()",
     "x.resize_(10**9)", "x.zero_()", "x.fill_(1)", "x.copy_(x)", "x.new_empty(10**9)",
     "x.expand(10**6, 10**6)", "x.repeat(10**5, 10**5)", "x.item()", "x.type()", "x.grad_fn",
-    "x.device", "x.shape", "x.dtype", "x.set_()", "sin(x).grad_fn.next_functions", "sin",
+    "x.device", "x.shape", "x.dtype", "x.set_()", "sin(x).grad_fn.next_functions", "F.relu",
     "x.sin", "rand(3)", "ones(10**9)", "torch.rand(10)",
 ]
 
