@@ -737,11 +737,14 @@ class _Parser:
         if function.other and start + len(node.args) >= 2:
             second = node.args[1 - start]
             value = [self.argument(a) for a in node.args[:2 - start]][-1]   # read in order: inputs keep theirs
-            if isinstance(value, Num) and not isinstance(value.value, int):
-                raise self.fail(f"the second argument of {spelling}() is a dimension (a whole number) or a tensor, "
-                                f"not {value.text or value.value}: for the larger of a tensor and a number, "
-                                "write torch.clamp(a, min=0.5)", second)
-            if not isinstance(value, Num):   # torch.max(a, b): the elementwise maximum
+            dim = isinstance(value, Num) and isinstance(value.value, int) and not isinstance(value.value, bool)
+            if dim and spelling in ("max", "min"):   # Python's max(x, 0) is not torch's
+                bigger, bound = ("larger", "min") if spelling == "max" else ("smaller", "max")
+                self.notes.append(f"`{spelling}(…, {value.value})` takes the {spelling}imum along dimension "
+                                  f"{value.value}, as torch.{spelling} does; for the {bigger} of each element and "
+                                  f"{value.value}, write `{spelling}(x, {value.value}.0)` or "
+                                  f"`torch.clamp(x, {bound}={value.value})`")
+            if not dim:   # torch.max(a, b), max(x, 0.5): the elementwise maximum
                 if start + len(node.args) > 2 or node.keywords:
                     raise self.fail(f"{spelling}(a, b) takes two tensors and nothing else", node)
                 return tuple(args + [self.argument(a) for a in node.args]), ()
@@ -1040,10 +1043,9 @@ def in_words(err: BaseException) -> str:
     found = _BAD_DIMENSION.search(message)
     if found:
         low, high, got = (int(g) for g in found.groups())
-        count = max(high + 1, 0)
-        if count <= 1 and low == -1:   # torch lets a 0-d tensor's dims be 0 or -1
-            return f"there is no dimension {got}: this tensor has at most one (0, or -1 from the end)"
-        return (f"there is no dimension {got}: the tensor has {count} dimensions, 0 to {high} "
+        if high <= 0:   # a vector, or a number (whose dims torch also lets be 0 or -1)
+            return f"there is no dimension {got}: the only one here is 0 (or -1 from the end)"
+        return (f"there is no dimension {got}: the tensor has {high + 1} dimensions, 0 to {high} "
                 f"(or {low} to -1 from the end)")
     return message
 

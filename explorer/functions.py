@@ -84,8 +84,8 @@ def _extremum(reduce_fn: Callable, pairwise_fn: Callable) -> Callable:
     # max(x) reduces, max(x, dim=0) reduces along a dim (torch's values and
     # indices: the parser picks one), max(a, b) is the elementwise maximum like Python's max.
     def extremum(x, other=None, dim=None, keepdim=False):
-        if other is not None:
-            return pairwise_fn(x, other)
+        if other is not None:   # max(x, 0.5): a number, as a tensor of x's dtype (torch.maximum takes tensors)
+            return pairwise_fn(x, torch.as_tensor(other, dtype=x.dtype, device=x.device))
         if dim is None:
             return reduce_fn(x)
         return reduce_fn(x, dim=dim, keepdim=keepdim)
