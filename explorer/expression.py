@@ -373,6 +373,17 @@ _FORBIDDEN = {
 }
 
 
+def _sequence(node: ast.AST) -> bool:
+    """A literal list or tuple, or one repeated (``[0.0] * 3``)."""
+    return isinstance(node, (ast.List, ast.Tuple)) or _repeats(node)
+
+
+def _repeats(node: ast.AST) -> bool:
+    """``[0.0] * 3``, ``3 * [0.0]``, ``[0.0] * 3 * 2``: a product of one sequence and something else."""
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+            and _sequence(node.left) != _sequence(node.right))
+
+
 class _Parser:
     """Turns a whitelisted :mod:`ast` tree into the expression tree, refusing everything else.
 
@@ -542,7 +553,7 @@ class _Parser:
             if kind is None:
                 raise self.fail(f"the operator {ast.dump(node.op)[:-2]} is not allowed: use + - * / ** @", node)
             if self.repetition(node) is not None:   # [0.0] * 3 outside a function that takes a list
-                raise self.refusal(node.left if isinstance(node.left, (ast.List, ast.Tuple)) else node.right)
+                raise self.refusal(ast.List(elts=[], lineno=node.lineno, col_offset=node.col_offset))
             left, right = self.expr(node.left), self.expr(node.right)
             return self.fold(Call(kind[0], (left, right), **where), node)
         if isinstance(node, ast.UnaryOp):
@@ -581,22 +592,22 @@ class _Parser:
     def repetition(self, node: ast.AST) -> Seq | None:
         """``[0.5] * 3`` (or ``3 * [0.5]``): a literal list repeated a literal number of times, as Python
         repeats it, its numbers counted before anything is built; None for anything else."""
-        if not isinstance(node, ast.BinOp) or not isinstance(node.op, ast.Mult):
+        if not _repeats(node):
             return None
-        sequences = [side for side in (node.left, node.right) if isinstance(side, (ast.List, ast.Tuple))]
-        if len(sequences) != 1:
-            return None
-        times = self.expr(node.right if sequences[0] is node.left else node.left)
-        if not isinstance(times, Num) or not isinstance(times.value, int) or isinstance(times.value, bool):
+        sequence = node.left if _sequence(node.left) else node.right
+        times = self.expr(node.right if sequence is node.left else node.left)
+        if not isinstance(times, Num) or isinstance(times.value, bool):
             return None   # x * [1., 2, 3] is not a repetition: the usual refusal says what to write
-        items = self.argument(sequences[0])
-        count = len(items_of(items)) * max(times.value, 0)
+        if isinstance(times.value, float) and not times.value.is_integer():
+            raise self.fail("a list is repeated a whole number of times, e.g. [0.0] * 3", node)
+        items = self.argument(sequence)
+        count = len(items_of(items)) * max(int(times.value), 0)
         if count > self.limits.max_list_items:
             text = ast.get_source_segment(self.source, node) or "the repetition"
             raise self.fail(f"{text} repeats the list into {count:,} numbers (at most "
                             f"{self.limits.max_list_items:,}): for a large constant tensor write torch.ones(n) "
                             "or torch.zeros(n)", node)
-        return Seq(items.items * max(times.value, 0), **self.where(node))
+        return Seq(items.items * max(int(times.value), 0), **self.where(node))
 
     def number(self, node: ast.Constant) -> int | float:
         value = node.value
@@ -734,6 +745,8 @@ class _Parser:
         args, kwargs = list(receiver), []
         named = {k.arg for k in node.keywords}
         start = len(receiver)
+        if start + len(node.args) > function.max_args:   # before reading what the extra ones would be
+            self.check_number(function, spelling, start + len(node.args), node)
         if function.other and start + len(node.args) >= 2:
             second = node.args[1 - start]
             value = [self.argument(a) for a in node.args[:2 - start]][-1]   # read in order: inputs keep theirs
@@ -794,7 +807,9 @@ class _Parser:
             if k in function.params and function.params.index(k) < len(args):
                 raise self.fail(f"{spelling}() gets {k} twice: as argument {function.params.index(k) + 1} "
                                 f"and as {k}=", node)
-        count = len(args) + sum(k in function.params for k in names)
+        self.check_number(function, spelling, len(args) + sum(k in function.params for k in names), node)
+
+    def check_number(self, function: Function, spelling: str, count: int, node: ast.Call) -> None:
         if not function.min_args <= count <= function.max_args:
             expected = (str(function.min_args) if function.min_args == function.max_args
                         else f"{function.min_args} to {function.max_args}")
@@ -1017,6 +1032,11 @@ _TORCH_KINDS = {"Tensor": "a tensor", "int": "a whole number", "float": "a numbe
                 "tuple": "a tuple", "NoneType": "None", "str": "text"}
 _BAD_ARGUMENT = re.compile(r"^(\w+)\(\): argument '(\w+)' \(position (\d+)\) must be (.+?), not (\w+)$")
 _BAD_COMBINATION = re.compile(r"^(\w+)\(\) received an invalid combination of arguments")
+_NO_BROADCAST = re.compile(r"^The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at "
+                           r"non-singleton dimension (\d+)")
+_NO_BROADCAST_META = re.compile(r"^Attempting to broadcast a dimension of length (\d+) at (-?\d+)! Mismatching "
+                                r"argument at index \d+ had torch.Size\(\[([\d, ]*)\]\); but expected shape should "
+                                r"be broadcastable to \[([\d, ]*)\]")
 _BAD_DIMENSION = re.compile(r"Dimension out of range \(expected to be in range of \[(-?\d+), (-?\d+)\], "
                             r"but got (-?\d+)\)")
 
@@ -1040,6 +1060,17 @@ def in_words(err: BaseException) -> str:
     if found:
         return (f"these arguments do not fit {found.group(1)}(): check how many there are and what each is "
                 "(a tensor, a number, a dimension)")
+    found = _NO_BROADCAST.match(message)
+    if found:
+        a, b, dim = found.groups()
+        return (f"the sizes {a} and {b} of dimension {dim} differ, and neither is 1, so the shapes cannot be "
+                "broadcast together")
+    found = _NO_BROADCAST_META.match(message)
+    if found:
+        had, target = (f"({g},)" if "," not in g else f"({g})" for g in found.group(3, 4))
+        return f"a tensor of shape {had} cannot be broadcast with one of shape {target}"
+    if message.startswith("invalid index of a 0-dim tensor"):
+        return "a number (a tensor of no dimensions) cannot be indexed"
     found = _BAD_DIMENSION.search(message)
     if found:
         low, high, got = (int(g) for g in found.groups())
