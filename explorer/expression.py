@@ -574,8 +574,25 @@ class _Parser:
         if isinstance(node, ast.Attribute):
             return self.attribute(node, where)
         if isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Call):
+                return self.subscript_of_call(node, where)
             return Index(self.expr(node.value), self.index(node.slice), **where)
         raise self.refusal(node)
+
+    def subscript_of_call(self, node: ast.Subscript, where: dict) -> Expr:
+        """``f(x)[...]``; of a result with values and indices, as torch's named tuple: ``torch.max(M, 1)[0]``
+        is the values, ``[1]`` the indices."""
+        inner_where = self.where(node.value)
+        call = self.call(node.value, inner_where, pick=("any", inner_where))
+        index = self.index(node.slice)
+        function = FUNCTIONS.get(call.op)
+        if call.op in PICKS or function is None or not _gives_pair(function, call.args, dict(call.kwargs)):
+            return Index(call, index, **where)
+        if len(index) == 1 and index[0] in (0, 1, -2, -1):
+            return Call(PICKS[index[0] % 2], (call,), **where)
+        text = inner_where["text"]
+        raise self.fail(f"{text} gives two results, values and indices: [0] is the values and [1] the indices; "
+                        f"to index the values, write {text}.values[...]", node)
 
     def argument(self, node: ast.AST) -> Expr:
         """A positional argument of a call: an expression, or a list or tuple of them (``stack([a, b])``)."""
@@ -720,11 +737,11 @@ class _Parser:
         if not _gives_pair(function, args, dict(kwargs)):
             if pick is not None and pick[0] == "unpack":
                 raise self.fail(f"{where['text']} gives one tensor: there is nothing to unpack", node)
-            if pick is not None:
+            if pick is not None and pick[0] != "any":
                 raise self.fail(f".{pick[0]} picks from a result with values and indices, such as "
                                 f"torch.max(x, dim=0).{pick[0]}; {spelling}() gives one tensor", node)
             return call
-        if pick is not None and pick[0] == "unpack":
+        if pick is not None and pick[0] in ("unpack", "any"):
             return call
         if pick is not None:
             return Call(pick[0], (call,), **pick[1])

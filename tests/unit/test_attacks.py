@@ -119,7 +119,7 @@ PARSER_CRASHERS = [
 # constant tensors and expand stay within the budgets, keyword values stay literals of their kind.
 NEW_SURFACE = [
     "x.detach().__class__", "x.detach().grad", "x.detach().data", "torch.detach(x).requires_grad_()",
-    "x.detach().numpy()", "torch.sort(x).values.__class__", "torch.sort(x)._fields", "torch.sort(x)[0]",
+    "x.detach().numpy()", "torch.sort(x).values.__class__", "torch.sort(x)._fields", "torch.sort(x)[2]",
     "torch.sort(x).count(1)", "torch.max(x, dim=0).indices.__index__()", "x.values", "x.indices", "x.values()",
     "torch.sort(x).values.numpy()", "torch.max(x, dim=0).values.data", "torch.mode(x).values.__reduce__()",
     "torch.tensor(x)", "torch.tensor([x])", "torch.tensor([1.0], requires_grad=True) * x",
@@ -153,7 +153,7 @@ ISSUE_20_SURFACE = [
     "F.normalize(x, dim=x)", "F.normalize(x, dim=10**9)", "F.normalize(x, 2, 0, 1)", "F.normalize(x, out=x)",
     "torch.max(x, 1).values.__class__", "torch.max(x, 0, keepdim=x)", "torch.max(x, 0, x)", "torch.max(x, 10**9)",
     "torch.max(x, x, x)", "torch.max(x, x, dim=0)", "torch.max(x, 'a')", "torch.max(x, 0).count(1)",
-    "torch.max(x, 0)[0]", "torch.min(x, 0, True, True)", "torch.max(x, 2**62).values", "torch.max(x, -10**9)",
+    "torch.max(x, 0)[0][0]", "torch.max(x, 0)[0:1]", "torch.sort(x)[0, 0]", "torch.min(x, 0, True, True)", "torch.max(x, 2**62).values", "torch.max(x, -10**9)",
     "torch.sum(x, 1, True, True)", "torch.sum(x, __import__('os'))", "torch.sum(x, 0, 'True')", "torch.sum(x, 0, x)",
     "torch.sort(x, 0, x).values", "torch.topk(x, 10**9, 0).values", "torch.topk(x, x, 0).values",
     "torch.var(x, 0, True, True, True)", "torch.norm(x, 2, x)", "torch.cross(x, x, x)", "torch.sum(x, (0, x))",

@@ -150,6 +150,8 @@ CASES = [
     ("v, i = torch.max(M, 1)\n_, j = torch.topk(x, 2)\nv * i + j.sum() * x[0:2]",
      lambda M, x: torch.max(M, 1)[0] * torch.max(M, 1)[1] + torch.topk(x, 2)[1].sum() * x[0:2]),
     ("a, b = x, y\na, b = b, a * 2\na * b", lambda x, y: y * (x * 2)),
+    ("torch.max(M, 1)[0] * torch.sort(x)[1][0:2] + torch.topk(x, 2)[0] + torch.median(M, 1)[-2]",
+     lambda M, x: torch.max(M, 1)[0] * torch.sort(x)[1][0:2] + torch.topk(x, 2)[0] + torch.median(M, 1)[-2]),
     # A literal list repeated, as Python repeats it.
     ("torch.tensor([0.5] * 3) * x + stack([x] * 2)", lambda x: torch.tensor([0.5] * 3, dtype=x.dtype) * x
      + torch.stack([x] * 2)),

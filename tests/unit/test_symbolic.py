@@ -32,7 +32,7 @@ EXAMPLES = [
     "softmax(x)[0]", "log_softmax(x, dim=0)[1]", "logsumexp(x)", "logsumexp(A, dim=1).sum()", "softmax(A, 0)[1, 2]",
     "sum(A, dim=0)[1]", "sum(A, 1, keepdim=True)[0, 0]", "mean(x)", "mean(A, dim=1)[0]", "prod(x)", "prod(A, 0)[2]",
     "var(x)", "var(x, unbiased=False)", "std(A)", "std(A, dim=0)[1]", "cumsum(x, 0)[2]", "cumsum(A, 1)[1, 2]",
-    "max(x)", "max(A, dim=0)[1]", "max(x, 2*x - 0.5).sum()", "min(x)", "min(A, dim=1, keepdim=True)[1, 0]",
+    "max(x)", "max(A, dim=0).values[1]", "max(x, 2*x - 0.5).sum()", "min(x)", "min(A, dim=1, keepdim=True).values[1, 0]", "torch.max(A, 1)[0].sum() + torch.min(A, 0)[0][1]",
     "amax(A, dim=1).sum()", "amin(A).sum()", "maximum(x, y).sum()", "minimum(x, y).sum()", "clamp(x, 0.3, 0.7).sum()",
     "clamp(x, min=0.3).sum()", "clip(x, max=0.5).sum()", "where(x > 0.5, x**2, -x).sum()", "where(x <= y, x, y).sum()",
     "dot(x, y)", "matmul(A, u).sum()", "(A @ u).sum()", "mv(A, u).sum()", "mm(A, M).sum()", "u @ M @ v",
