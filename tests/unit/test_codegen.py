@@ -73,7 +73,8 @@ FUNCTION_EXAMPLES = [
     "(values * indices + v.sum() * i.sum() + j.sum() * h * g, torch.max(A, 1, True).values * A + torch.min(x, 0.5)"
     " + max(x, y) + torch.sum(A, 1, True) + torch.norm(A, 2, 0) + torch.cross(p, q, 0) + torch.var(A, 0, False))",
     "torch.linspace(3, 10, steps=3) * torch.arange(0, 3, step=1) * x + torch.eye(n=3) @ y + torch.tensor([0.5] * 3)"
-    " + torch.arange(end=3.0) + stack([x] * 2).sum(0) + torch.topk(x, 2, 0, False).values.sum()",
+    " + torch.arange(end=3.0) + stack([x] * 2).sum(0) + torch.topk(x, 2, 0, False).values.sum()"
+    " + torch.max(A, 1)[0].sum() + torch.sort(x)[1]",
 ]
 
 
