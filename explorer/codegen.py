@@ -366,6 +366,9 @@ class _Writer:
             args.append(text)
         kwargs = dict(node.kwargs)
         keywords = [f"{k}={v!r}" for k, v in node.kwargs]
+        if node.op == "layer_norm" and isinstance(kwargs.get("normalized_shape"), int):
+            # F.layer_norm(M, 4) is read as (4,); torch takes the tuple only
+            keywords = [f"{k}={(v,) if k == 'normalized_shape' else v!r}" for k, v in node.kwargs]
         if node.op in ("softmax", "log_softmax") and len(args) == 1 and "dim" not in kwargs:
             keywords.append("dim=-1")
         elif node.op == "logsumexp" and len(args) == 1 and kwargs.get("dim") is None:
@@ -383,8 +386,8 @@ class _Writer:
             return f"{self.wrap(node.args[0], _ATOM)}.{node.op}({', '.join(args[1:] + keywords)})"
         elif node.op in _SIZED and not (len(args) == 2 and isinstance(node.args[1], Seq)):
             args = [args[0], f"({', '.join(args[1:])},)"]  # reshape(x, 2, 3) takes the sizes loose
-        elif node.op == "layer_norm" and isinstance(node.args[1], Num):
-            args[1] = f"({args[1]},)"  # F.layer_norm(M, 4) is read as (4,); torch takes the tuple only
+        elif node.op == "layer_norm" and len(args) > 1 and isinstance(node.args[1], Num):
+            args[1] = f"({args[1]},)"
         elif node.op == "cross" and len(args) == 3:
             args[2] = f"dim={args[2]}"  # torch.cross(a, b, 0); torch.linalg.cross takes the dim by keyword
         return f"{_SPELLINGS.get(node.op, 'torch.' + node.op)}({', '.join(args + keywords)})"

@@ -316,7 +316,7 @@ def _linear(args: list, kwargs: dict) -> np.ndarray:
 
 def _layer_norm(args: list, kwargs: dict) -> np.ndarray:
     x, shape = args[0], _arg_or(args, kwargs, 1, "normalized_shape", None)
-    shape = _sizes(shape if isinstance(shape, list) else [shape])
+    shape = _sizes(list(shape) if isinstance(shape, (list, tuple)) else [shape])   # (4,), [4] or 4
     if x.shape[x.ndim - len(shape):] != shape:
         raise ExpressionError(f"the normalized shape {shape} must be the input's last dimensions {x.shape}")
     dims = tuple(range(x.ndim - len(shape), x.ndim))

@@ -67,7 +67,8 @@ FUNCTION_EXAMPLES = [
     # Issue 20: layers as functions, names used as values, dimensions by position, unpacking, constructor keywords.
     "F.linear(A, A, A[:, 0]).sum() + torch.nn.functional.linear(x, A, bias=y[0:2]).sum() + F.layer_norm(A, 3, x, y)[1]"
     " + F.layer_norm(A, (2, 3), eps=0.01)[0] + F.normalize(A, dim=0).sum(0) + F.normalize(x, 2, 0) + F.normalize(A)[1]"
-    " + F.dropout(x, training=False) + torch.nn.functional.dropout(y, 0.0) + F.dropout(x, 0.4, False)",
+    " + F.dropout(x, training=False) + torch.nn.functional.dropout(y, 0.0) + F.dropout(x, 0.4, False)"
+    " + F.layer_norm(A, normalized_shape=3)[0] + F.layer_norm(A, normalized_shape=(3,))[1] + F.linear(x, A, 0.5).sum()",
     "F.binary_cross_entropy_with_logits(x, t) + t(A).sum() * t",
     "values, indices = torch.sort(x, 0, True)\nv, i = torch.max(A, 1)\n_, j = A.min(0, True)\nh, g = y, x\n"
     "(values * indices + v.sum() * i.sum() + j.sum() * h * g, torch.max(A, 1, True).values * A + torch.min(x, 0.5)"

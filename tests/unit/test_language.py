@@ -111,6 +111,8 @@ CASES = [
     ("F.linear(x, M, b)", lambda x, M, b: F.linear(x, M, b)),
     ("torch.nn.functional.linear(N, M) + F.linear(N, M, bias=b)", lambda N, M, b: F.linear(N, M) + F.linear(N, M, b)),
     ("F.layer_norm(M, (3,))", lambda M: F.layer_norm(M, (3,))),
+    ("F.layer_norm(M, normalized_shape=(3,)) + F.linear(x, M, 0.5)[0]",
+     lambda M, x: F.layer_norm(M, normalized_shape=(3,)) + F.linear(x, M, torch.tensor(0.5, dtype=x.dtype))[0]),
     ("torch.nn.functional.layer_norm(M, 3, x, y, eps=0.001) + F.layer_norm(M, (2, 3), N)",
      lambda M, x, y, N: F.layer_norm(M, (3,), x, y, eps=0.001) + F.layer_norm(M, (2, 3), N)),
     ("F.normalize(y, dim=0) + torch.nn.functional.normalize(x, 1, 0)",

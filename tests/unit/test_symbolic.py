@@ -66,7 +66,8 @@ EXAMPLES = [
     "F.kl_div(log_softmax(A, 1), log_softmax(2*A, 1), log_target=True, reduction='sum')",
     # Issue 20: layers as functions, dimensions by position, unpacking, names used as values.
     "F.linear(u, A, x[0:2]).sum()", "torch.nn.functional.linear(A, A).sum()", "(F.layer_norm(A, (3,)) * A).sum()",
-    "F.layer_norm(A, 3, u, v, eps=0.01)[1, 2]", "F.normalize(u, dim=0)[1]", "(F.normalize(A) * A).sum()",
+    "F.layer_norm(A, 3, u, v, eps=0.01)[1, 2]",
+    "F.layer_norm(A, normalized_shape=(3,))[0, 1] + F.linear(u, A, 0.5)[1]", "F.normalize(u, dim=0)[1]", "(F.normalize(A) * A).sum()",
     "(F.dropout(x, training=False) * y).sum() + F.dropout(x, p=0)[1]", "torch.max(A, 1).values.sum()",
     "torch.min(A, 0, True).values.sum()", "v2, i = torch.min(A, 1)\nv2.sum()", "torch.sum(A, 1, True)[0, 0]",
     "torch.sum(A, (0, 1))", "torch.norm(A, 2, 1).sum()", "torch.var(A, 1, False)[0]", "torch.cross(u, v, 0).sum()",
