@@ -145,7 +145,12 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
     if len(outputs) == 1:
         lines.append(f"{outputs[0]}.backward({v_names[0]})")
     else:
-        lines.append(f"torch.autograd.backward([{', '.join(outputs)}], [{', '.join(v_names)}])")
+        # Indices (values, indices = torch.sort(x)) and other whole numbers have no gradient: backward leaves
+        # them out, as the explorer does.
+        pairs = writer.fresh("pairs")
+        lines.append(f"{pairs} = [{', '.join(f'({o}, {w})' for o, w in zip(outputs, v_names))}]")
+        lines.append(f"torch.autograd.backward([o for o, w in {pairs} if o.requires_grad], "
+                     f"[w for o, w in {pairs} if o.requires_grad])")
     lines.append("")
     for out in outputs:
         lines.append(f'print("{out} =", {out}.detach())')

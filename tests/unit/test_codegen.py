@@ -76,6 +76,7 @@ FUNCTION_EXAMPLES = [
     "torch.linspace(3, 10, steps=3) * torch.arange(0, 3, step=1) * x + torch.eye(n=3) @ y + torch.tensor([0.5] * 3)"
     " + torch.arange(end=3.0) + stack([x] * 2).sum(0) + torch.topk(x, 2, 0, False).values.sum()"
     " + torch.max(A, 1)[0].sum() + torch.sort(x)[1]",
+    "values, indices = x.sort(0, True)",   # the last line unpacked: two outputs, the indices without a gradient
 ]
 
 
