@@ -442,7 +442,8 @@ class _Parser:
             raise self.refusal(last)
         if self.constructors and self.inputs:
             raise self.fail(f"an input value cannot use other variables: {', '.join(self.inputs)}")
-        return Program(self.source, tuple(self.inputs), tuple(assignments), outputs, output_names, tuple(self.notes))
+        return Program(self.source, tuple(self.inputs), tuple(assignments), outputs, output_names,
+                       tuple(dict.fromkeys(self.notes)))
 
     def assignment(self, statement: ast.stmt) -> list[tuple[str, Expr]]:
         """The bindings of one line: one (``w = ...``, ``c += 1``), or one per name unpacked (``v, i = ...``)."""
@@ -765,10 +766,9 @@ class _Parser:
         if start + len(node.args) > function.max_args:   # before reading what the extra ones would be
             self.check_number(function, spelling, start + len(node.args), node)
         if function.other and start + len(node.args) >= 2:
-            second = node.args[1 - start]
             value = [self.argument(a) for a in node.args[:2 - start]][-1]   # read in order: inputs keep theirs
             dim = isinstance(value, Num) and isinstance(value.value, int) and not isinstance(value.value, bool)
-            if dim and spelling in ("max", "min"):   # Python's max(x, 0) is not torch's
+            if dim and isinstance(node.func, ast.Name):   # Python's max(x, 0) is not torch's: say so
                 bigger, bound = ("larger", "min") if spelling == "max" else ("smaller", "max")
                 self.notes.append(f"`{spelling}(…, {value.value})` takes the {spelling}imum along dimension "
                                   f"{value.value}, as torch.{spelling} does; for the {bigger} of each element and "
