@@ -115,7 +115,7 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
         grad = "" if integer_spec(specs[name]) else ".requires_grad_()"
         lines.append(f"{names[name]} = {writer.spec(specs[name])}{writer.to_device()}{grad}")
 
-    body = [writer.assignment(name, expr) for name, expr in program.assignments]
+    body = writer.assignments()
     outputs: list[str] = []
     for i, (expr, named) in enumerate(zip(program.outputs, _output_names(program))):
         if named:
@@ -145,7 +145,12 @@ def pytorch_script(program: Program | str, inputs: Mapping[str, Any], *, seed: i
     if len(outputs) == 1:
         lines.append(f"{outputs[0]}.backward({v_names[0]})")
     else:
-        lines.append(f"torch.autograd.backward([{', '.join(outputs)}], [{', '.join(v_names)}])")
+        # Indices (values, indices = torch.sort(x)) and other whole numbers have no gradient: backward leaves
+        # them out, as the explorer does.
+        pairs = writer.fresh("pairs")
+        lines.append(f"{pairs} = [{', '.join(f'({o}, {w})' for o, w in zip(outputs, v_names))}]")
+        lines.append(f"torch.autograd.backward([o for o, w in {pairs} if o.requires_grad], "
+                     f"[w for o, w in {pairs} if o.requires_grad])")
     lines.append("")
     for out in outputs:
         lines.append(f'print("{out} =", {out}.detach())')
@@ -238,6 +243,23 @@ class _Writer:
 
     def text(self, expr: Expr) -> str:
         return self.emit(expr)[0]
+
+    def assignments(self) -> list[str]:
+        """The lines of the named results; ``values, indices = torch.sort(x)`` unpacked as it was typed."""
+        lines, bound = [], self.program.assignments
+        i = 0
+        while i < len(bound):
+            (name, expr), after = bound[i], bound[i + 1] if i + 1 < len(bound) else None
+            if after is not None and _unpacked(expr, after[1]):
+                names = [self.names[name], self.names[after[0]]]
+                line = f"{', '.join(names)} = {self.text(expr.args[0])}"
+                labels = [name, after[0]]
+                lines.append(line if names == labels else f"{line}  # {', '.join(labels)} in the explorer's graph")
+                i += 2
+                continue
+            lines.append(self.assignment(name, expr))
+            i += 1
+        return lines
 
     def assignment(self, name: str, expr: Expr) -> str:
         """``w = ...``, with the graph's label beside it where the script's name differs (``h_2 = h + 1  # h#2``)."""
@@ -349,6 +371,9 @@ class _Writer:
             args.append(text)
         kwargs = dict(node.kwargs)
         keywords = [f"{k}={v!r}" for k, v in node.kwargs]
+        if node.op == "layer_norm" and isinstance(kwargs.get("normalized_shape"), int):
+            # F.layer_norm(M, 4) is read as (4,); torch takes the tuple only
+            keywords = [f"{k}={(v,) if k == 'normalized_shape' else v!r}" for k, v in node.kwargs]
         if node.op in ("softmax", "log_softmax") and len(args) == 1 and "dim" not in kwargs:
             keywords.append("dim=-1")
         elif node.op == "logsumexp" and len(args) == 1 and kwargs.get("dim") is None:
@@ -356,6 +381,8 @@ class _Writer:
             keep = [f"keepdim={kwargs['keepdim']!r}"] if "keepdim" in kwargs else []
             return f"_logsumexp_all({', '.join(args + keep)})"
         elif node.op in ("max", "min") and len(args) == 2:
+            if isinstance(node.args[1], Num):   # max(x, 0.5): torch.maximum takes tensors only
+                args[1] = self.tensor(args[1])
             return f"torch.{node.op}imum({', '.join(args)})"
         elif node.op == "T":
             self.helpers.add("T")
@@ -364,19 +391,31 @@ class _Writer:
             return f"{self.wrap(node.args[0], _ATOM)}.{node.op}({', '.join(args[1:] + keywords)})"
         elif node.op in _SIZED and not (len(args) == 2 and isinstance(node.args[1], Seq)):
             args = [args[0], f"({', '.join(args[1:])},)"]  # reshape(x, 2, 3) takes the sizes loose
+        elif node.op == "layer_norm" and len(args) > 1 and isinstance(node.args[1], Num):
+            args[1] = f"({args[1]},)"
+        elif node.op == "cross" and len(args) == 3:
+            args[2] = f"dim={args[2]}"  # torch.cross(a, b, 0); torch.linalg.cross takes the dim by keyword
         return f"{_SPELLINGS.get(node.op, 'torch.' + node.op)}({', '.join(args + keywords)})"
 
     def constant(self, node: Call) -> str:
         """A constant tensor of the text: floats in the script's dtype, whole numbers as torch makes them."""
         whole = node.op in ("tensor", "arange") and _whole(node)
+        keywords = [f"{k}={v!r}" for k, v in node.kwargs]   # torch.linspace(3, 10, steps=5)
         extra = ([] if whole else ["dtype=dtype"]) + (["device=device"] if self.on_device else [])
-        return f"torch.{node.op}({', '.join([self.emit(a)[0] for a in node.args] + extra)})"
+        return f"torch.{node.op}({', '.join([self.emit(a)[0] for a in node.args] + keywords + extra)})"
 
 
 def _whole(node: Call) -> bool:
     """Whether a constructor's numbers are all whole (torch then makes int64, not floats)."""
     numbers = [n.value for arg in node.args for n in items_of(arg) if isinstance(n, Num)]
-    return bool(numbers) and all(isinstance(v, int) for v in numbers)
+    numbers += [v for _, v in node.kwargs]
+    return bool(numbers) and all(isinstance(v, int) and not isinstance(v, bool) for v in numbers)
+
+
+def _unpacked(first: Expr, second: Expr) -> bool:
+    """Whether two named results are ``values, indices = ...`` of one call (the parser shares the call)."""
+    return (isinstance(first, Call) and isinstance(second, Call) and first.op == "values"
+            and second.op == "indices" and first.args[0] is second.args[0])
 
 
 def _index_text(index: tuple) -> str:

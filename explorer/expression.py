@@ -23,6 +23,7 @@ import ast
 import functools
 import math
 import operator
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence, Union
@@ -30,7 +31,7 @@ from typing import Callable, Mapping, Sequence, Union
 import torch
 
 from explorer.functions import (
-    BOOL, CONSTANT_SPELLINGS, CONSTANTS, DIM, FUNCTIONS, MODULE_ROOTS, NUMBER, PROPERTIES, Function,
+    BOOL, CONSTANT_SPELLINGS, CONSTANTS, DIM, FUNCTIONS, MODULE_ROOTS, NUMBER, PROPERTIES, TENSOR, Function,
     resolve_function, resolve_method,
 )
 
@@ -181,6 +182,7 @@ class Program:
     assignments: tuple[tuple[str, Expr], ...]
     outputs: tuple[Expr, ...]
     output_names: tuple[str, ...] = ()  # the user's name of each output, "" when unnamed
+    notes: tuple[str, ...] = ()  # what the reader should know of how the text was read ("`t` is an input here")
 
     def as_function(self) -> Callable[..., tuple[torch.Tensor, ...]]:
         """A plain function of the inputs (in ``self.inputs`` order) returning the outputs.
@@ -245,13 +247,20 @@ def items_of(expr: Expr) -> list[Expr]:
 PICKS = ("values", "indices")
 
 
+# `_` in `_, indices = torch.max(a, 1)`: the result not kept.
+DISCARD = "_"
+
+
 def _gives_pair(function: Function, args: Sequence, kwargs: Mapping) -> bool:
     """Whether this call of ``function`` gives torch's (values, indices) pair."""
     if function.pair == "always":
         return True
     if function.pair != "dim":
         return False
-    return kwargs.get("dim") is not None or ("dim" in function.params and len(args) > function.params.index("dim"))
+    if kwargs.get("dim") is not None:
+        return True
+    # max(a, b) is the elementwise maximum: the parser made max(a, 1)'s dim a keyword.
+    return not function.other and "dim" in function.params and len(args) > function.params.index("dim")
 
 
 # ---------------------------------------------------------------------------
@@ -364,6 +373,17 @@ _FORBIDDEN = {
 }
 
 
+def _sequence(node: ast.AST) -> bool:
+    """A literal list or tuple, or one repeated (``[0.0] * 3``)."""
+    return isinstance(node, (ast.List, ast.Tuple)) or _repeats(node)
+
+
+def _repeats(node: ast.AST) -> bool:
+    """``[0.0] * 3``, ``3 * [0.0]``, ``[0.0] * 3 * 2``: a product of one sequence and something else."""
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)
+            and _sequence(node.left) != _sequence(node.right))
+
+
 class _Parser:
     """Turns a whitelisted :mod:`ast` tree into the expression tree, refusing everything else.
 
@@ -379,6 +399,7 @@ class _Parser:
         self.inputs: list[str] = []
         self.bound: dict[str, str] = {}     # a name as typed -> the label of its newest version
         self.versions: dict[str, int] = {}
+        self.notes: list[str] = []
 
     def fail(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         line, column = _position(node) if node is not None else (None, None)
@@ -396,14 +417,17 @@ class _Parser:
             raise self.fail(f"too many lines: {len(body)} (at most {self.limits.max_statements})")
         assignments: list[tuple[str, Expr]] = []
         for statement in body[:-1]:
-            assignments.append(self.assignment(statement))
+            assignments += self.assignment(statement)
         last = body[-1]
         output_names: tuple[str, ...]
         if isinstance(last, (ast.Assign, ast.AugAssign)):
-            name, value = self.assignment(last)
-            assignments.append((name, value))
-            where = {"line": last.lineno, "column": last.col_offset + 1, "text": plain_name(name)}
-            outputs, output_names = (Name(name, **where),), (name,)
+            bound = self.assignment(last)   # `values, indices = torch.sort(x)` last: both are outputs
+            if not bound:
+                raise self.fail("the last line keeps no result: name one, e.g. values, indices = torch.sort(x)", last)
+            assignments += bound
+            where = {"line": last.lineno, "column": last.col_offset + 1}
+            outputs = tuple(Name(name, text=plain_name(name), **where) for name, _ in bound)
+            output_names = tuple(name for name, _ in bound)
         elif isinstance(last, ast.Expr):
             if self.constructors and isinstance(last.value, ast.List):  # an input value written out: [0.5, 0.75]
                 outputs = (self.data(last.value),)
@@ -418,9 +442,56 @@ class _Parser:
             raise self.refusal(last)
         if self.constructors and self.inputs:
             raise self.fail(f"an input value cannot use other variables: {', '.join(self.inputs)}")
-        return Program(self.source, tuple(self.inputs), tuple(assignments), outputs, output_names)
+        return Program(self.source, tuple(self.inputs), tuple(assignments), outputs, output_names,
+                       tuple(dict.fromkeys(self.notes)))
 
-    def assignment(self, statement: ast.stmt) -> tuple[str, Expr]:
+    def assignment(self, statement: ast.stmt) -> list[tuple[str, Expr]]:
+        """The bindings of one line: one (``w = ...``, ``c += 1``), or one per name unpacked (``v, i = ...``)."""
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Tuple):
+            return self.unpacking(statement.targets[0], statement.value, statement)
+        return [self.binding(statement)]
+
+    def unpacking(self, target: ast.Tuple, value: ast.AST, statement: ast.stmt) -> list[tuple[str, Expr]]:
+        """``values, indices = torch.sort(x)`` picks both from one call; ``a, b = x, y`` binds each.
+
+        The right side is read before any name is bound, as Python does (``a, b = b, a`` swaps).
+        """
+        names = []
+        for element in target.elts:
+            if not isinstance(element, ast.Name):
+                raise self.fail("unpack into plain names, e.g. values, indices = torch.sort(x)", element)
+            names.append(element)
+        listed = ", ".join(n.id for n in names)
+        if isinstance(value, ast.Tuple):
+            if len(value.elts) != len(names):
+                raise self.fail(f"{len(names)} names ({listed}) for {len(value.elts)} values", statement)
+            values = [self.expr(e) for e in value.elts]
+        elif isinstance(value, ast.Call):
+            where = self.where(value)
+            call = self.call(value, where, pick=("unpack", where))
+            if len(names) != 2:
+                raise self.fail(f"{where['text']} gives two results, values and indices: "
+                                f"unpack them into two names, not {len(names)} ({listed})", statement)
+            values = [Call(pick, (call,), line=where["line"], column=where["column"],
+                           text=f"{where['text']}.{pick}") for pick in PICKS]
+        else:
+            raise self.fail("unpack a result with values and indices (values, indices = torch.sort(x)) "
+                            "or a tuple (a, b = x, y)", statement)
+        bound = []
+        for element, expr in zip(names, values):
+            if element.id != DISCARD:
+                bound.append((self.bind(element.id, element), expr))
+        return bound
+
+    def bind(self, name: str, node: ast.AST) -> str:
+        """A new version of ``name`` (``h``, then ``h#2``): its label."""
+        name = self.check_name(name, node)
+        self.versions[name] = self.versions.get(name, 0) + 1
+        self.bound[name] = version_label(name, self.versions[name])
+        return self.bound[name]
+
+    def binding(self, statement: ast.stmt) -> tuple[str, Expr]:
         if isinstance(statement, ast.AugAssign):
             target, kind = statement.target, BINARY_OPS.get(type(statement.op))
             if not isinstance(target, ast.Name):
@@ -435,19 +506,14 @@ class _Parser:
             value = self.fold(Call(kind[0], (current, self.expr(statement.value)), **where), statement)
         elif isinstance(statement, ast.Assign):
             if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
-                hint = ("; from values and indices pick one, v = torch.sort(x).values"
-                        if isinstance(statement.targets[0], ast.Tuple) else "")
-                raise self.fail(f"assign to one plain name, e.g. w1 = x**2{hint}", statement)
+                raise self.fail("assign to one plain name, e.g. w1 = x**2", statement)
             target = statement.targets[0]
             value = self.expr(statement.value)
         elif isinstance(statement, ast.Expr):
             raise self.fail("only the last line may be a bare expression; name the others, e.g. w1 = x**2", statement)
         else:
             raise self.refusal(statement)
-        name = self.check_name(target.id, target)
-        self.versions[name] = self.versions.get(name, 0) + 1
-        self.bound[name] = version_label(name, self.versions[name])
-        return self.bound[name], value
+        return self.bind(target.id, target), value
 
     def check_name(self, name: str, node: ast.AST) -> str:
         if name.startswith("_"):
@@ -467,7 +533,7 @@ class _Parser:
                 return self.fail("complex numbers are not allowed", node)
             return self.fail(f"{node.value!r} is not allowed here", node)
         if isinstance(node, (ast.List, ast.Tuple)):
-            # Python would repeat or join the list ([0] * 10**8): only functions that take a sequence get one.
+            # Python would join the list to something: only functions that take a sequence get one.
             return self.fail("a list or tuple can only be given to a function that takes one (torch.tensor, stack, "
                              "cat, a shape): for a constant tensor write torch.tensor([1.0, 2.0, 3.0])", node)
         return self.fail(f"{type(node).__name__} is not allowed: use numbers, variables, "
@@ -487,6 +553,8 @@ class _Parser:
             kind = BINARY_OPS.get(type(node.op))
             if kind is None:
                 raise self.fail(f"the operator {ast.dump(node.op)[:-2]} is not allowed: use + - * / ** @", node)
+            if self.repetition(node) is not None:   # [0.0] * 3 outside a function that takes a list
+                raise self.refusal(ast.List(elts=[], lineno=node.lineno, col_offset=node.col_offset))
             left, right = self.expr(node.left), self.expr(node.right)
             return self.fold(Call(kind[0], (left, right), **where), node)
         if isinstance(node, ast.UnaryOp):
@@ -507,17 +575,57 @@ class _Parser:
         if isinstance(node, ast.Attribute):
             return self.attribute(node, where)
         if isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Call):
+                return self.subscript_of_call(node, where)
             return Index(self.expr(node.value), self.index(node.slice), **where)
         raise self.refusal(node)
 
+    def subscript_of_call(self, node: ast.Subscript, where: dict) -> Expr:
+        """``f(x)[...]``; of a result with values and indices, as torch's named tuple: ``torch.max(M, 1)[0]``
+        is the values, ``[1]`` the indices."""
+        inner_where = self.where(node.value)
+        call = self.call(node.value, inner_where, pick=("any", inner_where))
+        index = self.index(node.slice)
+        function = FUNCTIONS.get(call.op)
+        if call.op in PICKS or function is None or not _gives_pair(function, call.args, dict(call.kwargs)):
+            return Index(call, index, **where)
+        if len(index) == 1 and index[0] in (0, 1, -2, -1):
+            return Call(PICKS[index[0] % 2], (call,), **where)
+        text = inner_where["text"]
+        raise self.fail(f"{text} gives two results, values and indices: [0] is the values and [1] the indices; "
+                        f"to index the values, write {text}.values[...]", node)
+
     def argument(self, node: ast.AST) -> Expr:
         """A positional argument of a call: an expression, or a list or tuple of them (``stack([a, b])``)."""
+        repeated = self.repetition(node)
+        if repeated is not None:
+            return repeated
         if not isinstance(node, (ast.List, ast.Tuple)):
             return self.expr(node)
         if len(node.elts) > self.limits.max_list_items:
             raise self.fail(f"the list is too long: {len(node.elts):,} items (at most {self.limits.max_list_items:,})",
                             node)
         return Seq(tuple(self.argument(e) for e in node.elts), **self.where(node))
+
+    def repetition(self, node: ast.AST) -> Seq | None:
+        """``[0.5] * 3`` (or ``3 * [0.5]``): a literal list repeated a literal number of times, as Python
+        repeats it, its numbers counted before anything is built; None for anything else."""
+        if not _repeats(node):
+            return None
+        sequence = node.left if _sequence(node.left) else node.right
+        times = self.expr(node.right if sequence is node.left else node.left)
+        if not isinstance(times, Num) or isinstance(times.value, bool):
+            return None   # x * [1., 2, 3] is not a repetition: the usual refusal says what to write
+        if isinstance(times.value, float) and not times.value.is_integer():
+            raise self.fail("a list is repeated a whole number of times, e.g. [0.0] * 3", node)
+        items = self.argument(sequence)
+        count = len(items_of(items)) * max(int(times.value), 0)
+        if count > self.limits.max_list_items:
+            text = ast.get_source_segment(self.source, node) or "the repetition"
+            raise self.fail(f"{text} repeats the list into {count:,} numbers (at most "
+                            f"{self.limits.max_list_items:,}): for a large constant tensor write torch.ones(n) "
+                            "or torch.zeros(n)", node)
+        return Seq(items.items * max(int(times.value), 0), **self.where(node))
 
     def number(self, node: ast.Constant) -> int | float:
         value = node.value
@@ -539,11 +647,16 @@ class _Parser:
             raise self.fail(f"names starting with '_' are not allowed: {name!r}", node)
         if name in MODULE_ROOTS:
             raise self.fail(f"{name!r} is a module: call one of its functions, e.g. torch.sin(x)", node)
-        if resolve_function(name) or name in self.constructors:
+        if self.constructors and (resolve_function(name) or name in self.constructors):
             raise self.fail(f"{name!r} is a function: call it, e.g. {name}(x)", node)
         if len(self.inputs) >= self.limits.max_inputs:
             raise self.fail(f"too many input variables (at most {self.limits.max_inputs})", node)
-        self.check_name(name, node)
+        if resolve_function(name):
+            # As in Python, a name used as a value is a variable, even where a function has that name
+            # (the target t of a loss); t(x) still calls the function. The reader is told.
+            self.notes.append(f"`{name}` is an input here, not the function `{name}()`")
+        else:
+            self.check_name(name, node)
         self.inputs.append(name)
         self.bound[name], self.versions[name] = name, 1
         return Name(name, **where)
@@ -612,15 +725,24 @@ class _Parser:
             raise self.fail("only named functions can be called", node)
         if function.creates:
             args = tuple(self.data(a) for a in node.args)
+            kwargs = tuple(self.keyword(k, function) for k in node.keywords)
         else:
-            args = tuple(receiver + [self.argument(a) for a in node.args])
-        kwargs = tuple(self.keyword(k, function) for k in node.keywords)
+            args, kwargs = self.arguments(function, spelling, receiver, node)
         self.check_count(function, spelling, args, kwargs, node)
+        if function.allows is not None:
+            given = {**{p: a.value for p, a in zip(function.params, args) if isinstance(a, Num)}, **dict(kwargs)}
+            refused = function.allows(given)
+            if refused:
+                raise self.fail(f"{where['text']}: {refused}", node)
         call = Call(function.name, args, kwargs, **where)
         if not _gives_pair(function, args, dict(kwargs)):
-            if pick is not None:
+            if pick is not None and pick[0] == "unpack":
+                raise self.fail(f"{where['text']} gives one tensor: there is nothing to unpack", node)
+            if pick is not None and pick[0] != "any":
                 raise self.fail(f".{pick[0]} picks from a result with values and indices, such as "
                                 f"torch.max(x, dim=0).{pick[0]}; {spelling}() gives one tensor", node)
+            return call
+        if pick is not None and pick[0] in ("unpack", "any"):
             return call
         if pick is not None:
             return Call(pick[0], (call,), **pick[1])
@@ -628,6 +750,70 @@ class _Parser:
             raise self.fail(f"{where['text']} gives values and indices: pick one, "
                             f"{where['text']}.values or {where['text']}.indices", node)
         return Call("values", (call,), **where)  # max(x, dim=0) alone is its values, as the explorer has it
+
+    def arguments(self, function: Function, spelling: str, receiver: list[Expr],
+                  node: ast.Call) -> tuple[tuple, tuple]:
+        """A call's positional arguments and keywords, each read as the kind its parameter takes.
+
+        A dimension given by position is a literal, as it is by keyword (``torch.sum(x, 1)``); True or
+        False by position becomes its keyword (``torch.sort(x, 0, True)``); a tensor by keyword takes its
+        place among the positional arguments (``F.linear(x, W, bias=b)``). For ``max`` and ``min`` a whole
+        number in second place is a dimension (``torch.max(a, 1)``), anything else the other operand.
+        """
+        args, kwargs = list(receiver), []
+        named = {k.arg for k in node.keywords}
+        start = len(receiver)
+        if start + len(node.args) > function.max_args:   # before reading what the extra ones would be
+            self.check_number(function, spelling, start + len(node.args), node)
+        if function.other and start + len(node.args) >= 2:
+            value = [self.argument(a) for a in node.args[:2 - start]][-1]   # read in order: inputs keep theirs
+            dim = isinstance(value, Num) and isinstance(value.value, int) and not isinstance(value.value, bool)
+            if dim and isinstance(node.func, ast.Name):   # Python's max(x, 0) is not torch's: say so
+                bigger, bound = ("larger", "min") if spelling == "max" else ("smaller", "max")
+                self.notes.append(f"`{spelling}(…, {value.value})` takes the {spelling}imum along dimension "
+                                  f"{value.value}, as torch.{spelling} does; for the {bigger} of each element and "
+                                  f"{value.value}, write `{spelling}(x, {value.value}.0)` or "
+                                  f"`torch.clamp(x, {bound}={value.value})`")
+            if not dim:   # torch.max(a, b), max(x, 0.5): the elementwise maximum
+                if start + len(node.args) > 2 or node.keywords:
+                    raise self.fail(f"{spelling}(a, b) takes two tensors and nothing else", node)
+                return tuple(args + [self.argument(a) for a in node.args]), ()
+        keywords_from = None   # from here on, positional literals become keywords
+        for position, arg in enumerate(node.args, start=start):
+            param = function.params[position] if position < len(function.params) else None
+            kind = function.kwargs.get(param) if param else None
+            if keywords_from is None and param and (kind == BOOL or (function.other and position >= 1)):
+                keywords_from = position
+            if keywords_from is None or param is None:
+                args.append(self.dimension(arg, spelling, position, param) if kind == DIM else self.argument(arg))
+                continue
+            if kind in (None, TENSOR, NUMBER) and not function.other:
+                raise self.fail(f"{spelling}(): give {param} by keyword after True or False, e.g. {param}=...", arg)
+            if param in named:
+                raise self.fail(f"{spelling}() gets {param} twice: as argument {position + 1} and as {param}=", node)
+            kwargs.append((param, self.literal(arg, kind)))
+        tensors = sorted((k for k in node.keywords if function.kwargs.get(k.arg) == TENSOR),
+                         key=lambda k: function.params.index(k.arg))
+        for keyword in tensors:
+            position = function.params.index(keyword.arg)
+            if position < len(args):
+                raise self.fail(f"{spelling}() gets {keyword.arg} twice: as argument {position + 1} and as "
+                                f"{keyword.arg}=", node)
+            if position > len(args):
+                raise self.fail(f"{spelling}(): {keyword.arg}= needs the arguments before it "
+                                f"({', '.join(function.params[len(args):position])})", keyword.value)
+            args.append(self.expr(keyword.value))
+        kwargs += [self.keyword(k, function) for k in node.keywords if function.kwargs.get(k.arg) != TENSOR]
+        return tuple(args), tuple(kwargs)
+
+    def dimension(self, node: ast.AST, spelling: str, position: int, param: str) -> Expr:
+        """A dimension (or a size, ``k``) given by position: a whole number or a tuple of them, written out."""
+        value = self.argument(node)
+        items = value.items if isinstance(value, Seq) else (value,)
+        if not all(isinstance(i, Num) and isinstance(i.value, int) and not isinstance(i.value, bool) for i in items):
+            raise self.fail(f"argument {position + 1} of {spelling}() is {param}: a whole number written out, "
+                            "such as 0 or -1 (or a tuple of them)", node)
+        return value
 
     def check_count(self, function: Function, spelling: str, args: tuple, kwargs: tuple, node: ast.Call) -> None:
         """Positional arguments and the keywords that stand for them (``cumsum(M, dim=1)``) must fit."""
@@ -638,7 +824,9 @@ class _Parser:
             if k in function.params and function.params.index(k) < len(args):
                 raise self.fail(f"{spelling}() gets {k} twice: as argument {function.params.index(k) + 1} "
                                 f"and as {k}=", node)
-        count = len(args) + sum(k in function.params for k in names)
+        self.check_number(function, spelling, len(args) + sum(k in function.params for k in names), node)
+
+    def check_number(self, function: Function, spelling: str, count: int, node: ast.Call) -> None:
         if not function.min_args <= count <= function.max_args:
             expected = (str(function.min_args) if function.min_args == function.max_args
                         else f"{function.min_args} to {function.max_args}")
@@ -795,6 +983,7 @@ class _Runner:
         self.dtype = ref.dtype if ref is not None else (dtype or torch.float32)
         self.device = device
         self.constants: dict[str, torch.Tensor] = {}
+        self.pairs: dict[int, object] = {}   # `v, i = torch.sort(x)` picks twice from one call, run once
 
     def as_tensor(self, value: object) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
@@ -806,7 +995,7 @@ class _Runner:
         try:
             return self.as_tensor(value)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise ExpressionError(f"{node.text}: {first_line(err)}", node.line or None, node.column or None) from None
+            raise ExpressionError(f"{node.text}: {in_words(err)}", node.line or None, node.column or None) from None
 
     def run(self, node: Expr) -> object:
         try:
@@ -814,7 +1003,7 @@ class _Runner:
         except ExpressionError:
             raise
         except (RuntimeError, IndexError, TypeError, ValueError, NotImplementedError) as err:
-            raise ExpressionError(f"{node.text or 'the expression'}: {first_line(err)}",
+            raise ExpressionError(f"{node.text or 'the expression'}: {in_words(err)}",
                                   node.line or None, node.column or None) from None
 
     def _run(self, node: Expr) -> object:
@@ -831,7 +1020,7 @@ class _Runner:
             return value[node.index if len(node.index) != 1 else node.index[0]]
         if isinstance(node, Compare):
             return OPERATORS[node.op](self.run(node.left), self.run(node.right))
-        args = [self.run(a) for a in node.args]
+        args = [self.pair(a) if node.op in PICKS else self.run(a) for a in node.args]
         function = self.functions.get(node.op) or FUNCTIONS.get(node.op) or _OPERATOR_FUNCTIONS[node.op]
         for i in range(min(function.tensor_args, len(args))):
             if not isinstance(args[i], (torch.Tensor, list)):
@@ -846,6 +1035,67 @@ class _Runner:
                 text += f" (line {node.line}, column {node.column})"
             self.constants[text] = result
         return result
+
+
+    def pair(self, node: Expr) -> object:
+        if id(node) not in self.pairs:
+            self.pairs[id(node)] = self.run(node)
+        return self.pairs[id(node)]
+
+
+# torch's own wording, as its argument parser and its shape checks raise it, and the same in a student's words.
+_TORCH_KINDS = {"Tensor": "a tensor", "int": "a whole number", "float": "a number", "Number": "a number",
+                "bool": "True or False", "tuple of ints": "whole numbers (dimensions or sizes)", "list": "a list",
+                "tuple": "a tuple", "NoneType": "None", "str": "text"}
+_BAD_ARGUMENT = re.compile(r"^(\w+)\(\): argument '(\w+)' \(position (\d+)\) must be (.+?), not (\w+)$")
+_BAD_COMBINATION = re.compile(r"^(\w+)\(\) received an invalid combination of arguments")
+_NO_BROADCAST = re.compile(r"^The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\) at "
+                           r"non-singleton dimension (\d+)")
+_NO_BROADCAST_META = re.compile(r"^Attempting to broadcast a dimension of length (\d+) at (-?\d+)! Mismatching "
+                                r"argument at index \d+ had torch.Size\(\[([\d, ]*)\]\); but expected shape should "
+                                r"be broadcastable to \[([\d, ]*)\]")
+_BAD_DIMENSION = re.compile(r"Dimension out of range \(expected to be in range of \[(-?\d+), (-?\d+)\], "
+                            r"but got (-?\d+)\)")
+
+
+def in_words(err: BaseException) -> str:
+    """An error from torch as a refusal says it: :func:`first_line`, with torch's argument-parser and
+    dimension messages reworded for a student.
+
+    >>> in_words(TypeError("maximum(): argument 'other' (position 2) must be Tensor, not int"))
+    'argument 2 of maximum() (other) must be a tensor, not a whole number'
+    >>> in_words(IndexError("Dimension out of range (expected to be in range of [-2, 1], but got 3)"))
+    'there is no dimension 3: the tensor has 2 dimensions, 0 to 1 (or -2 to -1 from the end)'
+    """
+    message = first_line(err)
+    found = _BAD_ARGUMENT.match(message)
+    if found:
+        name, param, position, wanted, got = found.groups()
+        return (f"argument {position} of {name}() ({param}) must be {_TORCH_KINDS.get(wanted, wanted)}, "
+                f"not {_TORCH_KINDS.get(got, got)}")
+    found = _BAD_COMBINATION.match(message)
+    if found:
+        return (f"these arguments do not fit {found.group(1)}(): check how many there are and what each is "
+                "(a tensor, a number, a dimension)")
+    found = _NO_BROADCAST.match(message)
+    if found:
+        a, b, dim = found.groups()
+        return (f"the sizes {a} and {b} of dimension {dim} differ, and neither is 1, so the shapes cannot be "
+                "broadcast together")
+    found = _NO_BROADCAST_META.match(message)
+    if found:
+        had, target = (f"({g},)" if "," not in g else f"({g})" for g in found.group(3, 4))
+        return f"a tensor of shape {had} cannot be broadcast with one of shape {target}"
+    if message.startswith("invalid index of a 0-dim tensor"):
+        return "a number (a tensor of no dimensions) cannot be indexed"
+    found = _BAD_DIMENSION.search(message)
+    if found:
+        low, high, got = (int(g) for g in found.groups())
+        if high <= 0:   # a vector, or a number (whose dims torch also lets be 0 or -1)
+            return f"there is no dimension {got}: the only one here is 0 (or -1 from the end)"
+        return (f"there is no dimension {got}: the tensor has {high + 1} dimensions, 0 to {high} "
+                f"(or {low} to -1 from the end)")
+    return message
 
 
 def first_line(err: BaseException) -> str:
@@ -961,7 +1211,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "first_line", "items_of", "parse", "plain_name",
+    "Program", "Seq", "check", "describe", "evaluate", "first_line", "in_words", "items_of", "parse", "plain_name",
     "refusing_blowups", "script_name", "version_label",
     "DEFAULT_LIMITS",
 ]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 DIM = "dim"          # an int, a tuple of ints, or None
 BOOL = "bool"
 NUMBER = "number"    # a (constant-folded) int or float
+TENSOR = "tensor"    # an expression, given by keyword in its own place: F.linear(x, W, bias=b)
 REDUCTION = ("mean", "sum", "none")  # the reduction= of a loss function
 
 
@@ -44,6 +45,10 @@ class Function:
     its tensor in the dtype and on the device of the run. ``work`` is
     ``"matmul"`` or ``"cubic"`` for functions whose cost is not linear in the
     size of their operands (the dry run uses it for the work budget).
+    ``other`` marks ``max`` and ``min``, whose second positional argument is a
+    dimension when it is a whole number (``torch.max(a, 1)``) and the other
+    operand otherwise (``torch.max(a, b)``). ``allows`` refuses some literal
+    values: given the literal arguments by name, it says why not (or None).
     """
 
     name: str
@@ -59,6 +64,8 @@ class Function:
     pair: str = ""
     creates: bool = False
     work: str = "linear"
+    other: bool = False
+    allows: Callable[[Mapping[str, object]], str | None] | None = None
     doc: str = ""
 
 
@@ -77,8 +84,8 @@ def _extremum(reduce_fn: Callable, pairwise_fn: Callable) -> Callable:
     # max(x) reduces, max(x, dim=0) reduces along a dim (torch's values and
     # indices: the parser picks one), max(a, b) is the elementwise maximum like Python's max.
     def extremum(x, other=None, dim=None, keepdim=False):
-        if other is not None:
-            return pairwise_fn(x, other)
+        if other is not None:   # max(x, 0.5): a number, as a tensor of x's dtype (torch.maximum takes tensors)
+            return pairwise_fn(x, torch.as_tensor(other, dtype=x.dtype, device=x.device))
         if dim is None:
             return reduce_fn(x)
         return reduce_fn(x, dim=dim, keepdim=keepdim)
@@ -158,8 +165,14 @@ def _tensor(data, *, dtype, device):
     return torch.tensor(data, device=device, **_literal_dtype(_flat(data), dtype))
 
 
-def _arange(*bounds, dtype, device):
-    # torch.arange(5) counts in whole numbers, torch.arange(5.) in floats.
+def _arange(start=None, end=None, step=None, *, dtype, device):
+    # torch.arange(5) counts to 5, torch.arange(0, 5, step=2) names the step (as does end=5 the end);
+    # whole numbers count in whole numbers, torch.arange(5.) in floats.
+    if end is None:
+        start, end = 0, start
+    elif start is None:
+        start = 0
+    bounds = (start, end) if step is None else (start, end, step)
     return torch.arange(*bounds, device=device, **_literal_dtype(bounds, dtype))
 
 
@@ -181,12 +194,38 @@ def _norm(x, p=2, dim=None, keepdim=False):
     return torch.norm(x, p=p, dim=dim, keepdim=keepdim)
 
 
+def _cross(a, b, dim=-1):
+    # torch.cross(a, b, 0) takes the dim by position; torch.linalg.cross, which computes it, by keyword only.
+    return torch.linalg.cross(a, b, dim=dim)
+
+
+def _layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    # F.layer_norm(M, 4) means F.layer_norm(M, (4,)): one size alone, as the docs' examples often write it.
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    return F.layer_norm(x, shape, weight, bias, eps)
+
+
+def _dropout(x, p=0.5, training=True):
+    return F.dropout(x, p, training=training)
+
+
+def _without_random_mask(given: Mapping[str, object]) -> str | None:
+    # Dropout while training zeroes a random choice of elements: each run would show another graph and
+    # another gradient. In evaluation mode (training=False), or with p=0, it passes its input on unchanged.
+    if given.get("training", True) is False or given.get("p", 0.5) == 0:
+        return None
+    return ("dropout zeroes random elements while training, so each run would differ: write "
+            "F.dropout(x, training=False) (the model in eval() mode) or F.dropout(x, p=0)")
+
+
 _REDUCE = {"dim": DIM, "keepdim": BOOL}
+_REDUCE_PARAMS = ("input", "dim", "keepdim")  # torch.sum(x, 1, True): the dim and keepdim by position
 _SOFTMAX = {"dim": DIM}
 _PLAIN = ("", "torch.")
 _F = ("", "F.", "torch.nn.functional.")
 _INPUT_DIM = ("input", "dim")
 _VARIANCE = {**_REDUCE, "unbiased": BOOL, "correction": NUMBER}
+_VARIANCE_PARAMS = ("input", "dim", "unbiased", "keepdim")
 _LOSS = {"reduction": REDUCTION}
 
 
@@ -194,8 +233,10 @@ def _loss(name: str, fn: Callable, tensor_args: int = 2, **kwargs: object) -> Fu
     return Function(name, fn, 2, 2, kwargs={**_LOSS, **kwargs}, spaces=_F, method=False, tensor_args=tensor_args)
 
 
-def _constructor(name: str, fn: Callable, min_args: int, max_args: int) -> Function:
-    return Function(name, fn, min_args, max_args, spaces=("torch.",), method=False, tensor_args=0, creates=True)
+def _constructor(name: str, fn: Callable, min_args: int, max_args: int, params: tuple[str, ...] = ()) -> Function:
+    # Keywords for the positional parameters, as the docs write them: torch.linspace(3, 10, steps=5).
+    return Function(name, fn, min_args, max_args, kwargs=dict.fromkeys(params, NUMBER), spaces=("torch.",),
+                    method=False, tensor_args=0, params=params, creates=True)
 
 
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
@@ -231,43 +272,56 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              params=_INPUT_DIM),
     Function("log_softmax", _softmax(torch.log_softmax), 1, 2, kwargs=_SOFTMAX,
              spaces=_nn("torch.special."), params=_INPUT_DIM),
-    Function("logsumexp", _logsumexp, 1, 2, kwargs=_REDUCE, spaces=("", "torch.", "torch.special."),
-             params=_INPUT_DIM),
+    Function("logsumexp", _logsumexp, 1, 3, kwargs=_REDUCE, spaces=("", "torch.", "torch.special."),
+             params=_REDUCE_PARAMS),
     # Loss functions, as torch.nn.functional has them.
     _loss("mse_loss", F.mse_loss), _loss("l1_loss", F.l1_loss),
     _loss("smooth_l1_loss", F.smooth_l1_loss, beta=NUMBER), _loss("huber_loss", F.huber_loss, delta=NUMBER),
     _loss("binary_cross_entropy", F.binary_cross_entropy),
     _loss("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits),
+    # Layers as functions: F.linear(x, W, b) is x @ W.T + b.
+    Function("linear", F.linear, 2, 3, kwargs={"bias": TENSOR}, spaces=_F, method=False, tensor_args=3,
+             params=("input", "weight", "bias"), work="matmul"),
+    Function("layer_norm", _layer_norm, 2, 4, kwargs={"normalized_shape": DIM, "weight": TENSOR, "bias": TENSOR,
+                                                      "eps": NUMBER},
+             spaces=_F, method=False, params=("input", "normalized_shape", "weight", "bias")),
+    Function("normalize", F.normalize, 1, 3, kwargs={"p": NUMBER, "dim": DIM, "eps": NUMBER}, spaces=_F,
+             method=False, params=("input", "p", "dim")),
+    Function("dropout", _dropout, 1, 3, kwargs={"p": NUMBER, "training": BOOL}, spaces=_F, method=False,
+             params=("input", "p", "training"), allows=_without_random_mask),
     # The target of these two may be class indices (whole numbers): it stays as given.
     _loss("cross_entropy", F.cross_entropy, tensor_args=1, label_smoothing=NUMBER),
     _loss("nll_loss", F.nll_loss, tensor_args=1),
     _loss("kl_div", F.kl_div, reduction=(*REDUCTION, "batchmean"), log_target=BOOL),
     # Reductions and comparisons.
-    Function("sum", torch.sum, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
-    Function("mean", torch.mean, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
-    Function("prod", torch.prod, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
-    Function("var", torch.var, 1, 2, kwargs=_VARIANCE, params=_INPUT_DIM),
-    Function("std", torch.std, 1, 2, kwargs=_VARIANCE, params=_INPUT_DIM),
+    Function("sum", torch.sum, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
+    Function("mean", torch.mean, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
+    Function("prod", torch.prod, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
+    Function("var", torch.var, 1, 4, kwargs=_VARIANCE, params=_VARIANCE_PARAMS),
+    Function("std", torch.std, 1, 4, kwargs=_VARIANCE, params=_VARIANCE_PARAMS),
     Function("cumsum", torch.cumsum, 2, 2, kwargs={"dim": DIM}, params=_INPUT_DIM),
-    Function("max", _extremum(torch.max, torch.maximum), 1, 2, kwargs=_REDUCE, pair="dim"),
-    Function("min", _extremum(torch.min, torch.minimum), 1, 2, kwargs=_REDUCE, pair="dim"),
-    Function("amax", torch.amax, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
-    Function("amin", torch.amin, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
-    Function("argmax", torch.argmax, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
-    Function("argmin", torch.argmin, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM),
+    Function("max", _extremum(torch.max, torch.maximum), 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS, pair="dim",
+             other=True),
+    Function("min", _extremum(torch.min, torch.minimum), 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS, pair="dim",
+             other=True),
+    Function("amax", torch.amax, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
+    Function("amin", torch.amin, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
+    Function("argmax", torch.argmax, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
+    Function("argmin", torch.argmin, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS),
     Function("maximum", torch.maximum, 2, 2, tensor_args=2),
     Function("minimum", torch.minimum, 2, 2, tensor_args=2),
     Function("clamp", torch.clamp, 1, 3, kwargs={"min": NUMBER, "max": NUMBER}, aliases=("clip",),
              params=("input", "min", "max")),
     Function("where", torch.where, 3, 3, method=False),
     # Results with values and indices: the text picks one, torch.sort(x).values.
-    Function("sort", torch.sort, 1, 2, kwargs={"dim": DIM, "descending": BOOL}, params=_INPUT_DIM, pair="always"),
-    Function("topk", torch.topk, 2, 3, kwargs={"k": DIM, "dim": DIM, "largest": BOOL, "sorted": BOOL},
-             params=("input", "k", "dim"), pair="always"),
-    Function("kthvalue", torch.kthvalue, 2, 3, kwargs={"k": DIM, "dim": DIM, "keepdim": BOOL},
-             params=("input", "k", "dim"), pair="always"),
-    Function("median", torch.median, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM, pair="dim"),
-    Function("mode", torch.mode, 1, 2, kwargs=_REDUCE, params=_INPUT_DIM, pair="always"),
+    Function("sort", torch.sort, 1, 3, kwargs={"dim": DIM, "descending": BOOL},
+             params=("input", "dim", "descending"), pair="always"),
+    Function("topk", torch.topk, 2, 5, kwargs={"k": DIM, "dim": DIM, "largest": BOOL, "sorted": BOOL},
+             params=("input", "k", "dim", "largest", "sorted"), pair="always"),
+    Function("kthvalue", torch.kthvalue, 2, 4, kwargs={"k": DIM, "dim": DIM, "keepdim": BOOL},
+             params=("input", "k", "dim", "keepdim"), pair="always"),
+    Function("median", torch.median, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS, pair="dim"),
+    Function("mode", torch.mode, 1, 3, kwargs=_REDUCE, params=_REDUCE_PARAMS, pair="always"),
     Function("values", _values, spaces=(), method=False, tensor_args=0),
     Function("indices", _indices, spaces=(), method=False, tensor_args=0),
     # Stopping the gradient: the result is a constant to autograd.
@@ -278,13 +332,13 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("mv", torch.mv, 2, 2, tensor_args=2, work="matmul"),
     Function("mm", torch.mm, 2, 2, tensor_args=2, work="matmul"),
     Function("outer", torch.outer, 2, 2, tensor_args=2, aliases=("ger",)),
-    Function("cross", torch.linalg.cross, 2, 2, tensor_args=2, kwargs={"dim": DIM},
-             spaces=("", "torch.", "torch.linalg.")),
-    Function("norm", _norm, 1, 2, kwargs={"p": NUMBER, **_REDUCE}, params=("input", "p")),
-    Function("vector_norm", torch.linalg.vector_norm, 1, 2, kwargs={"ord": NUMBER, **_REDUCE},
-             spaces=("torch.linalg.",), method=False, params=("x", "ord")),
-    Function("linalg_norm", torch.linalg.norm, 1, 2, kwargs={"ord": NUMBER, **_REDUCE},
-             spaces=(), method=False, params=("A", "ord")),
+    Function("cross", _cross, 2, 3, tensor_args=2, kwargs={"dim": DIM}, spaces=("", "torch.", "torch.linalg."),
+             params=("input", "other", "dim")),
+    Function("norm", _norm, 1, 4, kwargs={"p": NUMBER, **_REDUCE}, params=("input", "p", "dim", "keepdim")),
+    Function("vector_norm", torch.linalg.vector_norm, 1, 4, kwargs={"ord": NUMBER, **_REDUCE},
+             spaces=("torch.linalg.",), method=False, params=("x", "ord", "dim", "keepdim")),
+    Function("linalg_norm", torch.linalg.norm, 1, 4, kwargs={"ord": NUMBER, **_REDUCE},
+             spaces=(), method=False, params=("A", "ord", "dim", "keepdim")),
     Function("det", torch.linalg.det, spaces=("", "torch.", "torch.linalg."), work="cubic"),
     Function("inv", torch.linalg.inv, spaces=("torch.linalg.",), method=False, work="cubic"),
     Function("inverse", torch.linalg.inv, work="cubic"),
@@ -310,8 +364,9 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              params=("tensors", "dim")),
     # Constant tensors.
     _constructor("tensor", _tensor, 1, 1), _constructor("ones", _sized(torch.ones), 1, 8),
-    _constructor("zeros", _sized(torch.zeros), 1, 8), _constructor("eye", _eye, 1, 2),
-    _constructor("arange", _arange, 1, 3), _constructor("linspace", _linspace, 3, 3),
+    _constructor("zeros", _sized(torch.zeros), 1, 8), _constructor("eye", _eye, 1, 2, ("n", "m")),
+    _constructor("arange", _arange, 1, 3, ("start", "end", "step")),
+    _constructor("linspace", _linspace, 3, 3, ("start", "end", "steps")),
 )}
 
 # `torch.linalg.norm(x)` is the spelling of its own entry; plain `norm` is torch.norm.

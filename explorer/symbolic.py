@@ -123,6 +123,8 @@ def _dim(args: list, kwargs: dict, position: int = 1, default: Any = None) -> An
     dim = _arg_or(args, kwargs, position, "dim", default)
     if dim is None or isinstance(dim, tuple):
         return dim
+    if isinstance(dim, list):   # torch.sum(A, (0, 1)): the dims by position, a list of numbers here
+        return tuple(_integer(d) for d in dim)
     return _integer(dim)
 
 
@@ -265,7 +267,7 @@ def _outer(args: list, kwargs: dict) -> np.ndarray:
 
 def _cross(args: list, kwargs: dict) -> np.ndarray:
     a, b = np.broadcast_arrays(args[0], args[1])
-    dim = kwargs.get("dim", -1)
+    dim = _dim(args, kwargs, 2, default=-1)
     a, b = np.moveaxis(a, dim, -1), np.moveaxis(b, dim, -1)
     if a.shape[-1] != 3:
         raise ExpressionError("cross takes vectors of 3 elements")
@@ -289,19 +291,52 @@ def _p_norm(x: np.ndarray, p: Any, dim: Any, keepdim: bool) -> np.ndarray:
 
 
 def _norm(args: list, kwargs: dict) -> np.ndarray:
-    return _p_norm(args[0], _arg_or(args, kwargs, 1, "p", 2), kwargs.get("dim"), kwargs.get("keepdim", False))
+    return _p_norm(args[0], _arg_or(args, kwargs, 1, "p", 2), _dim(args, kwargs, 2), kwargs.get("keepdim", False))
 
 
 def _vector_norm(args: list, kwargs: dict) -> np.ndarray:
-    return _p_norm(args[0], _arg_or(args, kwargs, 1, "ord", 2), kwargs.get("dim"), kwargs.get("keepdim", False))
+    return _p_norm(args[0], _arg_or(args, kwargs, 1, "ord", 2), _dim(args, kwargs, 2), kwargs.get("keepdim", False))
 
 
 def _linalg_norm(args: list, kwargs: dict) -> np.ndarray:
     x, order = args[0], _arg_or(args, kwargs, 1, "ord", None)
-    dim = kwargs.get("dim")
+    dim = _dim(args, kwargs, 2)
     if order is not None and x.ndim >= 2 and (dim is None or isinstance(dim, tuple)):
         raise ExpressionError("matrix norms with ord= have no symbolic form here (the Frobenius norm does)")
     return _p_norm(x, 2 if order is None else order, dim, kwargs.get("keepdim", False))
+
+
+def _linear(args: list, kwargs: dict) -> np.ndarray:
+    x, weight = args[0], args[1]
+    if weight.ndim not in (1, 2):
+        raise ExpressionError("the weight of linear is a matrix (out_features × in_features) or a vector")
+    out = _array(np.matmul(x, weight.T))
+    return _array(out + args[2]) if len(args) > 2 else out
+
+
+def _layer_norm(args: list, kwargs: dict) -> np.ndarray:
+    x, shape = args[0], _arg_or(args, kwargs, 1, "normalized_shape", None)
+    shape = _sizes(list(shape) if isinstance(shape, (list, tuple)) else [shape])   # (4,), [4] or 4
+    if x.shape[x.ndim - len(shape):] != shape:
+        raise ExpressionError(f"the normalized shape {shape} must be the input's last dimensions {x.shape}")
+    dims = tuple(range(x.ndim - len(shape), x.ndim))
+    eps = _number(kwargs.get("eps", 1e-5))
+    n = sympy.Integer(math.prod(shape))
+    centred = _array(x - _sum(x, dims, True) / n)
+    scale = _map(lambda v: 1 / sympy.sqrt(v + eps), _array(_sum(_array(centred**2), dims, True) / n))
+    out = _array(centred * scale)
+    weight, bias = (args[2] if len(args) > 2 else None), (args[3] if len(args) > 3 else None)
+    if weight is not None:
+        out = _array(out * weight)
+    return _array(out + bias) if bias is not None else out
+
+
+def _normalize(args: list, kwargs: dict) -> np.ndarray:
+    # F.normalize divides by max(‖x‖_p, eps): the max keeps a zero vector finite, as torch computes it.
+    x, dim = args[0], _dim(args, kwargs, 2, default=1)
+    eps = _number(kwargs.get("eps", 1e-12))
+    norm = _p_norm(x, _arg_or(args, kwargs, 1, "p", 2), dim, True)
+    return _array(x / _map(lambda v: sympy.Max(v, eps), norm))
 
 
 def _square_matrix(x: np.ndarray, what: str) -> sympy.Matrix:
@@ -431,22 +466,24 @@ def _filled(value: int) -> Callable:
 
 
 def _eye(args: list, kwargs: dict) -> np.ndarray:
-    n = _integer(args[0], "a size")
-    m = _integer(args[1], "a size") if len(args) > 1 else n
+    n = _integer(_arg_or(args, kwargs, 0, "n", None), "a size")
+    m = _integer(_arg_or(args, kwargs, 1, "m", n), "a size")
     _room((n, m))
     return _clean(_array(np.eye(n, m, dtype=int).astype(object)))
 
 
 def _arange(args: list, kwargs: dict) -> np.ndarray:
-    bounds = [_element(a) for a in args]
-    start, end, step = (0, bounds[0], 1) if len(bounds) == 1 else (*bounds, 1)[:3]
+    # The bounds by position or keyword (torch.arange(0, 2, step=0.5)), as functions.py reads them.
+    start, end, step = (_arg_or(args, kwargs, i, name, None) for i, name in enumerate(("start", "end", "step")))
+    start, end = (0, start) if end is None else (start or 0, end)
+    step = 1 if step is None else step
     count = max(0, int(sympy.ceiling((end - start) / step)))
     _room((count,))
     return _array(np.array([start + k * step for k in range(count)], dtype=object).reshape(count))
 
 
 def _linspace(args: list, kwargs: dict) -> np.ndarray:
-    start, end, steps = (_element(a) for a in args)
+    start, end, steps = (_arg_or(args, kwargs, i, name, None) for i, name in enumerate(("start", "end", "steps")))
     steps = _integer(steps, "the number of steps")
     _room((steps,))
     if steps == 1:
@@ -572,6 +609,8 @@ _OPERATIONS: dict[str, Callable[[list, dict], np.ndarray]] = {
     "binary_cross_entropy": _pointwise_loss(lambda p, t, kw: -(t * sympy.log(p) + (1 - t) * sympy.log(1 - p))),
     "binary_cross_entropy_with_logits": _pointwise_loss(lambda z, t, kw: (1 - t) * z + sympy.log(1 + sympy.exp(-z))),
     "cross_entropy": _cross_entropy, "nll_loss": _nll_loss, "kl_div": _kl_div,
+    "linear": _linear, "layer_norm": _layer_norm, "normalize": _normalize,
+    "dropout": lambda args, kw: args[0],   # only without its random mask (training=False or p=0): the identity
 }
 
 # Functions of the table without a symbolic form, and why.
@@ -651,7 +690,10 @@ def to_sympy(program: Program, shapes: Mapping[str, Sequence[int]] | None = None
         _room(tuple(t.shape))
         env[name] = _clean(_array(np.array(t.detach().cpu().tolist(), dtype=object)))
     for name, expr in program.assignments:
-        env[name] = _build(expr, env)
+        try:
+            env[name] = _build(expr, env)
+        except ExpressionError as err:   # refused only if used: `v, i = torch.max(A, 1)` then v alone
+            env[name] = err
     outputs = [_array(_build(expr, env)) for expr in program.outputs]
     for out in outputs:
         for element in out.reshape(-1):
@@ -690,6 +732,8 @@ def _build(node: Any, env: Mapping[str, Any]) -> Any:
             return _array(sympy.E)
         return _array(_number(node.value))
     if isinstance(node, Name):
+        if isinstance(env[node.id], ExpressionError):
+            raise env[node.id]
         return env[node.id]
     if isinstance(node, Seq):
         return [_array(_build(item, env)) for item in node.items]

@@ -145,6 +145,8 @@ def _function_form() -> tuple[Request, dict] | None:
         if parse_error is not None:
             show_error(parse_error, source)
             return None
+        for note in program.notes:   # how the text was read: "`t` is an input here, not the function `t()`"
+            st.caption(note)
         request = Request(source, tuple(panel.specs.items()), options.seed, options.dtype, options.device,
                           (vector.kind, vector.index, vector.seed, vector.values))
         summary = _summary(request, source, panel)

@@ -77,6 +77,13 @@ def test_typing_a_function_shows_new_inputs_results_and_graph(ui, page, app_url)
     expect(frame.locator("#view")).to_contain_text("SinBackward0", timeout=SLOW)
 
 
+def test_a_function_name_used_as_a_value_is_an_input_and_the_page_says_so(ui, page, app_url):
+    open_default(ui, page, app_url)
+    type_function(page, "F.binary_cross_entropy_with_logits(x, t)")
+    expect(page.get_by_role("textbox", name="t =")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text("is an input here, not the function")).to_be_visible(timeout=SLOW)
+
+
 def test_a_syntax_error_is_shown_with_its_place(ui, page, app_url, screenshot):
     open_default(ui, page, app_url)
     type_function(page, "x**3 +* 2")

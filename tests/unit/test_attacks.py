@@ -58,7 +58,7 @@ MODULE_PATHS = [
     "x.detach()", "x.apply_(x)", "x.map_(x, x)", "x.to('cuda')", "x.cuda()", "x.share_memory_()",
     "x.resize_(10**9)", "x.zero_()", "x.fill_(1)", "x.copy_(x)", "x.new_empty(10**9)",
     "x.expand(10**6, 10**6)", "x.repeat(10**5, 10**5)", "x.item()", "x.type()", "x.grad_fn",
-    "x.device", "x.shape", "x.dtype", "x.set_()", "sin(x).grad_fn.next_functions", "sin",
+    "x.device", "x.shape", "x.dtype", "x.set_()", "sin(x).grad_fn.next_functions", "F.relu",
     "x.sin", "rand(3)", "ones(10**9)", "torch.rand(10)",
 ]
 
@@ -119,7 +119,7 @@ PARSER_CRASHERS = [
 # constant tensors and expand stay within the budgets, keyword values stay literals of their kind.
 NEW_SURFACE = [
     "x.detach().__class__", "x.detach().grad", "x.detach().data", "torch.detach(x).requires_grad_()",
-    "x.detach().numpy()", "torch.sort(x).values.__class__", "torch.sort(x)._fields", "torch.sort(x)[0]",
+    "x.detach().numpy()", "torch.sort(x).values.__class__", "torch.sort(x)._fields", "torch.sort(x)[2]",
     "torch.sort(x).count(1)", "torch.max(x, dim=0).indices.__index__()", "x.values", "x.indices", "x.values()",
     "torch.sort(x).values.numpy()", "torch.max(x, dim=0).values.data", "torch.mode(x).values.__reduce__()",
     "torch.tensor(x)", "torch.tensor([x])", "torch.tensor([1.0], requires_grad=True) * x",
@@ -137,9 +137,45 @@ NEW_SURFACE = [
     "[[0] * 10**4] * 10**4", "x + [x]", "[x, x][0]", "h = [x, x]\nh", "[x] < x",
 ]
 
+# What issue 20 adds: layers as functions, dropout only without its random mask, dimensions and True/False by
+# position, tensors by keyword, unpacking, repeated lists, names of functions used as values.
+ISSUE_20_SURFACE = [
+    "F.dropout(x, training=True)", "F.dropout(x)", "F.dropout(x, 0.5)", "F.dropout(x, 0.5, True)",
+    "torch.nn.functional.dropout(x, p=0.2)", "F.dropout(x, training=False, inplace=True)", "F.dropout(x, inplace=False)",
+    "F.dropout(x, training=x)", "F.dropout(x, p=x, training=False)", "F.dropout(x, training=1)",
+    "F.dropout(x, 0.5, training=False, train=True)", "torch.dropout(x, 0.0, False)", "F.dropout(x, 2.0, False)",
+    "F.dropout(x, training=False).__class__", "F.dropout(x, training=not True)", "F.dropout_(x)", "F.dropout2d(x)",
+    "F.linear(x, x, bias=__import__('os'))", "F.linear(x, x.__class__)", "F.linear(x, x, x, x)",
+    "F.linear(x, weight=x)", "F.linear(x, x, bias=x, weight=x)", "F.linear(x, torch.ones(10**5, 10**5))",
+    "F.linear(x.expand(10**4, 3), torch.ones(10**4, 3))", "F.linear(x, x, bias='b')",
+    "F.layer_norm(x, x)", "F.layer_norm(x, (10**9,))", "F.layer_norm(x, (3,), eps='a')", "F.layer_norm(x, (3,), bias=x)",
+    "F.layer_norm(x, (3,), x, x, x)", "F.layer_norm(x, normalized_shape=x)", "F.layer_norm(x, [__import__('os')])",
+    "F.normalize(x, dim=x)", "F.normalize(x, dim=10**9)", "F.normalize(x, 2, 0, 1)", "F.normalize(x, out=x)",
+    "torch.max(x, 1).values.__class__", "torch.max(x, 0, keepdim=x)", "torch.max(x, 0, x)", "torch.max(x, 10**9)",
+    "torch.max(x, x, x)", "torch.max(x, x, dim=0)", "torch.max(x, 'a')", "torch.max(x, 0).count(1)",
+    "torch.max(x, 0)[0][0]", "torch.max(x, 0)[0:1]", "torch.sort(x)[0, 0]", "torch.min(x, 0, True, True)", "torch.max(x, 2**62).values", "torch.max(x, -10**9)",
+    "torch.sum(x, 1, True, True)", "torch.sum(x, __import__('os'))", "torch.sum(x, 0, 'True')", "torch.sum(x, 0, x)",
+    "torch.sort(x, 0, x).values", "torch.topk(x, 10**9, 0).values", "torch.topk(x, x, 0).values",
+    "torch.var(x, 0, True, True, True)", "torch.norm(x, 2, x)", "torch.cross(x, x, x)", "torch.sum(x, (0, x))",
+    "a, b = torch.sort(x)\na.__class__", "a, b = torch.sort(x)\nb.data", "a, b, c = torch.sort(x)\na",
+    "a.b, c = torch.sort(x)\nc", "x[0], y = torch.sort(x)\ny", "*a, b = torch.sort(x)\nb",
+    "a, b = __import__('os'), x\nb", "__a, b = torch.sort(x)\nb", "a, b = torch.sort\nb", "a, b = torch.sin(x)\na",
+    "a, sin = torch.sort(x)\na", "a, torch = torch.sort(x)\na", "a = b = x\na", "(a, b) = x, x.grad\na",
+    "[a, b] = torch.sort(x)\na", "a, b = torch.sort(x)\na, b = b.__class__, a\na",
+    "torch.tensor([1.0] * 10**7)", "torch.tensor([[1.0] * 1000] * 1000)", "torch.tensor([1.0] * 2**62)",
+    "torch.tensor([1.0] * 1e9)", "torch.tensor([1.0] * x)", "torch.tensor([1.0] * -1) * x", "stack([x] * 10**6)",
+    "torch.tensor(10**9 * [1.0])", "torch.tensor([1.0] * 10 * 10**6)", "torch.tensor(([1.0] * 10**3) * 10**3)",
+    "torch.tensor([1.0] * True)", "torch.tensor([x] * 3)", "x * [1.0] * 3",
+    "torch.linspace(0, 1, steps=10**9) * x[0]", "torch.arange(0, 10**10, step=1) * x[0]",
+    "torch.linspace(0, 1, steps=x)", "torch.arange(step=__import__('os'))", "torch.arange(0, 3, step=0)",
+    "torch.eye(n=10**6) * x[0]", "torch.linspace(0, 1, steps=5, dtype=torch.float64) * x[0]",
+    "torch.arange(end=10, out=x)", "torch.linspace(0, 1, 3, steps=3)",
+    "t.__class__", "t = x\nt", "sum.__self__", "x * max.__call__", "t(x).T.__class__", "torch.t", "F.linear",
+]
+
 CASES = (
     [(s, {}) for s in CODE_EXECUTION + DUNDER_CHAINS + MODULE_PATHS + FORMAT_STRINGS + FRAMES + UNICODE
-     + HUGE_NUMBERS + DEEP_NESTING + PARSER_CRASHERS + NEW_SURFACE]
+     + HUGE_NUMBERS + DEEP_NESTING + PARSER_CRASHERS + NEW_SURFACE + ISSUE_20_SURFACE]
     + HUGE_TENSORS
 )
 

@@ -23,7 +23,7 @@ from explorer.vjp import VectorChoice
 
 SPECS = {
     "x": "[0.2, 0.4, 0.7]", "y": "[0.5, 0.1, 0.9]", "p": "[1.0, 2.0, 3.0]", "q": "[0.5, -1.0, 2.0]",
-    "A": "rand(2, 3)", "B": "eye(3) + 0.1*rand(3, 3)", "s": "0.3", "k": "tensor([0, 2])",
+    "A": "rand(2, 3)", "B": "eye(3) + 0.1*rand(3, 3)", "s": "0.3", "k": "tensor([0, 2])", "t": "[0.0, 1.0, 0.5]",
 }
 
 # One use of every function of the table at least (test_every_function_is_covered checks it).
@@ -64,6 +64,19 @@ FUNCTION_EXAMPLES = [
     " + torch.arange(3) * x + torch.arange(3.) + torch.linspace(0, 1, 3) + torch.tensor([[1., 2, 3]]) @ B",
     "A.view(3, 2).sum(1) + A.view(-1)[0:3] + x.unsqueeze(0).squeeze(0) + A.permute(1, 0).sum(1)"
     " + torch.permute(A, (1, 0)).contiguous()[0, 1] + x.expand(2, 3).sum(0) + A.mT.sum(1) + x.unsqueeze(dim=1).squeeze()",
+    # Issue 20: layers as functions, names used as values, dimensions by position, unpacking, constructor keywords.
+    "F.linear(A, A, A[:, 0]).sum() + torch.nn.functional.linear(x, A, bias=y[0:2]).sum() + F.layer_norm(A, 3, x, y)[1]"
+    " + F.layer_norm(A, (2, 3), eps=0.01)[0] + F.normalize(A, dim=0).sum(0) + F.normalize(x, 2, 0) + F.normalize(A)[1]"
+    " + F.dropout(x, training=False) + torch.nn.functional.dropout(y, 0.0) + F.dropout(x, 0.4, False)"
+    " + F.layer_norm(A, normalized_shape=3)[0] + F.layer_norm(A, normalized_shape=(3,))[1] + F.linear(x, A, 0.5).sum()",
+    "F.binary_cross_entropy_with_logits(x, t) + t(A).sum() * t",
+    "values, indices = torch.sort(x, 0, True)\nv, i = torch.max(A, 1)\n_, j = A.min(0, True)\nh, g = y, x\n"
+    "(values * indices + v.sum() * i.sum() + j.sum() * h * g, torch.max(A, 1, True).values * A + torch.min(x, 0.5)"
+    " + max(x, y) + torch.sum(A, 1, True) + torch.norm(A, 2, 0) + torch.cross(p, q, 0) + torch.var(A, 0, False))",
+    "torch.linspace(3, 10, steps=3) * torch.arange(0, 3, step=1) * x + torch.eye(n=3) @ y + torch.tensor([0.5] * 3)"
+    " + torch.arange(end=3.0) + stack([x] * 2).sum(0) + torch.topk(x, 2, 0, False).values.sum()"
+    " + torch.max(A, 1)[0].sum() + torch.sort(x)[1]",
+    "values, indices = x.sort(0, True)",   # the last line unpacked: two outputs, the indices without a gradient
 ]
 
 

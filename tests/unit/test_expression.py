@@ -98,7 +98,7 @@ def test_as_function_works_with_autograd_functional():
 
 @pytest.mark.parametrize("source, fragment", [
     ("x +* 2", "column"), ("sin(x", "never closed"), ("foo(x)", "unknown function 'foo'"),
-    ("torch.hub.load(x)", "not available"), ("x.__class__", "'_'"), ("sin", "is a function"),
+    ("torch.hub.load(x)", "not available"), ("x.__class__", "'_'"), ("torch.sin", "is a function"),
     ("x.grad", "not available"), ("sum(x, dim=y)", "integer"), ("x[y]", "literal integers"),
     ("x * [1., 2, 3]", "torch.tensor([1.0, 2.0, 3.0])"), ("x\ny", "only the last line"),
     ("x if x else 1", "where("), ("sin(x, x)", "takes 1 argument"), ("clamp(x, low=1)", "no keyword argument"),

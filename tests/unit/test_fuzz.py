@@ -23,6 +23,10 @@ TOKENS = [
     "+=", "*=", ".values", ".indices", ".detach()", "torch.sort(x)", "torch.max(x, dim=0)", "torch.ones(3)",
     "torch.tensor([1.0, 2.0, 3.0])", "[1, 2, 3]", "F.mse_loss(x, y)", "F.cross_entropy(", ".view(-1)",
     ".expand(2, 3)", ".unsqueeze(0)", ".mT", "torch.pi", "reduction='sum'", "dim=1",
+    # Issue 20's: dimensions and True/False by position, unpacking, layers as functions, repeated lists.
+    "torch.max(x, 1)", "torch.min(", ", 0", ", True", "a, b = ", "values, indices", "_, ", "t", "F.linear(x, ",
+    "F.layer_norm(x, (3,))", "F.normalize(", "F.dropout(x, training=False)", "bias=y", "[1.0] * 3", "* 10**7",
+    "torch.linspace(0, 1, steps=3)", "step=2",
 ]
 
 settings.register_profile("explorer", deadline=None, suppress_health_check=[HealthCheck.too_slow])

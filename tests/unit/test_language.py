@@ -1,4 +1,4 @@
-"""Everyday PyTorch in the expression language (issue 14): each addition against PyTorch written directly.
+"""Everyday PyTorch in the expression language (issues 14 and 20): each addition against PyTorch written directly.
 
 For every case, in float64: the values and the gradients equal those of the same PyTorch written by hand,
 torch.autograd.gradcheck passes on the function the explorer builds, and explore() (the whole path: graph
@@ -7,6 +7,7 @@ capture included) gives the same gradients.
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -21,6 +22,7 @@ SPECS = {
     "x": "[0.3, -1.2, 2.0]", "y": "[0.5, 0.1, -0.9]", "p": "[0.2, 0.7, 0.4]", "q": "[0.6, 0.3, 0.9]",
     "M": "[[0.1, -0.5, 0.8], [1.3, 0.2, -0.4]]", "N": "[[0.7, 0.2, -0.3], [0.05, 0.9, 0.6]]",
     "S": "[[1.0, 0.2, 0.1], [0.3, 2.0, 0.4], [0.5, 0.6, 3.0]]", "k": "tensor([0, 2])", "c": "tensor([1])",
+    "t": "[0.0, 1.0, 0.25]", "b": "[0.3, -0.7]",
 }
 
 def _loss(name: str, how: str):
@@ -102,6 +104,59 @@ CASES = [
      lambda M: torch.median(M, dim=1).values * M.median(1).indices + torch.mode(M, 1).values),
     ("M * torch.max(M, dim=1, keepdim=True).indices + torch.argmax(x) * x",
      lambda M, x: M * torch.max(M, dim=1, keepdim=True).indices + torch.argmax(x) * x),
+    # Issue 20. A name used only as a value is an input, even where a function has that name.
+    ("F.binary_cross_entropy_with_logits(x, t)", lambda x, t: F.binary_cross_entropy_with_logits(x, t)),
+    ("t(M) @ b + t", lambda M, b, t: torch.t(M) @ b + t),
+    # Layers as functions, in both spellings.
+    ("F.linear(x, M, b)", lambda x, M, b: F.linear(x, M, b)),
+    ("torch.nn.functional.linear(N, M) + F.linear(N, M, bias=b)", lambda N, M, b: F.linear(N, M) + F.linear(N, M, b)),
+    ("F.layer_norm(M, (3,))", lambda M: F.layer_norm(M, (3,))),
+    ("F.layer_norm(M, normalized_shape=(3,)) + F.linear(x, M, 0.5)[0]",
+     lambda M, x: F.layer_norm(M, normalized_shape=(3,)) + F.linear(x, M, torch.tensor(0.5, dtype=x.dtype))[0]),
+    ("torch.nn.functional.layer_norm(M, 3, x, y, eps=0.001) + F.layer_norm(M, (2, 3), N)",
+     lambda M, x, y, N: F.layer_norm(M, (3,), x, y, eps=0.001) + F.layer_norm(M, (2, 3), N)),
+    ("F.normalize(y, dim=0) + torch.nn.functional.normalize(x, 1, 0)",
+     lambda y, x: F.normalize(y, dim=0) + F.normalize(x, 1, 0)),
+    ("F.normalize(M) * F.normalize(N, p=3, dim=0, eps=0.5)", lambda M, N: F.normalize(M) * F.normalize(N, p=3, dim=0,
+                                                                                                      eps=0.5)),
+    ("F.dropout(x, training=False) + torch.nn.functional.dropout(y, 0.3, False) + F.dropout(x, p=0)",
+     lambda x, y: F.dropout(x, training=False) + F.dropout(y, 0.3, False) + F.dropout(x, p=0)),
+    # Dimensions by position, as PyTorch's docs write them; max and min with a tensor stay elementwise.
+    ("torch.max(M, 1).values + torch.min(M, 1).values * M.max(1).indices",
+     lambda M: torch.max(M, 1).values + torch.min(M, 1).values * M.max(1).indices),
+    ("torch.max(M, 1, True).values * M + torch.min(M, -1, keepdim=True).indices",
+     lambda M: torch.max(M, 1, True).values * M + torch.min(M, -1, keepdim=True).indices),
+    ("torch.max(x, y) + torch.min(x, 0.5) + max(x, 0.0)",
+     lambda x, y: torch.max(x, y) + torch.minimum(x, torch.tensor(0.5, dtype=x.dtype)) + torch.clamp(x, min=0.0)),
+    ("torch.sum(M, 1, True) + torch.mean(M, 0) + torch.prod(M, 1, True) + torch.sum(M, (0, 1))",
+     lambda M: torch.sum(M, 1, True) + torch.mean(M, 0) + torch.prod(M, 1, True) + torch.sum(M, (0, 1))),
+    ("torch.std(M, 1) + torch.var(M, 1, False) + torch.var(M, 0, True, True)[0, 0:2]",
+     lambda M: torch.std(M, 1) + torch.var(M, 1, False) + torch.var(M, 0, True, True)[0, 0:2]),
+    ("torch.softmax(M, 1) + F.log_softmax(M, 0) + torch.cumsum(M, 1) + torch.logsumexp(M, 1, True)",
+     lambda M: torch.softmax(M, 1) + F.log_softmax(M, 0) + torch.cumsum(M, 1) + torch.logsumexp(M, 1, True)),
+    ("torch.argmax(M, 1) * torch.amax(M, 1) + torch.argmin(M, 1, True)[:, 0] * torch.amin(M, 1)",
+     lambda M: torch.argmax(M, 1) * torch.amax(M, 1) + torch.argmin(M, 1, True)[:, 0] * torch.amin(M, 1)),
+    ("torch.norm(M, 2, 1) + torch.norm(M, 1, 0, True)[0, 0:2] + torch.linalg.vector_norm(M, 3, 1)",
+     lambda M: torch.norm(M, 2, 1) + torch.norm(M, 1, 0, True)[0, 0:2] + torch.linalg.vector_norm(M, 3, 1)),
+    ("torch.sort(M, 1, True).values + torch.topk(M, 2, 1, False).values.sum() + torch.median(M, 1).values.sum()"
+     " + torch.kthvalue(M, 2, 1, True).values.sum()",
+     lambda M: torch.sort(M, 1, True).values + torch.topk(M, 2, 1, False).values.sum()
+     + torch.median(M, 1).values.sum() + torch.kthvalue(M, 2, 1, True).values.sum()),
+    ("torch.cross(S, S * S, 0)", lambda S: torch.cross(S, S * S, 0)),
+    # Keyword spellings of the constructors' positional parameters.
+    ("torch.linspace(3, 10, steps=3) * x + torch.arange(0, 3, step=1) * x + torch.eye(n=3) @ x",
+     lambda x: torch.linspace(3, 10, steps=3, dtype=x.dtype) * x + torch.arange(0, 3, step=1) * x
+     + torch.eye(n=3, dtype=x.dtype) @ x),
+    # Results with values and indices unpacked; tuples unpacked, as Python swaps.
+    ("values, indices = torch.sort(x)\nvalues * indices", lambda x: torch.sort(x)[0] * torch.sort(x)[1]),
+    ("v, i = torch.max(M, 1)\n_, j = torch.topk(x, 2)\nv * i + j.sum() * x[0:2]",
+     lambda M, x: torch.max(M, 1)[0] * torch.max(M, 1)[1] + torch.topk(x, 2)[1].sum() * x[0:2]),
+    ("a, b = x, y\na, b = b, a * 2\na * b", lambda x, y: y * (x * 2)),
+    ("torch.max(M, 1)[0] * torch.sort(x)[1][0:2] + torch.topk(x, 2)[0] + torch.median(M, 1)[-2]",
+     lambda M, x: torch.max(M, 1)[0] * torch.sort(x)[1][0:2] + torch.topk(x, 2)[0] + torch.median(M, 1)[-2]),
+    # A literal list repeated, as Python repeats it.
+    ("torch.tensor([0.5] * 3) * x + stack([x] * 2)", lambda x: torch.tensor([0.5] * 3, dtype=x.dtype) * x
+     + torch.stack([x] * 2)),
     # Stopping the gradient.
     (DETACHED := "x * x.detach() + torch.detach(y) * y", lambda x, y: x * x.detach() + torch.detach(y) * y),
 ]
@@ -240,3 +295,87 @@ def test_a_v_of_whole_numbers_is_the_outputs_dtype():
     assert ex.grads["x"].tolist() == [2.0, 0.0] and ex.v[0].dtype == torch.float32
     assert "v = torch.tensor([1, 0]).to(dtype).reshape(f.shape)" in pytorch_script("x * 2", {"x": "[1.0, 2.0]"},
                                                                                    v="tensor([1, 0])")
+
+
+# --- Issue 20 ---------------------------------------------------------------------------------------------
+
+def test_a_name_used_only_as_a_value_is_an_input_and_the_reader_is_told():
+    program = parse("F.binary_cross_entropy_with_logits(x, t)")
+    assert program.inputs == ("x", "t")
+    assert program.notes == ("`t` is an input here, not the function `t()`",)
+    both = parse("t(M) @ b + t")             # called, it is the function; as a value, the input
+    assert both.inputs == ("M", "b", "t") and both.outputs[0].args[0].args[0].op == "t"
+    assert parse("t(M)").notes == ()
+    with pytest.raises(ExpressionError, match="is a function name"):
+        parse("t = x\nt")                    # binding it would make t(x) mean two things
+    with pytest.raises(ExpressionError, match="torch.t is a function"):
+        parse("torch.t + x")
+    ex = explorer.explore("F.binary_cross_entropy_with_logits(x, t)", x="[0.3, -1.0]", t="[0.0, 1.0]", device="cpu")
+    assert "t" in ex.graph.leaves and ex.program.notes
+
+
+def test_max_and_min_take_a_dimension_by_position_and_a_tensor_elementwise():
+    M = torch.tensor([[0.1, -0.5, 0.8], [1.3, 0.2, -0.4]], dtype=torch.float64)
+    for source, expected in [("torch.max(M, 1).values", torch.max(M, 1).values),
+                             ("torch.max(M, 1)", torch.max(M, 1).values),       # alone: its values
+                             ("torch.min(M, 0).indices", torch.min(M, 0).indices),
+                             ("torch.max(M, M.T[0:2, 0:1])", torch.maximum(M, M.T[0:2, 0:1]))]:
+        torch.testing.assert_close(evaluate(parse(source), {"M": M}).outputs[0], expected, rtol=0, atol=0)
+    # Python's max(x, 0) is not torch's: the reader is told what it means here.
+    assert "along dimension 0" in parse("max(x, 0)").notes[0] and parse("torch.max(x, 0)").notes == ()
+    with pytest.raises(ExpressionError, match="takes two tensors and nothing else"):
+        parse("torch.max(M, M, dim=0)")
+
+
+def test_tuple_unpacking_runs_the_call_once_and_labels_the_graph():
+    program = parse("values, indices = torch.sort(x)\nvalues * indices")
+    assert [name for name, _ in program.assignments] == ["values", "indices"]
+    calls = []
+
+    def counting(function, args, kwargs, node):
+        calls.append(function.name)
+        return function.fn(*args, **kwargs)
+
+    evaluate(program, {"x": torch.tensor([0.3, -1.0, 2.0])}, call=counting)
+    assert calls.count("sort") == 1
+    ex = explorer.explore("values, indices = torch.sort(x)\nvalues * indices", x="[0.3, -1.0, 2.0]", device="cpu")
+    assert [n.label for n in ex.nodes if n.label] == ["output", "values", "x"]
+    last = parse("v, i = torch.max(M, 1)")    # unpacked on the last line: both are outputs
+    assert last.output_names == ("v", "i")
+    for source, message in [("a, b, c = torch.sort(x)\na", "gives two results, values and indices"),
+                            ("a, b = torch.sin(x)\na", "gives one tensor: there is nothing to unpack"),
+                            ("a, b = torch.max(x)\na", "gives one tensor"), ("a, b = x\na", "unpack a result"),
+                            ("a, b = x, y, x\na", "2 names (a, b) for 3 values"),
+                            ("(a, b), c = torch.sort(x)\nc", "plain names"), ("_, _ = torch.sort(x)", "keeps no result")]:
+        with pytest.raises(ExpressionError, match=re.escape(message)):
+            parse(source)
+
+
+def test_messages_say_what_is_wrong_in_a_students_words():
+    with pytest.raises(ExpressionError, match=r"\[1.0\] \* 10\*\*7 repeats the list into 10,000,000 numbers"):
+        parse("torch.tensor([1.0] * 10**7)")
+    with pytest.raises(ExpressionError, match="repeats the list into 1,000,000 numbers"):
+        parse("torch.tensor([[1.0] * 1000] * 1000)")   # counted over the nested lists
+    raw = ("position", "must be Tensor", "invalid combination", "Dimension out of range", "expected one of")
+    for source, words in [("atan2(x, [1.0, 2.0])", "argument 2 of atan2() (other) must be a tensor, not a list"),
+                          ("sum(x, 5)", "there is no dimension 5: the only one here is 0"),
+                          ("torch.sum(x, x)", "argument 2 of torch.sum() is dim: a whole number written out"),
+                          ("torch.max(x, 1)", "there is no dimension 1"),
+                          ("F.dropout(x)", "dropout zeroes random elements while training"),
+                          ("F.dropout(x, 0.5, True)", "training=False")]:
+        with pytest.raises(ExpressionError) as refusal:
+            explorer.explore(source, x="[1.0, 2.0]", device="cpu")
+        assert words in str(refusal.value) and not any(r in str(refusal.value) for r in raw), str(refusal.value)
+
+
+@pytest.mark.parametrize("source, message", [
+    ("torch.sort(x, 0, True, descending=True).values", "gets descending twice"),
+    ("torch.sort(x, 0, 1).values", "this argument takes True or False"),
+    ("F.layer_norm(M, (3,), bias=b)", "bias= needs the arguments before it"),
+    ("F.linear(x, M, b, bias=b)", "gets bias twice"),
+])
+def test_positional_keyword_arguments_are_read_like_their_keywords(source, message):
+    sort = parse("torch.sort(x, 0, True).values").outputs[0].args[0]
+    assert sort.args[1].value == 0 and sort.kwargs == (("descending", True),)
+    with pytest.raises(ExpressionError, match=re.escape(message)):
+        parse(source)
