@@ -12,6 +12,7 @@ tensor([72.])
 """
 from explorer.exploration import Exploration, explore, trace
 from explorer.expression import ExpressionError, Limits, parse
+from explorer.modules import trace_model
 from explorer.notebook import Drawing, draw
 
-__all__ = ["Drawing", "ExpressionError", "Exploration", "Limits", "draw", "explore", "parse", "trace"]
+__all__ = ["Drawing", "ExpressionError", "Exploration", "Limits", "draw", "explore", "parse", "trace", "trace_model"]

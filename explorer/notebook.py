@@ -107,7 +107,9 @@ def draw(tensor: torch.Tensor | Sequence[torch.Tensor] | Exploration,
     ``options`` go to :meth:`Exploration.to_dot`: ``show_attrs``,
     ``show_saved``, ``max_nodes`` (by default the app's
     :data:`explorer.views.DEFAULT_MAX_NODES`: past it, chains collapse into
-    dashed boxes), ``depth``, ``focus``, ``highlight``.
+    dashed boxes), ``depth``, ``focus``, ``highlight``; for a model traced by
+    :func:`explorer.trace_model`, the module view's ``modules`` (a depth,
+    None for every node, ``"flat"``), ``opened`` and ``colour``.
 
     >>> import torch
     >>> model = torch.nn.Linear(3, 1)
@@ -132,7 +134,8 @@ def draw(tensor: torch.Tensor | Sequence[torch.Tensor] | Exploration,
         else:
             labels = {}
         exploration = trace(list(outputs), params, labels=labels)
-    options.setdefault("max_nodes", DEFAULT_MAX_NODES)   # the app's level of detail, for the same picture
+    if not exploration.graph.modules:
+        options.setdefault("max_nodes", DEFAULT_MAX_NODES)   # the app's level of detail, for the same picture
     return Drawing(exploration.to_dot(style, **options), exploration, style)
 
 

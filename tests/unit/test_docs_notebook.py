@@ -7,6 +7,7 @@ and weigh hundreds of kilobytes); this test is what shows that it runs.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import sys
@@ -120,3 +121,13 @@ def test_the_notebook_saves_each_format_and_refuses_another(executed):
     assert (folder / "graph.dot").read_text().startswith("digraph")
     assert "cannot tell the format of 'drawings/graph.pdf'" in printed(cell(nb, "graph.pdf"))
     assert not (folder / "graph.pdf").exists()
+
+
+def test_a_real_model_is_drawn_by_module_with_its_blocks_folded(executed):
+    nb, _ = executed
+    modules = cell(nb, "model_ex = explorer.trace_model(gpt, ids)").outputs[0].data["text/plain"]
+    assert [m for m in re.findall(r"'([^']+)'", modules)] == [f"transformer.h.{i}.attn" for i in (3, 2, 1, 0)]
+    folded = picture(cell(nb, "explorer.draw(model_ex, modules=0)"), "image/svg+xml")
+    assert "transformer.h.0 … transformer.h.3 ×4" in folded and "lm_head" in folded
+    opened = picture(cell(nb, 'colour="saved"'), "image/svg+xml")
+    assert "×4" not in opened and "transformer.h.2 (Block)" in opened and "share of the" in opened
