@@ -95,8 +95,8 @@ def plan(graph: Graph, depth: int | None, opened: Iterable[str] = ()) -> Plan:
     modules = graph.modules
     opened = set(opened)
     folded = {}
-    for run in runs(graph):
-        if key_of(run) not in opened:
+    for run in runs(graph):   # folded, unless it or one of its blocks is opened
+        if key_of(run) not in opened and opened.isdisjoint(run):
             for path in run:
                 folded[path] = run
     chains: dict[str, list[str]] = {}

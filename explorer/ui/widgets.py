@@ -287,7 +287,7 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
     try {
       var page = window.parent, url = new URL(page.location.href), key = g.id.slice(5);
       if (url.searchParams.getAll("open").indexOf(key) < 0) url.searchParams.append("open", key);
-      var a = page.document.createElement("a"); a.href = url.toString(); page.document.body.appendChild(a); a.click();
+      var a = page.document.createElement("A"); a.href = url.toString(); page.document.body.appendChild(a); a.click();
     } catch (err) {}
   }
   view.addEventListener("dblclick", fit);

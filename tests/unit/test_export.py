@@ -83,10 +83,14 @@ def test_the_graph_command_draws_a_big_model(tmp_path):
     assert "nodes collapsed" in text and "20,002 nodes" in text
     done = cli("--model", "rnn", "--depth", "50", "--focus", "60", "--levels", "2", "--format", "dot")
     assert done.returncode == 0 and b"\t60 [" in done.stdout and b"more than 2 levels from the focus" in done.stdout
+    done = cli("--model", "transformer", "--depth", "2", "--modules", "0", "--open", "transformer.h.1",
+               "--format", "dot")
+    assert done.returncode == 0, done.stderr
+    assert b"transformer.h.1 (Block)" in done.stdout and b'id="open:transformer.h.0"' in done.stdout
 
 
 def test_the_graph_command_refuses_bad_input_in_one_line(capsys):
-    done = cli("--model", "transformer")
+    done = cli("--model", "vgg")
     assert done.returncode == 2 and b"model must be one of" in done.stderr
     assert done.stderr.count(b"\n") == 1 and b"Traceback" not in done.stderr
     for args, message in [
