@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from explorer import module_view  # noqa: E402
 from explorer.export import render  # noqa: E402
 from explorer.models import GPT, ResNet  # noqa: E402
-from explorer.modules import trace_model  # noqa: E402
+from explorer.exploration import trace_model  # noqa: E402
 
 
 def gpt2() -> tuple[str, torch.nn.Module, tuple, object]:

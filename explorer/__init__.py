@@ -10,9 +10,8 @@ tensor([72.])
 >>> drawing.exploration.grads["w"], drawing.dot.startswith("digraph")
 (tensor([2., 4.]), True)
 """
-from explorer.exploration import Exploration, explore, trace
+from explorer.exploration import Exploration, explore, trace, trace_model
 from explorer.expression import ExpressionError, Limits, parse
-from explorer.modules import trace_model
 from explorer.notebook import Drawing, draw
 
 __all__ = ["Drawing", "ExpressionError", "Exploration", "Limits", "draw", "explore", "parse", "trace", "trace_model"]

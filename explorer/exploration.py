@@ -12,11 +12,12 @@ tensor([2., 4.])
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 
 from explorer import graph as graph_module
+from explorer import module_view, modules
 from explorer.checks import whole_number
 from explorer.dot import to_dot
 from explorer.expression import DEFAULT_LIMITS, Evaluation, ExpressionError, Limits, Program, evaluate, refusing_blowups
@@ -69,8 +70,6 @@ class Exploration:
             return to_dot(self.graph, style, **options)
         if not self.graph.modules:
             raise ValueError("this exploration knows no modules: trace a model with explorer.trace_model")
-        from explorer import module_view   # it reads explorations' graphs; imported when a model is drawn
-
         max_nodes = options.pop("max_nodes", None)
         unknown = set(options) - {"show_attrs", "show_saved", "highlight", "max_attr_chars", "focus", "depth"}
         if unknown:
@@ -237,3 +236,32 @@ def trace(outputs: torch.Tensor | Sequence[torch.Tensor],
         device=str(first.device), dtype=str(first.dtype).removeprefix("torch."),
         options={"create_graph": create_graph},
     )
+
+
+def trace_model(model: torch.nn.Module, *args: Any, loss: Callable | None = None, lazy: bool = True,
+                **kwargs: Any) -> Exploration:
+    """Run ``model(*args, **kwargs)`` noting which module made each autograd node (``Node.module``), take the
+    loss, run backward once and capture everything, as :func:`trace` does, named by
+    ``model.named_parameters()`` (:mod:`explorer.modules` has the rule).
+
+    The loss is ``loss(output)`` if given, else the output if it is a scalar,
+    else ``output["loss"]`` (a transformers model given ``labels``). Gradients
+    are taken with ``torch.autograd.grad``: the parameters' ``.grad`` is left
+    untouched. Tensor arguments that require grad are leaves named
+    ``input0``, ``input1``... ``ex.to_dot(style, modules=k)`` draws the graph
+    by module (:mod:`explorer.module_view`).
+
+    >>> model = torch.nn.Linear(2, 1)
+    >>> ex = trace_model(model, torch.ones(3, 2), loss=lambda y: y.sum())
+    >>> ex.grads["weight"], [n.module for n in ex.nodes if n.op == "AddmmBackward0"]
+    (tensor([[3., 3.]]), [''])
+    """
+    with modules.recording(model) as seen, torch.enable_grad():
+        value = modules.loss_of(model(*args, **kwargs), loss)
+    params = dict(model.named_parameters())
+    inputs = {f"input{k}": a for k, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad}
+    ex = trace(value, {**params, **inputs})
+    modules.assign(ex.graph, seen, {name: name.rpartition(".")[0] for name in params})
+    if not lazy:
+        ex.graph.complete()
+    return ex

@@ -33,7 +33,7 @@ This module is the data layer and draws nothing: the numbers and the chain
 rule of a step are written by :mod:`explorer.format`, the node table by
 :mod:`explorer.table`, the drawings by :mod:`explorer.dot` (which reads a
 capture, and while it is live, :meth:`Graph.live_tensors` for torchviz's own
-drawing). :func:`explorer.modules.trace_model` adds, for a model, the module
+drawing). :func:`explorer.trace_model` adds, for a model, the module
 each node was made in (``Node.module``, ``Graph.modules``).
 
 The chain rule, at every node ``n`` with output ``y`` and inputs ``x_i``::
@@ -99,7 +99,7 @@ class Node:
     saved it, the leaves' own storages (a model's parameters) left out.
     ``module`` is the dotted path of the innermost module whose forward made
     the node (``transformer.h.3.attn.c_attn``; ``""`` outside any), set by
-    :func:`explorer.modules.trace_model`.
+    :func:`explorer.trace_model`.
 
     ``sends``, ``reduced``, ``local``, ``saved``, ``attrs`` and
     ``saved_bytes``, and ``value`` where only a saved tensor knows it, are the
@@ -126,7 +126,7 @@ class Node:
     attrs: dict[str, str] = field(init=False)
     constants: dict[int, str] = field(default_factory=dict)
     step: int | None = None        # position in the engine's execution order
-    module: str = ""               # the innermost module whose forward made it (explorer.modules.trace_model)
+    module: str = ""               # the innermost module whose forward made it (explorer.trace_model)
     saved_bytes: int = field(init=False)   # bytes of storage it saved for backward, counted once in the graph
 
     @property

@@ -161,7 +161,7 @@ def build_model(name: str, depth: int | None = None, *, seed: int = 0) -> tuple[
 
 
 # ---------------------------------------------------------------------------
-# Real architectures, built with torch.nn: traced with explorer.modules.trace_model, drawn as modules.
+# Real architectures, built with torch.nn: traced with explorer.trace_model, drawn as modules.
 
 class CausalSelfAttention(torch.nn.Module):
     """GPT-2's attention: one projection to queries, keys and values, heads, a causal mask, a projection."""

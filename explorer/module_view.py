@@ -1,6 +1,6 @@
 """The module view of a model's graph: DOT with nodes grouped by the module that made them.
 
-It reads a finished capture of :func:`explorer.modules.trace_model` and
+It reads a finished capture of :func:`explorer.trace_model` and
 draws, for a depth ``k``:
 
 * every module down to depth ``k`` (or opened by name) as a cluster holding
@@ -19,7 +19,7 @@ SVG id, ``open:<key>``, that a page turns into a click which opens it
 run's is ``first..last``.
 
 >>> import torch
->>> from explorer.modules import trace_model
+>>> from explorer import trace_model
 >>> model = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()) for _ in range(3)])
 >>> ex = trace_model(model, torch.ones(2, 4), loss=lambda y: y.sum())
 >>> plan(ex.graph, 0).boxes["0..2"].members

@@ -1,13 +1,13 @@
 """Real models: which module made each autograd node, and which sibling blocks are identical.
 
-:func:`trace_model` runs a model's forward with a hook on every module and a
+:func:`recording` runs a model's forward with a hook on every module and a
 :class:`~torch.overrides.TorchFunctionMode` that notes, for each autograd node
 an operation makes, the innermost module running at that moment: the node's
-``module``. It then takes the loss, runs backward once and captures the
-graph (:func:`explorer.graph.capture`), so every node knows its module,
-``Graph.modules`` describes each module that ran (:class:`Module`), and
-:func:`runs` finds the runs of identical sibling blocks that the module view
-(:mod:`explorer.module_view`) folds into one box.
+``module``. :func:`explorer.trace_model` takes the loss, runs backward once,
+captures the graph and :func:`assign` gives it the modules, so every node
+knows its module, ``Graph.modules`` describes each module that ran
+(:class:`Module`), and :func:`runs` finds the runs of identical sibling
+blocks that the module view (:mod:`explorer.module_view`) folds into one box.
 
 The rule, for a node made by an operation ``op`` called while modules
 ``m1 ⊃ m2 ⊃ … ⊃ mk`` are running (each one's forward called the next)::
@@ -19,6 +19,7 @@ the ``log_softmax`` inside ``cross_entropy``) belongs to the module of the
 node that uses it, and a parameter's leaf to the module that owns it.
 
 >>> import torch
+>>> from explorer import trace_model
 >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
 >>> ex = trace_model(model, torch.ones(2, 3), loss=lambda out: out.pow(2).mean())
 >>> sorted({n.module for n in ex.nodes})
@@ -28,14 +29,13 @@ node that uses it, and a parameter's leaf to the module that owns it.
 """
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch.overrides import TorchFunctionMode
-
-from explorer.exploration import Exploration, trace
 
 
 @dataclass
@@ -71,10 +71,10 @@ class Module:
 class _Made(TorchFunctionMode):
     """Notes, for each autograd node an operation hands back, the innermost module running."""
 
-    def __init__(self):
+    def __init__(self, made: dict):
         super().__init__()
         self.running: list[str] = [""]
-        self.made: dict = {}
+        self.made = made
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         result = func(*args, **(kwargs or {}))
@@ -95,7 +95,7 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
-def _loss_of(output: Any, loss: Callable | None) -> torch.Tensor:
+def loss_of(output: Any, loss: Callable | None) -> torch.Tensor:
     """``loss(output)`` if given; else the output if it is a scalar; else its ``loss`` (transformers')."""
     if loss is not None:
         value = loss(output)
@@ -112,29 +112,35 @@ def _loss_of(output: Any, loss: Callable | None) -> torch.Tensor:
     return value if value.dim() == 0 else value.reshape(())
 
 
-def trace_model(model: torch.nn.Module, *args: Any, loss: Callable | None = None, lazy: bool = True,
-                **kwargs: Any) -> Exploration:
-    """Run ``model(*args, **kwargs)`` noting which module made each autograd node, take the loss, run
-    backward once and capture everything (:func:`explorer.trace`), named by ``model.named_parameters()``.
+class Recorded:
+    """What :func:`recording` saw: ``modules`` (path -> :class:`Module`, in the order they first ran) and
+    ``made`` (each autograd node an operation handed back -> the path of the innermost module running)."""
 
-    The loss is ``loss(output)`` if given, else the output if it is a scalar,
-    else ``output.loss`` (a transformers model given ``labels``). Gradients
-    are taken with ``torch.autograd.grad``: the parameters' ``.grad`` is left
-    untouched. Tensor arguments that require grad are leaves named
-    ``input0``, ``input1``...
+    def __init__(self):
+        self.modules: dict[str, Module] = {}
+        self.made: dict = {}
 
-    >>> model = torch.nn.Linear(2, 1)
-    >>> ex = trace_model(model, torch.ones(3, 2), loss=lambda y: y.sum())
-    >>> ex.grads["weight"], [n.module for n in ex.nodes if n.op == "AddmmBackward0"]
-    (tensor([[3., 3.]]), [''])
+
+@contextlib.contextmanager
+def recording(model: torch.nn.Module) -> Iterator[Recorded]:
+    """Record, during a forward pass of ``model``, which modules ran and which module made each autograd
+    node: a pre-hook and a hook on every module keep the stack of running modules, and a
+    :class:`~torch.overrides.TorchFunctionMode` notes the top of it for each node an operation makes.
+
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Tanh())
+    >>> with recording(model) as seen:
+    ...     y = model(torch.ones(1, 2))
+    >>> [(m.path, m.kind, m.depth) for m in seen.modules.values()], seen.made[y.grad_fn]
+    ([('', 'Sequential', 0), ('0', 'Linear', 1), ('1', 'Tanh', 1)], '1')
     """
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, not {type(model).__name__}")
-    modules: dict[str, Module] = {}
+    seen = Recorded()
+    modules = seen.modules
     names = {}
     for path, m in model.named_modules():   # a module reachable by several paths keeps its first
         names.setdefault(m, path)
-    made = _Made()
+    made = _Made(seen.made)
 
     def enter(module, _args):
         path = names[module]
@@ -160,37 +166,27 @@ def trace_model(model: torch.nn.Module, *args: Any, loss: Callable | None = None
 
     handles = []
     try:
-        for m, path in names.items():
+        for m in names:
             handles.append(m.register_forward_pre_hook(enter))
             handles.append(m.register_forward_hook(leave, always_call=True))
-        with torch.enable_grad(), made:
-            output = model(*args, **kwargs)
-            value = _loss_of(output, loss)
+        with made:
+            yield seen
     finally:
         for handle in handles:
             handle.remove()
-    if modules.get("") is not None:
-        modules[""].depth = 0
-    params = dict(model.named_parameters())
-    inputs = {f"input{k}": a for k, a in enumerate(args) if isinstance(a, torch.Tensor) and a.requires_grad}
-    ex = trace(value, {**params, **inputs})
-    ex.graph.modules = modules
-    _assign(ex, made.made, {name: name.rpartition(".")[0] for name in params})
-    if not lazy:
-        ex.graph.complete()
-    return ex
 
 
-def _assign(ex: Exploration, made: Mapping, owners: Mapping[str, str]) -> None:
-    """Each node's module: as noted when made; else its consumer's (ids put consumers first); a leaf's is
-    the module owning the parameter."""
-    graph = ex.graph
+def assign(graph, seen: Recorded, owners: Mapping[str, str]) -> None:
+    """Give a live capture of the recorded forward its modules: ``graph.modules``, and each node's module:
+    as noted when made; else its consumer's (ids put consumers first); a leaf's is the module owning the
+    parameter it names (``owners``: parameter name -> module path)."""
+    graph.modules = seen.modules
     fns = graph.live_functions()
     by_id = graph.by_id
     for node in sorted(graph.nodes, key=lambda n: n.id):
         if node.kind == "leaf":
             node.module = owners.get(node.label, "")
-        elif (path := made.get(fns[node.id])) is not None:
+        elif (path := seen.made.get(fns[node.id])) is not None:
             node.module = path
         elif node.consumers:
             node.module = by_id[min(node.consumers)].module

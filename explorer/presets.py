@@ -364,7 +364,7 @@ def model_exploration(name: str, depth: int | None = None, *, seed: int = 0):
     ['layer0.bias', 'layer0.weight']
     """
     from explorer.models import ARCHITECTURES, build_model
-    from explorer.modules import trace_model
+    from explorer.exploration import trace_model
 
     if name in ARCHITECTURES:   # a real architecture: traced under module hooks, drawn by modules
         found = ARCHITECTURES[name]

@@ -2,7 +2,7 @@
 
 It reads a finished capture (:mod:`explorer.graph`) and writes every cell
 with :func:`explorer.format.cell`; a graph of a model
-(:func:`explorer.modules.trace_model`) gets a "module" column.
+(:func:`explorer.trace_model`) gets a "module" column.
 
 >>> import torch
 >>> from explorer.graph import capture

@@ -10,7 +10,7 @@ import explorer
 from explorer import module_view
 from explorer.export import render
 from explorer.models import GPT, ResNet
-from explorer.modules import trace_model
+from explorer.exploration import trace_model
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from explorer.models import GPT, ResNet
-from explorer.modules import ancestors, runs, trace_model
+from explorer.exploration import trace_model
+from explorer.modules import ancestors, runs
 
 
 def modules_of(ex, op: str) -> list[str]:
