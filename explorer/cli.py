@@ -14,10 +14,8 @@ import json
 import sys
 from typing import Any, Sequence
 
+from explorer.choices import DEVICE_CHOICES, DTYPE_NAMES
 from explorer.commands import COMMANDS
-from explorer.device import DEVICE_CHOICES
-from explorer.format import to_jsonable
-from explorer.inputs import DTYPES
 
 
 class _UsageError(Exception):
@@ -51,7 +49,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, source_required: boo
              "linspace(0, 1, 101), eye(3), ones(3)); repeat for each input",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random constructors (default 0)")
-    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="default float32")
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float32", help="default float32")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="auto picks CUDA, then MPS, then CPU")
 
@@ -74,6 +72,8 @@ def inputs_from_args(args: argparse.Namespace) -> dict[str, str]:
 
 def print_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
+    from explorer.format import to_jsonable   # torch: loaded by the command that prints, not by --help
+
     json.dump(to_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
 

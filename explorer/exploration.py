@@ -53,16 +53,6 @@ class Exploration:
         """DOT source of the graph: ``"torchviz"`` (as ``torchviz.make_dot`` draws it) or ``"annotated"``."""
         return self.graph.to_dot(style, **options)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter's inline view: the annotated graph and the node table, folded (:mod:`explorer.notebook`).
-
-        Drawn when a notebook shows the exploration, never when it is made: an
-        exploration stays plain data, cheap to make, cache and pickle.
-        """
-        from explorer.notebook import exploration_bundle   # it imports this module: imported when first shown
-
-        return exploration_bundle(self)
-
     def to_json(self) -> dict:
         """``outputs``, ``grads`` (name -> nested lists), ``v`` and ``nodes``, as JSON-ready values."""
         return to_jsonable({
