@@ -6,8 +6,9 @@ every session, under a key made of the function and its arguments. What is
 kept is what will be the same on a retry: a result, or a refusal of the
 input (:class:`~explorer.ExpressionError`). What may pass on a retry (an
 overrun under load, a lost worker, a busy server:
-:class:`~explorer.sandbox.Unavailable`; a failure of ours) is never kept,
-so no visitor ever inherits another's bad luck.
+:class:`~explorer.sandbox.Unavailable`) and a fault of ours
+(:class:`~explorer.sandbox.Failure`, logged with its traceback) are never
+kept, so no visitor ever inherits another's bad luck or our bug.
 
 Entries are kept pickled, as the worker sent them: storing costs nothing,
 and each read unpickles a fresh copy that no other session shares.
@@ -96,8 +97,9 @@ def call(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: fl
     """``fn(*args, **kwargs)`` computed in the sandbox, or its outcome from ``cache``.
 
     Returns the result; raises the :class:`~explorer.ExpressionError` that
-    refused the input (cached like a result) or
-    :class:`~explorer.sandbox.Unavailable` (never cached). ``on_wait(job)``
+    refused the input (cached like a result),
+    :class:`~explorer.sandbox.Unavailable` or :class:`~explorer.sandbox.Failure`
+    (never cached). ``on_wait(job)``
     is called about ten times a second while the job is queued or running:
     a page shows the queue position there, and Streamlit stops a script
     whose visitor has gone, at which point the job is cancelled. ``cache=None``
@@ -117,8 +119,8 @@ def call(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: fl
                     on_wait(job)
                 continue
             kind, payload = message
-            if kind == ITEM:
-                raise ExpressionError(f"{fn.__name__} streams its results: use explorer.sandbox.stream")
+            if kind == ITEM:   # a mistake in the caller's code, not a refusal of anyone's input
+                raise TypeError(f"{fn.__name__} streams its results: use explorer.sandbox.stream")
             if cache is not None and kind in (DONE, REFUSED):
                 cache.put(key, kind, payload)
             return value(kind, payload)
@@ -133,35 +135,51 @@ def call(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: fl
 class Budgets:
     """The largest heavy runs a hosted server starts, each about a minute of one worker on a small CPU.
 
-    Measured on the 2-core machine of ``bench/``: exact t-SNE visits 3.4e9
-    pairs a second (5,000 points: 7.3 ms an iteration); a regression step
-    costs about 250 µs plus 20 to 100 ns a point (50 assumed).
+    Checked where the work runs, in the sandboxed entry points (:func:`explorer.demos.regression.live`,
+    :func:`explorer.demos.tsne.prepared` and ``live``, :func:`explorer.presets.model_exploration`), whatever a
+    page or a URL asks. The sizes follow the speeds that ``bench/tsne.py`` and ``bench/regression.py`` print
+    (the README keeps their figures).
     """
 
     tsne_pair_iterations: float = 2e11   # N² × iterations: 5,000 points for 8,000 iterations, digits for 60,000
-    regression_seconds: float = 60.0     # estimated from points, batch size and epochs
+    tsne_points: int = 5000              # points of any t-SNE work, ours or scikit-learn's (P alone is N² float64)
+    sklearn_exact_points: int = 2000     # scikit-learn's exact TSNE: about a minute on digits, growing as N²
+    regression_seconds: float = 60.0     # estimated from points, batch size and epochs:
+    regression_step: float = 2.5e-4      #   seconds of one optimiser step, plus
+    regression_point: float = 5e-8       #   seconds per point of its batch (bench/regression.py)
     model_depth: int = 5000              # layers or steps of a built-in model (about 25,000 graph nodes)
-    sklearn_points: int = 5000           # scikit-learn's Barnes-Hut TSNE beside ours
 
-    def check_tsne(self, n: int, iterations: int) -> None:
-        """Refuse a t-SNE run of ``n`` points and ``iterations`` iterations beyond the budget, saying what fits."""
+    def check_tsne(self, n: int, iterations: int = 0) -> None:
+        """Refuse t-SNE work on more than ``tsne_points`` points, or a run of ``iterations`` iterations beyond
+        the budget, saying what fits."""
+        if n > self.tsne_points:
+            raise ExpressionError(f"t-SNE on {n:,} points is more than this server computes for one visitor: "
+                                  f"at most {self.tsne_points:,} points")
         cost = float(n) * n * iterations
         if cost > self.tsne_pair_iterations:
             most = int(self.tsne_pair_iterations / (float(n) * n))
             raise ExpressionError(f"{iterations:,} iterations on {n:,} points is more than this server runs for "
                                   f"one visitor: at most {most:,} iterations for {n:,} points")
 
+    def check_sklearn(self, n: int, method: str) -> None:
+        """Refuse scikit-learn's exact TSNE on more than ``sklearn_exact_points`` points (Barnes-Hut goes on)."""
+        self.check_tsne(n)
+        if method == "exact" and n > self.sklearn_exact_points:
+            raise ExpressionError(f"scikit-learn's exact TSNE on {n:,} points takes minutes: this server runs it on "
+                                  f"at most {self.sklearn_exact_points:,} points (Barnes-Hut has no such limit)")
+
     def check_regression(self, n: int, epochs: int, batch: int | None) -> None:
         """Refuse a regression run estimated over ``regression_seconds``."""
         per_epoch = 1 if not batch or batch >= n else -(-n // batch)
         points = n if per_epoch == 1 else batch
-        seconds = epochs * per_epoch * (2.5e-4 + points * 5e-8)
+        seconds = epochs * per_epoch * (self.regression_step + points * self.regression_point)
         if seconds > self.regression_seconds:
             raise ExpressionError(f"{epochs:,} epochs of {per_epoch:,} steps on {n:,} points would take about "
                                   f"{seconds:,.0f} s; this server runs at most about {self.regression_seconds:g} s "
                                   f"for one visitor: fewer epochs, fewer points or bigger batches")
 
     def check_model(self, depth: int) -> None:
+        """Refuse a built-in model deeper than ``model_depth``."""
         if depth > self.model_depth:
             raise ExpressionError(f"a model of depth {depth:,} is more than this server builds for one visitor "
                                   f"(at most {self.model_depth:,})")

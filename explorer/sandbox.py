@@ -36,24 +36,30 @@ from __future__ import annotations
 import atexit
 import collections
 import io
+import logging
 import multiprocessing as mp
 import os
 import pickle
 import sys
 import threading
 import time
+import traceback
 import types
 from dataclasses import dataclass
 from multiprocessing import context, forkserver, popen_forkserver, spawn, util
 from typing import Any, Callable, Iterator
 
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, first_line
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, blowup_refusal
 
 LANES = ("light", "heavy")
 BUDGET_WINDOW = 60.0  # seconds over which an owner's worker-seconds are counted
 
-# One byte says what a message from a worker is; the rest is the pickled value.
-READY, ITEM, DONE, REFUSED, FAILED = b"r", b"i", b"d", b"x", b"f"
+# One byte says what a message from a worker is; the rest is the pickled value. How a job ends: DONE with
+# its result, REFUSED with the ExpressionError that refused its input, UNAVAILABLE (not now: Unavailable),
+# FAILED (a fault of ours: Failure).
+READY, ITEM, DONE, REFUSED, UNAVAILABLE, FAILED = b"r", b"i", b"d", b"x", b"u", b"f"
+
+_LOG = logging.getLogger("explorer.sandbox")
 
 _CONTEXT = mp.get_context("forkserver")
 # Imported once, by the fork server, before any worker is forked from it. Numba is not compiled there:
@@ -95,19 +101,58 @@ class _Process(context.ForkServerProcess):
         return _Popen(process_obj)
 
 
-class Unavailable(ExpressionError):
+# ---------------------------------------------------------------------------
+# How work can fail to give a result: three kinds, told apart by type, each worded where it is raised.
+#
+#   ExpressionError  the input is refused: the same on every try, so cached like a result (explorer.expression)
+#   Unavailable      not now: a busy server, an overrun, a lost worker; never cached, worth a retry
+#   Failure          a fault of ours (a bug): its traceback logged here, a visitor told only APOLOGY; never cached
+
+class Unavailable(Exception):
     """The work could not be done now, and may be on a retry: a busy server, an overrun, a lost worker.
 
-    Never cached. ``retry_after`` says, in seconds, when a retry has a
-    chance, where that is known.
+    Not a refusal of the input (not an :class:`~explorer.ExpressionError`) and never cached. ``retry_after``
+    says, in seconds, when a retry has a chance, where that is known.
+
+    >>> Unavailable("the server is busy", retry_after=1.0).message
+    'the server is busy'
     """
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
+        self.message = message
         self.retry_after = retry_after
 
     def __reduce__(self):
         return (type(self), (self.message, self.retry_after))
+
+
+class Failure(Exception):
+    """The work raised what no refusal explains: a bug of ours, not the visitor's input, not the load.
+
+    ``details`` is the worker's traceback, for the server's log (:func:`value` logs it); a visitor is shown
+    :attr:`APOLOGY` and nothing more. Never cached.
+
+    >>> str(Failure("Traceback ... KeyError: 'x'")) == Failure.APOLOGY
+    True
+    """
+
+    APOLOGY = "Something went wrong on our side. It has been logged; trying again may help."
+
+    def __init__(self, details: str = ""):
+        super().__init__(self.APOLOGY)
+        self.message = self.APOLOGY
+        self.details = details
+
+    def __reduce__(self):
+        return (type(self), (self.details,))
+
+
+def _overran(timeout: float) -> str:
+    return f"it took longer than {timeout:g} s and was stopped"
+
+
+LOST_WORKER = "the worker computing it stopped (it may have run out of memory)"
 
 
 # ---------------------------------------------------------------------------
@@ -206,19 +251,16 @@ def _serve(conn, lane: str, memory: int, threads: int) -> None:
                 return
 
 
-def _as_reply(err: BaseException) -> tuple[bytes, ExpressionError]:
-    """A refusal that will be the same on a retry (REFUSED: cacheable), or a failure (FAILED: not)."""
+def _as_reply(err: BaseException) -> tuple[bytes, Exception]:
+    """How a job that raised ``err`` ended: REFUSED (the same on a retry: cacheable), UNAVAILABLE or FAILED."""
     if isinstance(err, Unavailable):
-        return FAILED, err
+        return UNAVAILABLE, err
     if isinstance(err, ExpressionError):
         return REFUSED, err
-    if isinstance(err, MemoryError):
-        return REFUSED, ExpressionError("the evaluation needed more memory than one run may use here")
-    if isinstance(err, RecursionError):
-        return REFUSED, ExpressionError("the evaluation nests too deeply")
-    if isinstance(err, ValueError):  # the library's own checks of settings and options
-        return REFUSED, ExpressionError(str(err))
-    return FAILED, ExpressionError(f"the evaluation failed: {type(err).__name__}: {first_line(err)[:300]}")
+    refusal = blowup_refusal(err)   # Python's own limits (memory, recursion, number size), worded once
+    if refusal is not None:
+        return REFUSED, refusal
+    return FAILED, Failure("".join(traceback.format_exception(err)))
 
 
 class _Worker:
@@ -293,9 +335,10 @@ class Job:
         """The next message within ``wait`` seconds: ``(kind, pickled value)``, or None if none came.
 
         ``kind`` is :data:`ITEM` for an item of a stream, then :data:`DONE`
-        with the result, or :data:`REFUSED` / :data:`FAILED` with the
-        pickled :class:`ExpressionError`. An overrun, a cancel or a lost
-        worker raises :class:`Unavailable`.
+        with the result, or :data:`REFUSED` (a pickled :class:`ExpressionError`),
+        :data:`UNAVAILABLE` (:class:`Unavailable`) or :data:`FAILED`
+        (:class:`Failure`). An overrun, a cancel or a lost worker raises
+        :class:`Unavailable`.
         """
         return self.pool.next_message(self, wait)
 
@@ -392,7 +435,7 @@ class Pool:
                             self.workers[lane].remove(w)  # its reader ends at the end of its pipe
                         elif w.job is not None and (now > w.job.started + w.job.timeout
                                                     or now - w.job.touched > self.abandon_after):
-                            self._end(w.job, f"it took longer than {w.job.timeout:g} s and was stopped", kill=True)
+                            self._end(w.job, _overran(w.job.timeout), kill=True)
                         elif w.draining and now > w.draining:
                             w.kill()
                     starting += [lane] * (self.size[lane] - len(self.workers[lane]))
@@ -438,7 +481,7 @@ class Pool:
         with self.lock:
             worker.dead = True
             if worker.job is not None:
-                self._end(worker.job, "the worker computing it stopped (it may have run out of memory)")
+                self._end(worker.job, LOST_WORKER)
             try:
                 worker.conn.close()
             except OSError:
@@ -503,7 +546,7 @@ class Pool:
                 self.lock.notify_all()  # a reader may be waiting for room in a stream's inbox
                 return message
             if job.state == "running" and time.monotonic() >= job.started + job.timeout:
-                self._end(job, f"it took longer than {job.timeout:g} s and was stopped", kill=True)
+                self._end(job, _overran(job.timeout), kill=True)
             if job.state == "ended":
                 raise Unavailable(job.reason or "the job has ended")
             return None
@@ -596,9 +639,12 @@ def pool() -> Pool:
 
 
 def value(kind: bytes, payload: bytes) -> Any:
-    """The result a message carries, or the refusal it carries raised."""
+    """The result a message carries, or what it carries raised: the refusal, :class:`Unavailable`, or the
+    :class:`Failure`, whose traceback is logged here (on the server) first."""
     result = pickle.loads(payload)
-    if kind in (REFUSED, FAILED):
+    if kind == FAILED:
+        _LOG.error("work in the sandbox failed:\n%s", result.details)
+    if kind in (REFUSED, UNAVAILABLE, FAILED):
         raise result
     return result
 
@@ -609,8 +655,8 @@ def run_isolated(fn: Callable[..., Any], /, *args: Any, timeout: float | None = 
 
     ``fn`` must be a top-level function, its arguments and result picklable.
     A refusal raised by ``fn`` is raised here as an :class:`ExpressionError`;
-    an overrun, a lost worker or a busy server as :class:`Unavailable`. A
-    generator's items are collected into a list.
+    an overrun, a lost worker or a busy server as :class:`Unavailable`; any
+    other error as a :class:`Failure`. A generator's items are collected into a list.
     """
     job = pool().submit(fn, *args, lane=lane, timeout=timeout, owner=owner, **kwargs)
     try:
@@ -655,5 +701,5 @@ def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
         return
 
 
-__all__ = ["LANES", "Job", "Pool", "Sizing", "Unavailable", "machine_cores", "machine_memory", "outcome", "pool",
-           "run_isolated", "stream", "value"]
+__all__ = ["DONE", "FAILED", "ITEM", "LANES", "REFUSED", "UNAVAILABLE", "Failure", "Job", "Pool", "Sizing",
+           "Unavailable", "machine_cores", "machine_memory", "outcome", "pool", "run_isolated", "stream", "value"]

@@ -12,7 +12,7 @@ import pytest
 
 import explorer
 from explorer import ExpressionError
-from explorer.sandbox import DONE, ITEM, Pool, Sizing, Unavailable, outcome, run_isolated, stream
+from explorer.sandbox import DONE, ITEM, Failure, Pool, Sizing, Unavailable, outcome, run_isolated, stream
 from tests.unit import sandbox_jobs as jobs
 
 
@@ -63,9 +63,25 @@ def test_an_exploration_comes_back_whole():
     assert ex.to_dot("annotated").startswith("digraph")
 
 
-def test_a_failure_of_ours_is_an_expression_error_not_an_exception():
-    with pytest.raises(ExpressionError, match="RuntimeError: a bug of ours"):
+def test_a_bug_of_ours_is_a_failure_with_its_traceback_for_the_log_and_an_apology_for_the_visitor(caplog):
+    with pytest.raises(Failure) as err:
         run_isolated(jobs.fail, timeout=60)
+    assert not isinstance(err.value, (ExpressionError, Unavailable))
+    assert str(err.value) == err.value.message == Failure.APOLOGY and "bug" not in Failure.APOLOGY
+    assert "RuntimeError: a bug of ours" in err.value.details and "Traceback" in err.value.details
+    logged = [r for r in caplog.records if r.name == "explorer.sandbox"]
+    assert logged and "RuntimeError: a bug of ours" in logged[-1].getMessage()
+
+
+def test_a_plain_value_error_is_a_bug_not_a_refusal():
+    # Settings a visitor chooses are refused with ExpressionError (a ValueError) by the library itself; any
+    # other ValueError is a mistake in our code and must not be cached as the visitor's fault.
+    with pytest.raises(Failure):
+        run_isolated(int, "not a number", timeout=60)
+
+
+def test_unavailable_is_not_a_refusal_of_the_input():
+    assert not issubclass(Unavailable, ExpressionError) and not issubclass(Failure, ExpressionError)
 
 
 def test_a_worker_out_of_memory_refuses_and_lives_on(small):
