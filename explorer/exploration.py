@@ -111,14 +111,21 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
             labels[name] = out
     graph = graph_module.capture(outputs, tensors, labels=labels, grad_outputs=grad_outputs,
                                  create_graph=create_graph, values=recorded)
+    return _captured(outputs, tensors, grad_outputs, graph, source=source, program=program,
+                     output_names=program.output_names, device=str(target), dtype=str(dtype_).removeprefix("torch."),
+                     seed=seed, options={"create_graph": create_graph})
+
+
+def _captured(outputs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
+              grad_outputs: Sequence[torch.Tensor], graph: Any, **fields: Any) -> Exploration:
+    """The one way an :class:`Exploration` is made from a capture: every tensor detached and on the CPU, so
+    that it is plain data."""
     return Exploration(
         outputs=[o.detach().cpu() for o in outputs],
         grads={k: g.detach().cpu() for k, g in graph.grads.items()},
-        inputs={k: t.detach().cpu() for k, t in tensors.items()},
+        inputs={k: t.detach().cpu() for k, t in leaves.items()},
         v=[g.detach().cpu() for g in grad_outputs],
-        graph=graph, source=source, program=program, output_names=program.output_names,
-        device=str(target), dtype=str(dtype_).removeprefix("torch."), seed=seed,
-        options={"create_graph": create_graph},
+        graph=graph, **fields,
     )
 
 
@@ -183,11 +190,5 @@ def trace(outputs: torch.Tensor | Sequence[torch.Tensor],
     graph = graph_module.capture(outs, leaves, labels=dict(labels or {}), grad_outputs=grad_outputs,
                                  create_graph=create_graph, lazy=lazy)
     first = next(iter(leaves.values()), outs[0])
-    return Exploration(
-        outputs=[o.detach().cpu() for o in outs],
-        grads={k: g.detach().cpu() for k, g in graph.grads.items()},
-        inputs={k: t.detach().cpu() for k, t in leaves.items()},
-        v=[g.detach().cpu() for g in grad_outputs], graph=graph,
-        device=str(first.device), dtype=str(first.dtype).removeprefix("torch."),
-        options={"create_graph": create_graph},
-    )
+    return _captured(outs, leaves, grad_outputs, graph, device=str(first.device),
+                     dtype=str(first.dtype).removeprefix("torch."), options={"create_graph": create_graph})
