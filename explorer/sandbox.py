@@ -35,6 +35,9 @@ from __future__ import annotations
 
 import atexit
 import collections
+import functools
+import hashlib
+import inspect
 import io
 import logging
 import multiprocessing as mp
@@ -67,6 +70,38 @@ _CONTEXT = mp.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["explorer.preload"])
 
 
+# multiprocessing has no public way to start a process without the parent's main module, so _Popen._launch
+# copies CPython's private popen_forkserver.Popen._launch. The copy is used only where CPython's own is
+# the one it was read against (by the SHA-256 of its source); anywhere else the first worker refuses to start,
+# saying so, and tests/unit/test_sandbox.py fails on that Python.
+CHECKED_LAUNCHES = {
+    "214844899bd3407f72082111e993b40f7c271620be27195b878ea1e44a5f3837": "CPython 3.11",
+}
+
+
+def forkserver_launch_digest() -> str:
+    """The SHA-256 of the source of CPython's ``popen_forkserver.Popen._launch``, which the sandbox copies."""
+    source = inspect.getsource(popen_forkserver.Popen._launch)
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def check_forkserver_launch() -> None:
+    """Refuse (``RuntimeError``) to start workers where CPython's ``_launch`` is not one the copy was read against."""
+    try:
+        digest = forkserver_launch_digest()
+    except (OSError, TypeError) as err:   # no source to read
+        raise RuntimeError(f"cannot read CPython's popen_forkserver.Popen._launch to check the sandbox's copy of it: "
+                           f"{err}") from None
+    if digest not in CHECKED_LAUNCHES:
+        raise RuntimeError(
+            f"Python {sys.version.split()[0]} has a popen_forkserver.Popen._launch (sha256 {digest}) that "
+            "explorer.sandbox._Popen was not checked against: compare the two, update the copy, and add the "
+            "digest to CHECKED_LAUNCHES")
+
+
+_launch_checked = functools.cache(check_forkserver_launch)   # once per process: it reads a source file
+
+
 class _Popen(popen_forkserver.Popen):
     """Starts a worker from the fork server without making it import the parent's ``__main__``.
 
@@ -74,7 +109,8 @@ class _Popen(popen_forkserver.Popen):
     (spawn's preparation data). Streamlit runs each page script as
     ``__main__``: a worker would import the page and run it, and the page
     would ask the sandbox for work, from inside the sandbox. This is
-    ``popen_forkserver.Popen._launch`` with the main module left out.
+    ``popen_forkserver.Popen._launch`` with the main module left out
+    (pinned: :data:`CHECKED_LAUNCHES`).
     """
 
     def _launch(self, process_obj) -> None:
@@ -390,7 +426,9 @@ class Pool:
 
     def start(self, wait: float = 0.0) -> None:
         """Fork the workers (in the background) and keep them topped up; wait up to ``wait`` s for one
-        light worker to be ready."""
+        light worker to be ready. Refuses (``RuntimeError``) on a Python whose fork server it was not checked
+        against (:func:`check_forkserver_launch`)."""
+        _launch_checked()
         with self.lock:
             if not self.started:
                 self.started = True
@@ -701,5 +739,5 @@ def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
         return
 
 
-__all__ = ["DONE", "FAILED", "ITEM", "LANES", "REFUSED", "UNAVAILABLE", "Failure", "Job", "Pool", "Sizing",
-           "Unavailable", "machine_cores", "machine_memory", "outcome", "pool", "run_isolated", "stream", "value"]
+__all__ = ["CHECKED_LAUNCHES", "DONE", "FAILED", "ITEM", "LANES", "REFUSED", "UNAVAILABLE", "Failure", "Job", "Pool", "Sizing",
+           "Unavailable", "check_forkserver_launch", "forkserver_launch_digest", "machine_cores", "machine_memory", "outcome", "pool", "run_isolated", "stream", "value"]

@@ -12,7 +12,11 @@ import pytest
 
 import explorer
 from explorer import ExpressionError
-from explorer.sandbox import DONE, ITEM, Failure, Pool, Sizing, Unavailable, outcome, run_isolated, stream
+from explorer import sandbox
+from explorer.sandbox import (
+    CHECKED_LAUNCHES, DONE, ITEM, Failure, Pool, Sizing, Unavailable, check_forkserver_launch, forkserver_launch_digest,
+    outcome, run_isolated, stream,
+)
 from tests.unit import sandbox_jobs as jobs
 
 
@@ -199,3 +203,18 @@ def test_workers_never_import_the_parents_main_module(tmp_path, monkeypatch):
         assert wait_for(pool.submit(pow, 2, 6, timeout=60))[1] == 64
     finally:
         pool.close()
+
+
+def test_the_fork_servers_launch_that_the_sandbox_copies_is_the_one_it_was_checked_against():
+    # explorer.sandbox copies CPython's private popen_forkserver.Popen._launch (less the main module): this
+    # fails, naming the new digest, on the first Python whose _launch differs from every one read.
+    digest = forkserver_launch_digest()
+    assert digest in CHECKED_LAUNCHES, (f"CPython's popen_forkserver.Popen._launch changed (sha256 {digest}): "
+                                        "check explorer.sandbox._Popen against it")
+    check_forkserver_launch()
+
+
+def test_a_pool_refuses_to_start_on_a_python_it_was_not_checked_against(monkeypatch):
+    monkeypatch.setattr(sandbox, "forkserver_launch_digest", lambda: "0" * 64)
+    with pytest.raises(RuntimeError, match="was not checked against"):
+        check_forkserver_launch()
