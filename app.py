@@ -59,13 +59,13 @@ def _pages() -> dict:
 def _sidebar_presets(pages: dict, current: str) -> None:
     """Every worked example as a link: the link's query string is the whole state of the view.
 
-    Bare links: a help tooltip on each of the ~30 links cost a visitor about
-    0.8 s in the browser (measured cold in Chromium); the explorer shows a
-    preset's description once it is open. Every seed starts closed, and a
-    closed seed's links are not sent at all (Streamlit draws a closed
-    expander's content too): opening one reruns the page, which then lists
-    them. Seed 001's six links, open on arrival, cost a cold visit 0.1 s
-    (20 visits each way, 2 cores); its default example is on the page anyway.
+    Bare links: a help tooltip on each of the ~30 links made a cold visit
+    slower in the browser; the explorer shows a preset's description once it
+    is open. Every seed starts closed, and a closed seed's links are not sent
+    at all (Streamlit draws a closed expander's content too): opening one
+    reruns the page, which then lists them. Seed 001's six links are open on
+    arrival; its default example is on the page anyway. (What each choice
+    cost a cold visit: the README, measured with ``bench/app_latency.py``.)
     Not on the live demos' pages: a rerun would stop a run that is streaming.
     """
     import streamlit as st
