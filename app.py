@@ -37,13 +37,14 @@ def warm_server() -> None:
     pool().start(wait=120)
 
 
-def _pages() -> dict:
+def pages() -> dict:
+    """The app's pages by URL path, as ``st.Page`` s: every page of ``PAGES`` whose module imports here."""
     import importlib
     import importlib.util
 
     import streamlit as st
 
-    pages = {}
+    found = {}
     for module_name, url_path, title, icon in PAGES:
         if importlib.util.find_spec(module_name) is None:
             continue
@@ -51,12 +52,12 @@ def _pages() -> dict:
             module = importlib.import_module(module_name)
         except ImportError:  # a page whose own dependencies are missing: leave it out, keep the app up
             continue
-        pages[url_path] = st.Page(module.render, title=title, icon=icon, url_path=url_path,
+        found[url_path] = st.Page(module.render, title=title, icon=icon, url_path=url_path,
                                   default=url_path == "explore")
-    return pages
+    return found
 
 
-def _sidebar_presets(pages: dict, current: str) -> None:
+def sidebar_presets(pages: dict, current: str) -> None:
     """Every worked example as a link: the link's query string is the whole state of the view.
 
     Bare links: a help tooltip on each of the ~30 links made a cold visit
@@ -129,11 +130,11 @@ def main() -> None:
     from explorer.device import best_device, describe_device
 
     st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide")
-    pages = _pages()
-    navigation = st.navigation(list(pages.values()))
+    found = pages()
+    navigation = st.navigation(list(found.values()))
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
                 f"computing on **{describe_device(best_device())}**")
-    _sidebar_presets(pages, navigation.url_path)
+    sidebar_presets(found, navigation.url_path)
     _restore_after_history(navigation.url_path)
     navigation.run()
     _remember_for_history(navigation.url_path)

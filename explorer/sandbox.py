@@ -676,6 +676,15 @@ def pool() -> Pool:
         return _POOL
 
 
+def replace_pool(new: Pool) -> Pool | None:
+    """Make ``new`` the process's pool (what :func:`pool` returns from now on) and return the one it replaces,
+    not closed: a server that swaps in a pool of another size, or a test of how pages meet a busy one."""
+    global _POOL
+    with _POOL_LOCK:
+        old, _POOL = _POOL, new
+        return old
+
+
 def value(kind: bytes, payload: bytes) -> Any:
     """The result a message carries, or what it carries raised: the refusal, :class:`Unavailable`, or the
     :class:`Failure`, whose traceback is logged here (on the server) first."""
@@ -739,5 +748,6 @@ def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
         return
 
 
-__all__ = ["CHECKED_LAUNCHES", "DONE", "FAILED", "ITEM", "LANES", "REFUSED", "UNAVAILABLE", "Failure", "Job", "Pool", "Sizing",
-           "Unavailable", "check_forkserver_launch", "forkserver_launch_digest", "machine_cores", "machine_memory", "outcome", "pool", "run_isolated", "stream", "value"]
+__all__ = ["CHECKED_LAUNCHES", "DONE", "FAILED", "ITEM", "LANES", "REFUSED", "UNAVAILABLE", "Failure", "Job", "Pool",
+           "Sizing", "Unavailable", "check_forkserver_launch", "forkserver_launch_digest", "machine_cores",
+           "machine_memory", "outcome", "pool", "replace_pool", "run_isolated", "stream", "value"]

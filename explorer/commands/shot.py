@@ -57,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_shot_options(parser)
 
 
-def _figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
+def figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
     """What to take, and where to write it, from the command line or from --list."""
     if args.list:
         if args.views or args.output:
@@ -83,8 +83,8 @@ def _figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = _figures(args)  # every view is checked before a server or a browser starts
-    if not figures:
+    taken = figures(args)  # every view is checked before a server or a browser starts
+    if not taken:
         raise ValueError(f"{args.list} lists no views")
     if not 1 <= args.timeout <= 3600:
         raise ValueError("--timeout must be from 1 to 3600 seconds")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path} ({seconds:.1f} s)", file=sys.stderr)
 
     try:
-        take_all(figures, url=args.url, timeout=args.timeout, progress=done)
+        take_all(taken, url=args.url, timeout=args.timeout, progress=done)
     except ShotError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1

@@ -246,7 +246,7 @@ def pca_initialisation(X: np.ndarray, scale: float = 1e-4) -> np.ndarray:
     return (Y / Y[:, 0].std(correction=0) * scale).numpy()  # numpy's std, as scikit-learn
 
 
-class _DeviceGradient:
+class DeviceGradient:
     """The exact gradient and KL with PyTorch operations, on any device, row block by row block.
 
     One pass over ``P`` suffices although ``q_ij = w_ij / Z`` needs all of ``W`` for ``Z``:
@@ -288,7 +288,7 @@ class _DeviceGradient:
         return self.plogp + plogd + math.log(Z - self.n)
 
 
-class _CpuGradient:
+class CpuGradient:
     """The same gradient and KL in one fused pass over the pairs (:mod:`explorer.demos.tsne_kernels`)."""
 
     def __init__(self, P: torch.Tensor):
@@ -315,13 +315,13 @@ class _CpuGradient:
 def warm_kernels() -> None:
     """Load the CPU kernels now (Numba compiles them once, then loads them from its disk cache), so that
     the first run does not pay for it."""
-    gradient = _CpuGradient(torch.full((3, 3), 1 / 9, dtype=torch.float64))
+    gradient = CpuGradient(torch.full((3, 3), 1 / 9, dtype=torch.float64))
     Y = torch.zeros(3, 2)
     gradient(Y, 1.0)
     gradient.kl(Y)
 
 
-def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuGradient | _DeviceGradient:
+def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> CpuGradient | DeviceGradient:
     """A callable ``(Y, α) -> ∂C_α/∂Y`` (float32, on ``device``) with a ``.kl(Y)`` method, for this ``P``.
 
     On the CPU, the fused kernel of :mod:`explorer.demos.tsne_kernels`; on a
@@ -337,10 +337,10 @@ def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuG
     P = P.to(torch.float64).cpu()
     if device.type == "cpu":
         try:
-            return _CpuGradient(P)
+            return CpuGradient(P)
         except ImportError:  # Numba is a requirement; a bare torch install still runs, fifteen times slower
             pass
-    return _DeviceGradient(P, device)
+    return DeviceGradient(P, device)
 
 
 def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_exaggeration: float = 12.0,
