@@ -354,7 +354,7 @@ def model_exploration(name: str, depth: int, *, seed: int = 0):
     >>> sorted(ex.grads)[:2]
     ['layer0.bias', 'layer0.weight']
     """
-    from explorer.hosting import BUDGETS
+    from explorer.budgets import BUDGETS
     from explorer.models import build_model
 
     BUDGETS.check_model(depth)   # the hosted entry point of the models: the budget holds whatever asks

@@ -28,7 +28,7 @@ import torch
 from explorer.checks import whole_number
 from explorer.device import describe_device, resolve_device
 from explorer.expression import ExpressionError
-from explorer.hosting import BUDGETS
+from explorer.budgets import BUDGETS
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -220,7 +220,7 @@ def overview(n: int, noise: float, seed: int, device: str = "auto") -> dict:
 def live(n: int, noise: float, seed: int, device: str = "auto", *, epochs: int = 500,
          batch_size: int | None = None, **options) -> Iterator[Snapshot]:
     """:func:`fit` on the page's data (``options`` are its other keywords), snapshot by snapshot: the hosted
-    run, refused (:class:`~explorer.ExpressionError`) beyond :data:`explorer.hosting.BUDGETS` before it starts.
+    run, refused (:class:`~explorer.ExpressionError`) beyond :data:`explorer.budgets.BUDGETS` before it starts.
 
     >>> try:
     ...     next(live(1_000_000, 1.0, 0, epochs=100_000, batch_size=1))

@@ -45,7 +45,7 @@ import torch
 from explorer.checks import whole_number
 from explorer.device import describe_device, resolve_device
 from explorer.expression import ExpressionError
-from explorer.hosting import BUDGETS
+from explorer.budgets import BUDGETS
 
 DATASETS = ("digits", "iris", "wine", "blobs")
 
@@ -447,7 +447,7 @@ def prepared(dataset: str, n: int | None, perplexity: float, seed: int) -> tuple
                                                                                    float]:
     """``(X, labels, P, seconds of the perplexity search)``; the last one is kept (P of 5,000 points is 200 MB).
 
-    Every hosted run starts here: more points than :data:`explorer.hosting.BUDGETS` allows are refused first.
+    Every hosted run starts here: more points than :data:`explorer.budgets.BUDGETS` allows are refused first.
     """
     BUDGETS.check_tsne(dataset_shape(dataset, n)[0])
     X, labels = load_dataset(dataset, n, seed=seed)
@@ -470,7 +470,7 @@ def live(dataset: str, n: int | None, perplexity: float, seed: int, *, n_iter: i
     """A run for the page: first ``{"labels", "shape", "p_seconds", "device"}`` (described), then the :class:`Snapshot` s of
     :func:`tsne` (``options`` are its other keywords), then ``{"kl", "trustworthiness"}`` of the last embedding.
 
-    Refused (:class:`~explorer.ExpressionError`) beyond :data:`explorer.hosting.BUDGETS` before anything runs:
+    Refused (:class:`~explorer.ExpressionError`) beyond :data:`explorer.budgets.BUDGETS` before anything runs:
 
     >>> try:
     ...     next(live("blobs", 5000, 30.0, 0, n_iter=20_000))
@@ -515,7 +515,7 @@ def sklearn_tsne(X: np.ndarray, *, perplexity: float = 30.0, method: str = "barn
 def against_sklearn(dataset: str, n: int | None, perplexity: float, seed: int, method: str = "barnes_hut") -> dict:
     """scikit-learn's TSNE on the same data, scored as ours is (:func:`score`): ``Y``, iterations, seconds.
 
-    Its exact method is refused past :attr:`explorer.hosting.Budgets.sklearn_exact_points`.
+    Its exact method is refused past :attr:`explorer.budgets.Budgets.sklearn_exact_points`.
     """
     BUDGETS.check_sklearn(dataset_shape(dataset, n)[0], method)
     X, _, P, _ = prepared(dataset, n, perplexity, seed)

@@ -2,7 +2,7 @@
 
 Every computation is heavy work for the sandbox (:mod:`explorer.ui.runner`): the data, ``P`` and the
 embedding live in a worker; this page draws what comes back. A run's size is bounded by
-:data:`explorer.hosting.BUDGETS`, checked where it runs; Stop, a rerun, another page or a closed tab cancels it.
+:data:`explorer.budgets.BUDGETS`, checked where it runs; Stop, a rerun, another page or a closed tab cancels it.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from explorer.demos.tsne import (
 )
 from explorer.device import device_choices
 from explorer.expression import ExpressionError
-from explorer.hosting import BUDGETS
+from explorer.budgets import BUDGETS
 from explorer.ui import runner
 from explorer.ui.widgets import measured, table
 
