@@ -65,9 +65,9 @@ class Budgets:
                                   f"{seconds:,.0f} s; this server runs at most about {self.regression_seconds:g} s "
                                   f"for one visitor: fewer epochs, fewer points or bigger batches")
 
-    def check_model(self, depth: int) -> None:
-        """Refuse a built-in model deeper than ``model_depth``."""
-        if depth > self.model_depth:
+    def check_model(self, depth: int | None) -> None:
+        """Refuse a built-in model deeper than ``model_depth`` (``None``: the model's default depth, within it)."""
+        if depth is not None and depth > self.model_depth:
             raise ExpressionError(f"a model of depth {depth:,} is more than this server builds for one visitor "
                                   f"(at most {self.model_depth:,})")
 
