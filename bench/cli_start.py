@@ -36,7 +36,7 @@ def main() -> None:
     for name, times in (("python -c pass", bare), ("python -m explorer --help", cli)):
         print(f"{name:<28} median {statistics.median(times) * 1e3:7.1f} ms   best {min(times) * 1e3:7.1f} ms")
     print(f"{'--help beyond a bare start':<28} median {(statistics.median(cli) - statistics.median(bare)) * 1e3:7.1f} ms"
-          f"   (goal: under 500 ms)")
+          f"   best {(min(cli) - min(bare)) * 1e3:7.1f} ms   (goal: under 500 ms)")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,10 @@ def print_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or (``only``) with the options of that one alone (``""``: of none, for
+    the top level): the others are listed by name and ``HELP``, their arguments (and what those need to
+    import) left out."""
     parser = _Parser(
         prog="python -m explorer",
         description="Autograd Explorer without a browser: render graphs, tables and demo results.",
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"explorer.commands.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(command)
+        if only in (None, name):
+            module.add_arguments(command)
         command.intermixed = getattr(module, "INTERMIXED", False)
         command.set_defaults(run=module.run)
     return parser
@@ -99,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; return its exit status (2 on bad input)."""
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        # The command is the first word that is no option (the top level has only -h): only its options are
+        # built, so that a command does not import what another one needs (none without a command).
+        chosen = next((word for word in argv if not word.startswith("-")), "")
+        args = build_parser(chosen if chosen in COMMANDS else "").parse_args(argv)
         return int(args.run(args) or 0)
     except _UsageError as err:
         print(f"error: {err}", file=sys.stderr)

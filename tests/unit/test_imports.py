@@ -146,10 +146,19 @@ def test_the_tools_without_torch_load_no_torch(code):
     assert "torch" not in loaded and "streamlit" not in loaded
 
 
-def test_the_command_lines_help_loads_no_torch():
-    code = ("import runpy, sys\nsys.argv = ['explorer', '--help']\n"
+def command_line(*argv: str) -> str:
+    return (f"import runpy, sys\nsys.argv = ['explorer', *{list(argv)!r}]\n"
             "try:\n    runpy.run_module('explorer', run_name='__main__')\nexcept SystemExit:\n    pass")
-    assert "torch" not in loaded_after(code)
+
+
+def test_the_command_lines_help_loads_no_torch():
+    loaded = loaded_after(command_line("--help"))
+    assert "torch" not in loaded and "explorer.shots" not in loaded
+
+
+def test_a_subcommand_loads_its_own_modules_only():
+    assert "explorer.shots" not in loaded_after(command_line("explore", "--help"))
+    assert "explorer.shots" in loaded_after(command_line("shot", "--help"))
 
 
 def test_the_package_names_its_exports_and_loads_each_when_first_used():
