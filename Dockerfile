@@ -10,8 +10,9 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.txt Makefile ./
-# PyPI's torch for Linux is the CUDA build (several GB); PyTorch's CPU index has the same version small.
-ENV PIP_INDEX_URL=https://download.pytorch.org/whl/cpu PIP_EXTRA_INDEX_URL=https://pypi.org/simple
+# torch first, in a step of its own, from PyTorch's CPU index: the default index's torch for Linux is the
+# CUDA build (several GB). The version is requirements.txt's pin; the install below then finds it there.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu "$(grep '^torch==' requirements.txt)"
 RUN make install
 COPY . .
 

@@ -37,13 +37,14 @@ def warm_server() -> None:
     pool().start(wait=120)
 
 
-def _pages() -> dict:
+def pages() -> dict:
+    """The app's pages by URL path, as ``st.Page`` s: every page of ``PAGES`` whose module imports here."""
     import importlib
     import importlib.util
 
     import streamlit as st
 
-    pages = {}
+    found = {}
     for module_name, url_path, title, icon in PAGES:
         if importlib.util.find_spec(module_name) is None:
             continue
@@ -51,21 +52,21 @@ def _pages() -> dict:
             module = importlib.import_module(module_name)
         except ImportError:  # a page whose own dependencies are missing: leave it out, keep the app up
             continue
-        pages[url_path] = st.Page(module.render, title=title, icon=icon, url_path=url_path,
+        found[url_path] = st.Page(module.render, title=title, icon=icon, url_path=url_path,
                                   default=url_path == "explore")
-    return pages
+    return found
 
 
-def _sidebar_presets(pages: dict, current: str) -> None:
+def sidebar_presets(pages: dict, current: str) -> None:
     """Every worked example as a link: the link's query string is the whole state of the view.
 
-    Bare links: a help tooltip on each of the ~30 links cost a visitor about
-    0.8 s in the browser (measured cold in Chromium); the explorer shows a
-    preset's description once it is open. Every seed starts closed, and a
-    closed seed's links are not sent at all (Streamlit draws a closed
-    expander's content too): opening one reruns the page, which then lists
-    them. Seed 001's six links, open on arrival, cost a cold visit 0.1 s
-    (20 visits each way, 2 cores); its default example is on the page anyway.
+    Bare links: a help tooltip on each of the ~30 links made a cold visit
+    slower in the browser; the explorer shows a preset's description once it
+    is open. Every seed starts closed, and a closed seed's links are not sent
+    at all (Streamlit draws a closed expander's content too): opening one
+    reruns the page, which then lists them. Seed 001's six links are open on
+    arrival; its default example is on the page anyway. (What each choice
+    cost a cold visit: the README, measured with ``bench/app_latency.py``.)
     Not on the live demos' pages: a rerun would stop a run that is streaming.
     """
     import streamlit as st
@@ -129,11 +130,11 @@ def main() -> None:
     from explorer.device import best_device, describe_device
 
     st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide")
-    pages = _pages()
-    navigation = st.navigation(list(pages.values()))
+    found = pages()
+    navigation = st.navigation(list(found.values()))
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
                 f"computing on **{describe_device(best_device())}**")
-    _sidebar_presets(pages, navigation.url_path)
+    sidebar_presets(found, navigation.url_path)
     _restore_after_history(navigation.url_path)
     navigation.run()
     _remember_for_history(navigation.url_path)

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from explorer.demos.tsne import (  # noqa: E402
-    _DeviceGradient, exact_gradient, joint_probabilities, kl_divergence, load_dataset, score, sklearn_tsne, tsne,
+    DeviceGradient, exact_gradient, joint_probabilities, kl_divergence, load_dataset, score, sklearn_tsne, tsne,
 )
 
 
@@ -57,7 +57,7 @@ def per_iteration() -> None:
         P = joint_probabilities(X, 30.0)
         P32 = P.float()
         Y = torch.randn(n, 2) * 10
-        fused, blocked = exact_gradient(P, "cpu"), _DeviceGradient(P, torch.device("cpu"))
+        fused, blocked = exact_gradient(P, "cpu"), DeviceGradient(P, torch.device("cpu"))
         times = [seconds_per_call(lambda: fused(Y, 12.0), 50), seconds_per_call(lambda: blocked(Y, 12.0), 10),
                  seconds_per_call(lambda: naive_step(P32, Y), 3)]
         print(f"{n:>6}" + "".join(f"{t * 1e3:>{w}.2f}" for t, w in zip(times, (18, 17, 16))), flush=True)

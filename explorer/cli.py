@@ -14,10 +14,8 @@ import json
 import sys
 from typing import Any, Sequence
 
+from explorer.choices import DEVICE_CHOICES, DTYPE_NAMES
 from explorer.commands import COMMANDS
-from explorer.device import DEVICE_CHOICES
-from explorer.format import to_jsonable
-from explorer.inputs import DTYPES
 
 
 class _UsageError(Exception):
@@ -51,7 +49,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, *, source_required: boo
              "linspace(0, 1, 101), eye(3), ones(3)); repeat for each input",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random constructors (default 0)")
-    parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="default float32")
+    parser.add_argument("--dtype", choices=DTYPE_NAMES, default="float32", help="default float32")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="auto picks CUDA, then MPS, then CPU")
 
@@ -74,11 +72,16 @@ def inputs_from_args(args: argparse.Namespace) -> dict[str, str]:
 
 def print_json(obj: Any) -> None:
     """Print ``obj`` as indented JSON on stdout."""
+    from explorer.format import to_jsonable   # torch: loaded by the command that prints, not by --help
+
     json.dump(to_jsonable(obj), sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or (``only``) with the options of that one alone (``""``: of none, for
+    the top level): the others are listed by name and ``HELP``, their arguments (and what those need to
+    import) left out."""
     parser = _Parser(
         prog="python -m explorer",
         description="Autograd Explorer without a browser: render graphs, tables and demo results.",
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"explorer.commands.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        module.add_arguments(command)
+        if only in (None, name):
+            module.add_arguments(command)
         command.intermixed = getattr(module, "INTERMIXED", False)
         command.set_defaults(run=module.run)
     return parser
@@ -99,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; return its exit status (2 on bad input)."""
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        # The command is the first word that is no option (the top level has only -h): only its options are
+        # built, so that a command does not import what another one needs (none without a command).
+        chosen = next((word for word in argv if not word.startswith("-")), "")
+        args = build_parser(chosen if chosen in COMMANDS else "").parse_args(argv)
         return int(args.run(args) or 0)
     except _UsageError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+from explorer.choices import DEVICE_CHOICES
 
 
 def available_devices() -> list[str]:

@@ -88,16 +88,6 @@ class Exploration:
         """Bytes the graph saved for backward (:attr:`explorer.graph.Graph.saved_bytes`)."""
         return self.graph.saved_bytes
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """Jupyter's inline view: the annotated graph and the node table, folded (:mod:`explorer.notebook`).
-
-        Drawn when a notebook shows the exploration, never when it is made: an
-        exploration stays plain data, cheap to make, cache and pickle.
-        """
-        from explorer.notebook import exploration_bundle   # it imports this module: imported when first shown
-
-        return exploration_bundle(self)
-
     def to_json(self) -> dict:
         """``outputs``, ``grads`` (name -> nested lists), ``v`` and ``nodes``, as JSON-ready values."""
         return to_jsonable({
@@ -156,14 +146,21 @@ def explore(source: str, /, *, inputs: Mapping[str, Any] | None = None, v: Any =
             labels[name] = out
     graph = graph_module.capture(outputs, tensors, labels=labels, grad_outputs=grad_outputs,
                                  create_graph=create_graph, values=recorded)
+    return _captured(outputs, tensors, grad_outputs, graph, source=source, program=program,
+                     output_names=program.output_names, device=str(target), dtype=str(dtype_).removeprefix("torch."),
+                     seed=seed, options={"create_graph": create_graph})
+
+
+def _captured(outputs: Sequence[torch.Tensor], leaves: Mapping[str, torch.Tensor],
+              grad_outputs: Sequence[torch.Tensor], graph: Any, **fields: Any) -> Exploration:
+    """The one way an :class:`Exploration` is made from a capture: every tensor detached and on the CPU, so
+    that it is plain data."""
     return Exploration(
         outputs=[o.detach().cpu() for o in outputs],
         grads={k: g.detach().cpu() for k, g in graph.grads.items()},
-        inputs={k: t.detach().cpu() for k, t in tensors.items()},
+        inputs={k: t.detach().cpu() for k, t in leaves.items()},
         v=[g.detach().cpu() for g in grad_outputs],
-        graph=graph, source=source, program=program, output_names=program.output_names,
-        device=str(target), dtype=str(dtype_).removeprefix("torch."), seed=seed,
-        options={"create_graph": create_graph},
+        graph=graph, **fields,
     )
 
 
@@ -228,14 +225,8 @@ def trace(outputs: torch.Tensor | Sequence[torch.Tensor],
     graph = graph_module.capture(outs, leaves, labels=dict(labels or {}), grad_outputs=grad_outputs,
                                  create_graph=create_graph, lazy=lazy)
     first = next(iter(leaves.values()), outs[0])
-    return Exploration(
-        outputs=[o.detach().cpu() for o in outs],
-        grads={k: g.detach().cpu() for k, g in graph.grads.items()},
-        inputs={k: t.detach().cpu() for k, t in leaves.items()},
-        v=[g.detach().cpu() for g in grad_outputs], graph=graph,
-        device=str(first.device), dtype=str(first.dtype).removeprefix("torch."),
-        options={"create_graph": create_graph},
-    )
+    return _captured(outs, leaves, grad_outputs, graph, device=str(first.device),
+                     dtype=str(first.dtype).removeprefix("torch."), options={"create_graph": create_graph})
 
 
 def trace_model(model: torch.nn.Module, *args: Any, loss: Callable | None = None, lazy: bool = True,

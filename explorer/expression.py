@@ -67,13 +67,27 @@ def refusing_blowups(fn: Callable) -> Callable:
     def guarded(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except MemoryError:
-            raise ExpressionError("this needs more memory than the explorer allows") from None
-        except RecursionError:
-            raise ExpressionError("this is nested too deeply to handle") from None
-        except OverflowError:
-            raise ExpressionError("a number here is too large to handle") from None
+        except (MemoryError, RecursionError, OverflowError) as err:
+            raise blowup_refusal(err) from None
     return guarded
+
+
+def blowup_refusal(err: BaseException) -> ExpressionError | None:
+    """The refusal that one of Python's own limits stands for (the one wording of each), or None for any
+    other error.
+
+    >>> blowup_refusal(RecursionError()).message
+    'this is nested too deeply to handle'
+    >>> blowup_refusal(KeyError("x")) is None
+    True
+    """
+    if isinstance(err, MemoryError):
+        return ExpressionError("this needs more memory than the explorer allows")
+    if isinstance(err, RecursionError):
+        return ExpressionError("this is nested too deeply to handle")
+    if isinstance(err, OverflowError):
+        return ExpressionError("a number here is too large to handle")
+    return None
 
 
 @dataclass(frozen=True)
@@ -1211,7 +1225,7 @@ def describe(program: Program) -> str:
 
 __all__ = [
     "Call", "Compare", "Cost", "Evaluation", "Expr", "ExpressionError", "Index", "Limits", "Name", "Num",
-    "Program", "Seq", "check", "describe", "evaluate", "first_line", "in_words", "items_of", "parse", "plain_name",
+    "Program", "Seq", "blowup_refusal", "check", "describe", "evaluate", "first_line", "in_words", "items_of", "parse", "plain_name",
     "refusing_blowups", "script_name", "version_label",
     "DEFAULT_LIMITS",
 ]

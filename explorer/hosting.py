@@ -1,4 +1,4 @@
-"""Serving strangers: one cache of results for every session, and the budgets of heavy runs.
+"""Serving strangers: one cache of results for every session (the budgets of heavy runs: :mod:`explorer.budgets`).
 
 Every page computes through :func:`call`: the work runs in the sandbox
 (:mod:`explorer.sandbox`) and its outcome is kept in :data:`CACHE`, shared by
@@ -6,8 +6,9 @@ every session, under a key made of the function and its arguments. What is
 kept is what will be the same on a retry: a result, or a refusal of the
 input (:class:`~explorer.ExpressionError`). What may pass on a retry (an
 overrun under load, a lost worker, a busy server:
-:class:`~explorer.sandbox.Unavailable`; a failure of ours) is never kept,
-so no visitor ever inherits another's bad luck.
+:class:`~explorer.sandbox.Unavailable`) and a fault of ours
+(:class:`~explorer.sandbox.Failure`, logged with its traceback) are never
+kept, so no visitor ever inherits another's bad luck or our bug.
 
 Entries are kept pickled, as the worker sent them: storing costs nothing,
 and each read unpickles a fresh copy that no other session shares.
@@ -23,10 +24,9 @@ import hashlib
 import pickle
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable
 
-from explorer.expression import ExpressionError
+from explorer.budgets import BUDGETS, Budgets  # noqa: F401 - where the explorer page reads them
 from explorer.sandbox import DONE, ITEM, REFUSED, Job, Pool, pool, value
 
 
@@ -96,8 +96,9 @@ def call(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: fl
     """``fn(*args, **kwargs)`` computed in the sandbox, or its outcome from ``cache``.
 
     Returns the result; raises the :class:`~explorer.ExpressionError` that
-    refused the input (cached like a result) or
-    :class:`~explorer.sandbox.Unavailable` (never cached). ``on_wait(job)``
+    refused the input (cached like a result),
+    :class:`~explorer.sandbox.Unavailable` or :class:`~explorer.sandbox.Failure`
+    (never cached). ``on_wait(job)``
     is called about ten times a second while the job is queued or running:
     a page shows the queue position there, and Streamlit stops a script
     whose visitor has gone, at which point the job is cancelled. ``cache=None``
@@ -117,8 +118,8 @@ def call(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: fl
                     on_wait(job)
                 continue
             kind, payload = message
-            if kind == ITEM:
-                raise ExpressionError(f"{fn.__name__} streams its results: use explorer.sandbox.stream")
+            if kind == ITEM:   # a mistake in the caller's code, not a refusal of anyone's input
+                raise TypeError(f"{fn.__name__} streams its results: use explorer.sandbox.stream")
             if cache is not None and kind in (DONE, REFUSED):
                 cache.put(key, kind, payload)
             return value(kind, payload)
@@ -126,47 +127,4 @@ def call(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: fl
         job.cancel("nobody waits for it any more")
 
 
-# ---------------------------------------------------------------------------
-# How big a heavy run a stranger may start.
-
-@dataclass(frozen=True)
-class Budgets:
-    """The largest heavy runs a hosted server starts, each about a minute of one worker on a small CPU.
-
-    Measured on the 2-core machine of ``bench/``: exact t-SNE visits 3.4e9
-    pairs a second (5,000 points: 7.3 ms an iteration); a regression step
-    costs about 250 µs plus 20 to 100 ns a point (50 assumed).
-    """
-
-    tsne_pair_iterations: float = 2e11   # N² × iterations: 5,000 points for 8,000 iterations, digits for 60,000
-    regression_seconds: float = 60.0     # estimated from points, batch size and epochs
-    model_depth: int = 5000              # layers or steps of a built-in model (about 25,000 graph nodes)
-    sklearn_points: int = 5000           # scikit-learn's Barnes-Hut TSNE beside ours
-
-    def check_tsne(self, n: int, iterations: int) -> None:
-        """Refuse a t-SNE run of ``n`` points and ``iterations`` iterations beyond the budget, saying what fits."""
-        cost = float(n) * n * iterations
-        if cost > self.tsne_pair_iterations:
-            most = int(self.tsne_pair_iterations / (float(n) * n))
-            raise ExpressionError(f"{iterations:,} iterations on {n:,} points is more than this server runs for "
-                                  f"one visitor: at most {most:,} iterations for {n:,} points")
-
-    def check_regression(self, n: int, epochs: int, batch: int | None) -> None:
-        """Refuse a regression run estimated over ``regression_seconds``."""
-        per_epoch = 1 if not batch or batch >= n else -(-n // batch)
-        points = n if per_epoch == 1 else batch
-        seconds = epochs * per_epoch * (2.5e-4 + points * 5e-8)
-        if seconds > self.regression_seconds:
-            raise ExpressionError(f"{epochs:,} epochs of {per_epoch:,} steps on {n:,} points would take about "
-                                  f"{seconds:,.0f} s; this server runs at most about {self.regression_seconds:g} s "
-                                  f"for one visitor: fewer epochs, fewer points or bigger batches")
-
-    def check_model(self, depth: int) -> None:
-        if depth > self.model_depth:
-            raise ExpressionError(f"a model of depth {depth:,} is more than this server builds for one visitor "
-                                  f"(at most {self.model_depth:,})")
-
-
-BUDGETS = Budgets()
-
-__all__ = ["BUDGETS", "Budgets", "CACHE", "ResultCache", "call", "key_of"]
+__all__ = ["CACHE", "ResultCache", "call", "key_of"]

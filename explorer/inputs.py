@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import torch
 
 from explorer.checks import is_whole, whole_number
+from explorer.choices import DTYPE_NAMES
 from explorer.device import resolve_device
 from explorer.expression import (
     DEFAULT_LIMITS, Call, Cost, ExpressionError, Limits, Num, Program, check, evaluate, items_of, parse,
@@ -37,7 +38,7 @@ from explorer.expression import (
 )
 from explorer.functions import FUNCTIONS, Function
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = dict(zip(DTYPE_NAMES, (torch.float32, torch.float64)))
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:

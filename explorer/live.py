@@ -60,7 +60,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 from torch.autograd.graph import GradientEdge, get_gradient_edge
 
 from explorer.expression import first_line
@@ -270,8 +269,9 @@ def on_cpu(tensors: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
     out = [None if t is None else t.detach() for t in tensors]
     for members in _by_device(elsewhere, tensors):   # one transfer per device and dtype, not one per tensor
         group = [out[k] for k in members]
-        for k, copy in zip(members, _unflatten_dense_tensors(_flatten_dense_tensors(group).cpu(), group)):
-            out[k] = copy.clone()
+        flat = torch.cat([t.reshape(-1) for t in group]).cpu()
+        for k, t, part in zip(members, group, flat.split([t.numel() for t in group])):
+            out[k] = part.view(t.shape).clone()   # its own storage, not a view of the whole transfer
     return out
 
 

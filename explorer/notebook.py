@@ -31,6 +31,7 @@ from explorer.export import FORMATS, format_of, render, save
 from explorer.format import short
 from explorer.table import node_rows
 from explorer.views import DEFAULT_MAX_NODES, output_names
+from explorer.vjp import leaves_of
 
 TABLE_ROWS = 200    # rows of the folded node table: a notebook stores its outputs, and a model has thousands
 GRADS_IN_TEXT = 4   # gradients named in an exploration's one-line text form
@@ -157,27 +158,10 @@ def _callers_names(outputs: list[torch.Tensor], frame: FrameType) -> tuple[dict,
             if isinstance(value, torch.nn.Module) and not name.startswith("_"):
                 for path, p in value.named_parameters():
                     names.setdefault(id(p), (f"{name}.{path}", p))
-    leaves = {id(t) for t in _leaves(outputs)}
+    leaves = {id(t) for t in leaves_of(outputs)}
     named_leaves = {name: t for key, (name, t) in names.items() if key in leaves}
     labels = {name: t for name, t in names.values() if t.grad_fn is not None}
     return named_leaves, labels
-
-
-def _leaves(outputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The leaf tensors the graph of ``outputs`` differentiates, found without recursion (graphs run deep)."""
-    found = [o for o in outputs if o.requires_grad and o.grad_fn is None]
-    stack = [o.grad_fn for o in outputs if o.grad_fn is not None]
-    seen = set()
-    while stack:
-        fn = stack.pop()
-        if fn is None or fn in seen:
-            continue
-        seen.add(fn)
-        variable = getattr(fn, "variable", None)   # AccumulateGrad holds its leaf
-        if isinstance(variable, torch.Tensor):
-            found.append(variable)
-        stack.extend(next_fn for next_fn, _ in fn.next_functions)
-    return found
 
 
 # ---------------------------------------------------------------------------

@@ -363,9 +363,11 @@ def model_exploration(name: str, depth: int | None = None, *, seed: int = 0):
     >>> sorted(ex.grads)[:2]
     ['layer0.bias', 'layer0.weight']
     """
-    from explorer.models import ARCHITECTURES, build_model
+    from explorer.budgets import BUDGETS
     from explorer.exploration import trace_model
+    from explorer.models import ARCHITECTURES, build_model
 
+    BUDGETS.check_model(depth)   # the hosted entry point of the models: the budget holds whatever asks
     if name in ARCHITECTURES:   # a real architecture: traced under module hooks, drawn by modules
         found = ARCHITECTURES[name]
         model, args, loss = found.make(found.default_depth if depth is None else depth, seed=seed)

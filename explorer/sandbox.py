@@ -35,30 +35,71 @@ from __future__ import annotations
 
 import atexit
 import collections
+import functools
+import hashlib
+import inspect
 import io
+import logging
 import multiprocessing as mp
 import os
 import pickle
 import sys
 import threading
 import time
+import traceback
 import types
 from dataclasses import dataclass
 from multiprocessing import context, forkserver, popen_forkserver, spawn, util
 from typing import Any, Callable, Iterator
 
-from explorer.expression import DEFAULT_LIMITS, ExpressionError, first_line
+from explorer.expression import DEFAULT_LIMITS, ExpressionError, blowup_refusal
 
 LANES = ("light", "heavy")
 BUDGET_WINDOW = 60.0  # seconds over which an owner's worker-seconds are counted
 
-# One byte says what a message from a worker is; the rest is the pickled value.
-READY, ITEM, DONE, REFUSED, FAILED = b"r", b"i", b"d", b"x", b"f"
+# One byte says what a message from a worker is; the rest is the pickled value. How a job ends: DONE with
+# its result, REFUSED with the ExpressionError that refused its input, UNAVAILABLE (not now: Unavailable),
+# FAILED (a fault of ours: Failure).
+READY, ITEM, DONE, REFUSED, UNAVAILABLE, FAILED = b"r", b"i", b"d", b"x", b"u", b"f"
+
+_LOG = logging.getLogger("explorer.sandbox")
 
 _CONTEXT = mp.get_context("forkserver")
 # Imported once, by the fork server, before any worker is forked from it. Numba is not compiled there:
 # its threading layer must not exist in a process that forks (heavy workers load it after the fork).
 _CONTEXT.set_forkserver_preload(["explorer.preload"])
+
+
+# multiprocessing has no public way to start a process without the parent's main module, so _Popen._launch
+# copies CPython's private popen_forkserver.Popen._launch. The copy is used only where CPython's own is
+# the one it was read against (by the SHA-256 of its source); anywhere else the first worker refuses to start,
+# saying so, and tests/unit/test_sandbox.py fails on that Python.
+CHECKED_LAUNCHES = {
+    "214844899bd3407f72082111e993b40f7c271620be27195b878ea1e44a5f3837": "CPython 3.11",
+}
+
+
+def forkserver_launch_digest() -> str:
+    """The SHA-256 of the source of CPython's ``popen_forkserver.Popen._launch``, which the sandbox copies."""
+    source = inspect.getsource(popen_forkserver.Popen._launch)
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+def check_forkserver_launch() -> None:
+    """Refuse (``RuntimeError``) to start workers where CPython's ``_launch`` is not one the copy was read against."""
+    try:
+        digest = forkserver_launch_digest()
+    except (OSError, TypeError) as err:   # no source to read
+        raise RuntimeError(f"cannot read CPython's popen_forkserver.Popen._launch to check the sandbox's copy of it: "
+                           f"{err}") from None
+    if digest not in CHECKED_LAUNCHES:
+        raise RuntimeError(
+            f"Python {sys.version.split()[0]} has a popen_forkserver.Popen._launch (sha256 {digest}) that "
+            "explorer.sandbox._Popen was not checked against: compare the two, update the copy, and add the "
+            "digest to CHECKED_LAUNCHES")
+
+
+_launch_checked = functools.cache(check_forkserver_launch)   # once per process: it reads a source file
 
 
 class _Popen(popen_forkserver.Popen):
@@ -68,7 +109,8 @@ class _Popen(popen_forkserver.Popen):
     (spawn's preparation data). Streamlit runs each page script as
     ``__main__``: a worker would import the page and run it, and the page
     would ask the sandbox for work, from inside the sandbox. This is
-    ``popen_forkserver.Popen._launch`` with the main module left out.
+    ``popen_forkserver.Popen._launch`` with the main module left out
+    (pinned: :data:`CHECKED_LAUNCHES`).
     """
 
     def _launch(self, process_obj) -> None:
@@ -95,19 +137,58 @@ class _Process(context.ForkServerProcess):
         return _Popen(process_obj)
 
 
-class Unavailable(ExpressionError):
+# ---------------------------------------------------------------------------
+# How work can fail to give a result: three kinds, told apart by type, each worded where it is raised.
+#
+#   ExpressionError  the input is refused: the same on every try, so cached like a result (explorer.expression)
+#   Unavailable      not now: a busy server, an overrun, a lost worker; never cached, worth a retry
+#   Failure          a fault of ours (a bug): its traceback logged here, a visitor told only APOLOGY; never cached
+
+class Unavailable(Exception):
     """The work could not be done now, and may be on a retry: a busy server, an overrun, a lost worker.
 
-    Never cached. ``retry_after`` says, in seconds, when a retry has a
-    chance, where that is known.
+    Not a refusal of the input (not an :class:`~explorer.ExpressionError`) and never cached. ``retry_after``
+    says, in seconds, when a retry has a chance, where that is known.
+
+    >>> Unavailable("the server is busy", retry_after=1.0).message
+    'the server is busy'
     """
 
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
+        self.message = message
         self.retry_after = retry_after
 
     def __reduce__(self):
         return (type(self), (self.message, self.retry_after))
+
+
+class Failure(Exception):
+    """The work raised what no refusal explains: a bug of ours, not the visitor's input, not the load.
+
+    ``details`` is the worker's traceback, for the server's log (:func:`value` logs it); a visitor is shown
+    :attr:`APOLOGY` and nothing more. Never cached.
+
+    >>> str(Failure("Traceback ... KeyError: 'x'")) == Failure.APOLOGY
+    True
+    """
+
+    APOLOGY = "Something went wrong on our side. It has been logged; trying again may help."
+
+    def __init__(self, details: str = ""):
+        super().__init__(self.APOLOGY)
+        self.message = self.APOLOGY
+        self.details = details
+
+    def __reduce__(self):
+        return (type(self), (self.details,))
+
+
+def _overran(timeout: float) -> str:
+    return f"it took longer than {timeout:g} s and was stopped"
+
+
+LOST_WORKER = "the worker computing it stopped (it may have run out of memory)"
 
 
 # ---------------------------------------------------------------------------
@@ -206,19 +287,16 @@ def _serve(conn, lane: str, memory: int, threads: int) -> None:
                 return
 
 
-def _as_reply(err: BaseException) -> tuple[bytes, ExpressionError]:
-    """A refusal that will be the same on a retry (REFUSED: cacheable), or a failure (FAILED: not)."""
+def _as_reply(err: BaseException) -> tuple[bytes, Exception]:
+    """How a job that raised ``err`` ended: REFUSED (the same on a retry: cacheable), UNAVAILABLE or FAILED."""
     if isinstance(err, Unavailable):
-        return FAILED, err
+        return UNAVAILABLE, err
     if isinstance(err, ExpressionError):
         return REFUSED, err
-    if isinstance(err, MemoryError):
-        return REFUSED, ExpressionError("the evaluation needed more memory than one run may use here")
-    if isinstance(err, RecursionError):
-        return REFUSED, ExpressionError("the evaluation nests too deeply")
-    if isinstance(err, ValueError):  # the library's own checks of settings and options
-        return REFUSED, ExpressionError(str(err))
-    return FAILED, ExpressionError(f"the evaluation failed: {type(err).__name__}: {first_line(err)[:300]}")
+    refusal = blowup_refusal(err)   # Python's own limits (memory, recursion, number size), worded once
+    if refusal is not None:
+        return REFUSED, refusal
+    return FAILED, Failure("".join(traceback.format_exception(err)))
 
 
 class _Worker:
@@ -293,9 +371,10 @@ class Job:
         """The next message within ``wait`` seconds: ``(kind, pickled value)``, or None if none came.
 
         ``kind`` is :data:`ITEM` for an item of a stream, then :data:`DONE`
-        with the result, or :data:`REFUSED` / :data:`FAILED` with the
-        pickled :class:`ExpressionError`. An overrun, a cancel or a lost
-        worker raises :class:`Unavailable`.
+        with the result, or :data:`REFUSED` (a pickled :class:`ExpressionError`),
+        :data:`UNAVAILABLE` (:class:`Unavailable`) or :data:`FAILED`
+        (:class:`Failure`). An overrun, a cancel or a lost worker raises
+        :class:`Unavailable`.
         """
         return self.pool.next_message(self, wait)
 
@@ -347,7 +426,9 @@ class Pool:
 
     def start(self, wait: float = 0.0) -> None:
         """Fork the workers (in the background) and keep them topped up; wait up to ``wait`` s for one
-        light worker to be ready."""
+        light worker to be ready. Refuses (``RuntimeError``) on a Python whose fork server it was not checked
+        against (:func:`check_forkserver_launch`)."""
+        _launch_checked()
         with self.lock:
             if not self.started:
                 self.started = True
@@ -392,7 +473,7 @@ class Pool:
                             self.workers[lane].remove(w)  # its reader ends at the end of its pipe
                         elif w.job is not None and (now > w.job.started + w.job.timeout
                                                     or now - w.job.touched > self.abandon_after):
-                            self._end(w.job, f"it took longer than {w.job.timeout:g} s and was stopped", kill=True)
+                            self._end(w.job, _overran(w.job.timeout), kill=True)
                         elif w.draining and now > w.draining:
                             w.kill()
                     starting += [lane] * (self.size[lane] - len(self.workers[lane]))
@@ -438,7 +519,7 @@ class Pool:
         with self.lock:
             worker.dead = True
             if worker.job is not None:
-                self._end(worker.job, "the worker computing it stopped (it may have run out of memory)")
+                self._end(worker.job, LOST_WORKER)
             try:
                 worker.conn.close()
             except OSError:
@@ -503,7 +584,7 @@ class Pool:
                 self.lock.notify_all()  # a reader may be waiting for room in a stream's inbox
                 return message
             if job.state == "running" and time.monotonic() >= job.started + job.timeout:
-                self._end(job, f"it took longer than {job.timeout:g} s and was stopped", kill=True)
+                self._end(job, _overran(job.timeout), kill=True)
             if job.state == "ended":
                 raise Unavailable(job.reason or "the job has ended")
             return None
@@ -595,10 +676,22 @@ def pool() -> Pool:
         return _POOL
 
 
+def replace_pool(new: Pool) -> Pool | None:
+    """Make ``new`` the process's pool (what :func:`pool` returns from now on) and return the one it replaces,
+    not closed: a server that swaps in a pool of another size, or a test of how pages meet a busy one."""
+    global _POOL
+    with _POOL_LOCK:
+        old, _POOL = _POOL, new
+        return old
+
+
 def value(kind: bytes, payload: bytes) -> Any:
-    """The result a message carries, or the refusal it carries raised."""
+    """The result a message carries, or what it carries raised: the refusal, :class:`Unavailable`, or the
+    :class:`Failure`, whose traceback is logged here (on the server) first."""
     result = pickle.loads(payload)
-    if kind in (REFUSED, FAILED):
+    if kind == FAILED:
+        _LOG.error("work in the sandbox failed:\n%s", result.details)
+    if kind in (REFUSED, UNAVAILABLE, FAILED):
         raise result
     return result
 
@@ -609,8 +702,8 @@ def run_isolated(fn: Callable[..., Any], /, *args: Any, timeout: float | None = 
 
     ``fn`` must be a top-level function, its arguments and result picklable.
     A refusal raised by ``fn`` is raised here as an :class:`ExpressionError`;
-    an overrun, a lost worker or a busy server as :class:`Unavailable`. A
-    generator's items are collected into a list.
+    an overrun, a lost worker or a busy server as :class:`Unavailable`; any
+    other error as a :class:`Failure`. A generator's items are collected into a list.
     """
     job = pool().submit(fn, *args, lane=lane, timeout=timeout, owner=owner, **kwargs)
     try:
@@ -655,5 +748,6 @@ def stream(job: Job, wait: float = 0.1) -> Iterator[Any | None]:
         return
 
 
-__all__ = ["LANES", "Job", "Pool", "Sizing", "Unavailable", "machine_cores", "machine_memory", "outcome", "pool",
-           "run_isolated", "stream", "value"]
+__all__ = ["CHECKED_LAUNCHES", "DONE", "FAILED", "ITEM", "LANES", "REFUSED", "UNAVAILABLE", "Failure", "Job", "Pool",
+           "Sizing", "Unavailable", "check_forkserver_launch", "forkserver_launch_digest", "machine_cores",
+           "machine_memory", "outcome", "pool", "replace_pool", "run_isolated", "stream", "value"]

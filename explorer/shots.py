@@ -59,7 +59,7 @@ SHOT_ARGS = (
 INSTALL_HINT = ("shot needs Playwright's Python package and Chromium: pip install -r requirements-dev.txt "
                 "(playwright) and apt-get install chromium (or set EXPLORER_CHROMIUM)")
 # app.py serves its default page, the explorer, at the app's root ("/?mode=..."); its name in a view
-# ("explore?mode=...", as PRODUCT.md writes views) is taken to mean the root.
+# ("explore?mode=...", as the README and `shot --help` write views) is taken to mean the root.
 ROOT_PAGE = "explore"
 MEASURED_PREFIX = "measured_"  # keys of the containers of explorer.ui.widgets.measured
 MEASURED_LABEL = "measured live"

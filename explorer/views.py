@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from explorer.dot import DEFAULT_MAX_NODES   # nodes drawn before the level-of-detail view collapses the rest
 from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
 from explorer import module_view
@@ -29,7 +30,6 @@ from explorer.table import node_rows
 from explorer.presets import model_exploration, preset_for
 from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
-DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
 DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out
 PARTS = ("summary", "graph", "table", "steps", "vjp")
 

@@ -127,7 +127,7 @@ def implicit_backward_error(outputs: Sequence[torch.Tensor]) -> str | None:
     >>> implicit_backward_error([(2 * x).sum()]) is None
     True
     """
-    leaves = _leaves(outputs)
+    leaves = leaves_of(outputs)
     before = {id(t): t.grad for t in leaves}
     try:
         torch.autograd.backward(list(outputs), retain_graph=True)
@@ -139,17 +139,26 @@ def implicit_backward_error(outputs: Sequence[torch.Tensor]) -> str | None:
     return None
 
 
-def _leaves(outputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    # The leaves that backward() would write .grad into: walk grad_fn to AccumulateGrad nodes.
-    found, seen, stack = [], set(), [o.grad_fn for o in outputs if o.grad_fn is not None]
+def leaves_of(outputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """The leaf tensors that ``backward()`` through ``outputs`` writes ``.grad`` into, found without recursion
+    (graphs run deep): an output that is a leaf itself, and the tensor of every ``AccumulateGrad`` below.
+
+    >>> w = torch.ones(2, requires_grad=True)
+    >>> [t is w for t in leaves_of([(w * 3).sum(), w])]
+    [True, True]
+    """
+    found = [o for o in outputs if o.requires_grad and o.grad_fn is None]
+    stack = [o.grad_fn for o in outputs if o.grad_fn is not None]
+    seen = set()
     while stack:
-        node = stack.pop()
-        if node is None or node in seen:
+        fn = stack.pop()
+        if fn is None or fn in seen:
             continue
-        seen.add(node)
-        if type(node).__name__ == "AccumulateGrad":
-            found.append(node.variable)
-        stack.extend(next_node for next_node, _ in node.next_functions)
+        seen.add(fn)
+        variable = getattr(fn, "variable", None)   # AccumulateGrad holds its leaf
+        if isinstance(variable, torch.Tensor):
+            found.append(variable)
+        stack.extend(next_fn for next_fn, _ in fn.next_functions)
     return found
 
 
@@ -215,4 +224,4 @@ def vector_jacobian(source: str, /, *, inputs: Mapping[str, Any], vector: Vector
 
 
 __all__ = ["MAX_JACOBIAN_ENTRIES", "MAX_JACOBIAN_ROWS", "ONES", "VECTOR_KINDS", "VectorChoice", "VectorJacobian",
-           "implicit_backward_error", "jacobian_rows", "vector_jacobian"]
+           "implicit_backward_error", "jacobian_rows", "leaves_of", "vector_jacobian"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 
 from explorer.cli import add_input_arguments, inputs_from_args, print_json
-from explorer.format import cell
 
 HELP = "evaluate a function and print outputs, gradients and the node table"
 
@@ -28,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from explorer.exploration import explore
+    from explorer.format import cell
 
     v = None if not args.v else (args.v[0] if len(args.v) == 1 else args.v)
     ex = explore(args.source, inputs=inputs_from_args(args), v=v, seed=args.seed, dtype=args.dtype,

@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from explorer.device import DEVICE_CHOICES
+from explorer.choices import DEVICE_CHOICES
 
 HELP = "fit a line by gradient descent (SGD, momentum, Adam) and compare with least squares"
 

@@ -34,8 +34,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from explorer.shots import Shot, ShotError, add_shot_options, read_list, shot_from_args, take_all
+if TYPE_CHECKING:
+    from explorer.shots import Shot
 
 HELP = "take a view of the app (a page and its query string) as a PNG"
 INTERMIXED = True  # VIEW -o FILE VIEW -o FILE: positionals between options
@@ -54,11 +56,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a running app's address (http or https); default: start one on 127.0.0.1")
     parser.add_argument("--timeout", type=float, default=180.0,
                         help="seconds a view may take to settle, a --click's run included (default 180)")
+    from explorer.shots import add_shot_options   # the shots module: loaded when this subcommand is used
+
     add_shot_options(parser)
 
 
-def _figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
+def figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
     """What to take, and where to write it, from the command line or from --list."""
+    from explorer.shots import read_list, shot_from_args
+
     if args.list:
         if args.views or args.output:
             raise ValueError("give views with -o, or --list, not both")
@@ -83,8 +89,10 @@ def _figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = _figures(args)  # every view is checked before a server or a browser starts
-    if not figures:
+    from explorer.shots import ShotError, take_all
+
+    taken = figures(args)  # every view is checked before a server or a browser starts
+    if not taken:
         raise ValueError(f"{args.list} lists no views")
     if not 1 <= args.timeout <= 3600:
         raise ValueError("--timeout must be from 1 to 3600 seconds")
@@ -93,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {path} ({seconds:.1f} s)", file=sys.stderr)
 
     try:
-        take_all(figures, url=args.url, timeout=args.timeout, progress=done)
+        take_all(taken, url=args.url, timeout=args.timeout, progress=done)
     except ShotError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1

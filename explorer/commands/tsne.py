@@ -20,7 +20,7 @@ import argparse
 import sys
 import time
 
-from explorer.device import DEVICE_CHOICES
+from explorer.choices import DEVICE_CHOICES
 
 HELP = "run t-SNE and check its KL gradient against the paper's formula"
 

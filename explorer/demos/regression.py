@@ -27,6 +27,8 @@ import torch
 
 from explorer.checks import whole_number
 from explorer.device import describe_device, resolve_device
+from explorer.expression import ExpressionError
+from explorer.budgets import BUDGETS
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
@@ -60,11 +62,11 @@ class Snapshot:
 def make_data(n: int = 100, b0: float = 2.0, b1: float = 1.0, noise: float = 1.0, *, seed: int = 0,
               device: str | torch.device | None = "cpu", dtype: torch.dtype = torch.float32) -> Data:
     """``n`` points of ``y = b0 + b1·x + ε``, the defaults of seed 004 (``y = 2 + x + N(0, 1)``)."""
-    whole_number(n, "n", least=2, most=10_000_000)
+    whole_number(n, "n", least=2, most=10_000_000, error=ExpressionError)
     if not (math.isfinite(b0) and math.isfinite(b1)):
-        raise ValueError("b0 and b1 must be finite numbers")
+        raise ExpressionError("b0 and b1 must be finite numbers")
     if not (math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a number >= 0, not {noise!r}")
+        raise ExpressionError(f"noise must be a number >= 0, not {noise!r}")
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, generator=gen, dtype=dtype)
     y = b0 + b1 * x + noise * torch.randn(n, generator=gen, dtype=dtype)
@@ -118,13 +120,13 @@ def fit(data: Data, *, optimizer: str = "sgd", lr: float = 0.1, batch_size: int 
     stops being finite ends the fit with ``diverged=True``.
     """
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
+        raise ExpressionError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {optimizer!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"the learning rate must be a positive number, not {lr!r}")
-    whole_number(epochs, "epochs", least=1, most=1_000_000)
-    whole_number(report_every, "report_every", least=1)
+        raise ExpressionError(f"the learning rate must be a positive number, not {lr!r}")
+    whole_number(epochs, "epochs", least=1, most=1_000_000, error=ExpressionError)
+    whole_number(report_every, "report_every", least=1, error=ExpressionError)
     n = data.x.shape[0]
-    whole_number(batch_size, "batch_size (None: full batch)", least=1, most=n, none=True)
+    whole_number(batch_size, "batch_size (None: full batch)", least=1, most=n, none=True, error=ExpressionError)
     gen = torch.Generator().manual_seed(seed)
     start = init if init is not None else tuple(torch.randn(2, generator=gen).tolist())
     device, dtype = data.x.device, data.x.dtype
@@ -190,6 +192,21 @@ def loss_surface(moments: tuple[float, ...], b0: np.ndarray, b1: np.ndarray) -> 
     return myy - 2 * b0 * my - 2 * b1 * mxy + b0**2 + 2 * b0 * b1 * mx + b1**2 * mxx
 
 
+def loss_grid(moments: tuple[float, ...], points: list[tuple[float, float]], pad: float = 1.0,
+              size: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(b0s, b1s, log10 MSE)`` on a ``size × size`` grid spanning ``points`` (a path, least squares) and
+    ``pad`` around them: the loss contours behind the path.
+
+    >>> b0s, b1s, z = loss_grid((0.0, 1.0, 1.0, 0.0, 2.0), [(1.0, 0.0)], size=3)
+    >>> b0s.tolist(), z.shape, round(float(z[1, 1]), 3)
+    ([0.0, 1.0, 2.0], (3, 3), 0.0)
+    """
+    b0s = np.linspace(min(p[0] for p in points) - pad, max(p[0] for p in points) + pad, size)
+    b1s = np.linspace(min(p[1] for p in points) - pad, max(p[1] for p in points) + pad, size)
+    B0, B1 = np.meshgrid(b0s, b1s)
+    return b0s, b1s, np.log10(loss_surface(moments, B0, B1))
+
+
 def overview(n: int, noise: float, seed: int, device: str = "auto") -> dict:
     """What the page shows before a run: least squares, its loss, the stability limit, a sample of the data,
     the moments of the loss surface, and the device (described)."""
@@ -200,9 +217,20 @@ def overview(n: int, noise: float, seed: int, device: str = "auto") -> dict:
             "device": describe_device(data.x.device)}
 
 
-def live(n: int, noise: float, seed: int, device: str = "auto", **options) -> Iterator[Snapshot]:
-    """:func:`fit` on the page's data (``options`` are its keywords), snapshot by snapshot."""
-    yield from fit(make_data(n, 2.0, 1.0, noise, seed=seed, device=device), seed=seed, **options)
+def live(n: int, noise: float, seed: int, device: str = "auto", *, epochs: int = 500,
+         batch_size: int | None = None, **options) -> Iterator[Snapshot]:
+    """:func:`fit` on the page's data (``options`` are its other keywords), snapshot by snapshot: the hosted
+    run, refused (:class:`~explorer.ExpressionError`) beyond :data:`explorer.budgets.BUDGETS` before it starts.
+
+    >>> try:
+    ...     next(live(1_000_000, 1.0, 0, epochs=100_000, batch_size=1))
+    ... except ExpressionError as err:
+    ...     print(err.message.split("; ")[1])
+    this server runs at most about 60 s for one visitor: fewer epochs, fewer points or bigger batches
+    """
+    BUDGETS.check_regression(n, epochs, batch_size)
+    yield from fit(make_data(n, 2.0, 1.0, noise, seed=seed, device=device), seed=seed, epochs=epochs,
+                   batch_size=batch_size, **options)
 
 
 def loss_graph(n: int, noise: float, seed: int, b0: float, b1: float) -> str:

@@ -44,6 +44,8 @@ import torch
 
 from explorer.checks import whole_number
 from explorer.device import describe_device, resolve_device
+from explorer.expression import ExpressionError
+from explorer.budgets import BUDGETS
 
 DATASETS = ("digits", "iris", "wine", "blobs")
 
@@ -54,7 +56,7 @@ def load_dataset(name: str, n_samples: int | None = None, *, seed: int = 0) -> t
     from sklearn import datasets
 
     if name not in DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
+        raise ExpressionError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
     if name == "blobs":
         X, y = datasets.make_blobs(n_samples=n_samples or 500, n_features=10, centers=5, random_state=seed)
     else:
@@ -63,7 +65,7 @@ def load_dataset(name: str, n_samples: int | None = None, *, seed: int = 0) -> t
         if name == "wine":
             X = (X - X.mean(0)) / X.std(0)
     if n_samples is not None:
-        whole_number(n_samples, "n_samples", least=10)
+        whole_number(n_samples, "n_samples", least=10, error=ExpressionError)
         X, y = X[:n_samples], y[:n_samples]
     return np.asarray(X, dtype=np.float64), np.asarray(y)
 
@@ -76,7 +78,7 @@ def dataset_shape(name: str, n_samples: int | None = None) -> tuple[int, int]:
     """
     full = {"digits": (1797, 64), "iris": (150, 4), "wine": (178, 13), "blobs": (n_samples or 500, 10)}
     if name not in full:
-        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
+        raise ExpressionError(f"dataset must be one of {', '.join(DATASETS)}, not {name!r}")
     points, dims = full[name]
     return min(points, n_samples or points), dims
 
@@ -102,7 +104,7 @@ def conditional_probabilities(X: np.ndarray | torch.Tensor, perplexity: float = 
     X = torch.as_tensor(np.asarray(X), dtype=torch.float64)
     n = X.shape[0]
     if not (isinstance(perplexity, (int, float)) and 1 < perplexity < n):
-        raise ValueError(f"perplexity must be a number between 1 and the number of points ({n}), not {perplexity!r}")
+        raise ExpressionError(f"perplexity must be a number between 1 and the number of points ({n}), not {perplexity!r}")
     sq = (X * X).sum(1)
     D = (sq[:, None] + sq[None, :] - 2 * X @ X.T).clamp_min_(0)
     D.fill_diagonal_(math.inf)
@@ -244,7 +246,7 @@ def pca_initialisation(X: np.ndarray, scale: float = 1e-4) -> np.ndarray:
     return (Y / Y[:, 0].std(correction=0) * scale).numpy()  # numpy's std, as scikit-learn
 
 
-class _DeviceGradient:
+class DeviceGradient:
     """The exact gradient and KL with PyTorch operations, on any device, row block by row block.
 
     One pass over ``P`` suffices although ``q_ij = w_ij / Z`` needs all of ``W`` for ``Z``:
@@ -286,7 +288,7 @@ class _DeviceGradient:
         return self.plogp + plogd + math.log(Z - self.n)
 
 
-class _CpuGradient:
+class CpuGradient:
     """The same gradient and KL in one fused pass over the pairs (:mod:`explorer.demos.tsne_kernels`)."""
 
     def __init__(self, P: torch.Tensor):
@@ -313,13 +315,13 @@ class _CpuGradient:
 def warm_kernels() -> None:
     """Load the CPU kernels now (Numba compiles them once, then loads them from its disk cache), so that
     the first run does not pay for it."""
-    gradient = _CpuGradient(torch.full((3, 3), 1 / 9, dtype=torch.float64))
+    gradient = CpuGradient(torch.full((3, 3), 1 / 9, dtype=torch.float64))
     Y = torch.zeros(3, 2)
     gradient(Y, 1.0)
     gradient.kl(Y)
 
 
-def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuGradient | _DeviceGradient:
+def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> CpuGradient | DeviceGradient:
     """A callable ``(Y, α) -> ∂C_α/∂Y`` (float32, on ``device``) with a ``.kl(Y)`` method, for this ``P``.
 
     On the CPU, the fused kernel of :mod:`explorer.demos.tsne_kernels`; on a
@@ -335,10 +337,10 @@ def exact_gradient(P: torch.Tensor, device: torch.device | str = "cpu") -> _CpuG
     P = P.to(torch.float64).cpu()
     if device.type == "cpu":
         try:
-            return _CpuGradient(P)
+            return CpuGradient(P)
         except ImportError:  # Numba is a requirement; a bare torch install still runs, fifteen times slower
             pass
-    return _DeviceGradient(P, device)
+    return DeviceGradient(P, device)
 
 
 def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_exaggeration: float = 12.0,
@@ -366,15 +368,15 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
     n = X.shape[0]
     for name, value, least in (("n_iter", n_iter, 1), ("exploration_iter", exploration_iter, 0),
                                ("kl_every", kl_every, 1), ("snapshot_every", snapshot_every, 1)):
-        whole_number(value, name, least=least)
+        whole_number(value, name, least=least, error=ExpressionError)
     if not (isinstance(early_exaggeration, (int, float)) and early_exaggeration >= 1):
-        raise ValueError(f"early_exaggeration must be >= 1, not {early_exaggeration!r}")
+        raise ExpressionError(f"early_exaggeration must be >= 1, not {early_exaggeration!r}")
     if learning_rate == "auto":
         learning_rate = max(n / early_exaggeration / 4, 50.0)
     elif not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be 'auto' or a positive number, not {learning_rate!r}")
+        raise ExpressionError(f"learning_rate must be 'auto' or a positive number, not {learning_rate!r}")
     if not (isinstance(tol, (int, float)) and tol >= 0):
-        raise ValueError(f"tol must be a number >= 0, not {tol!r}")
+        raise ExpressionError(f"tol must be a number >= 0, not {tol!r}")
     target = resolve_device(device)
     start = time.perf_counter()
     if P is None:
@@ -443,7 +445,11 @@ def trustworthiness(X: np.ndarray, Y: np.ndarray, n_neighbors: int = 10) -> floa
 @functools.lru_cache(maxsize=1)
 def prepared(dataset: str, n: int | None, perplexity: float, seed: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor,
                                                                                    float]:
-    """``(X, labels, P, seconds of the perplexity search)``; the last one is kept (P of 5,000 points is 200 MB)."""
+    """``(X, labels, P, seconds of the perplexity search)``; the last one is kept (P of 5,000 points is 200 MB).
+
+    Every hosted run starts here: more points than :data:`explorer.budgets.BUDGETS` allows are refused first.
+    """
+    BUDGETS.check_tsne(dataset_shape(dataset, n)[0])
     X, labels = load_dataset(dataset, n, seed=seed)
     start = time.perf_counter()
     P = joint_probabilities(X, perplexity)
@@ -459,14 +465,25 @@ def random_checks(dataset: str, n: int | None, perplexity: float, seed: int,
             "checks": {alpha: gradient_check(P, Y, alpha) for alpha in dict.fromkeys(exaggerations)}}
 
 
-def live(dataset: str, n: int | None, perplexity: float, seed: int, **options) -> Iterator[dict | Snapshot]:
+def live(dataset: str, n: int | None, perplexity: float, seed: int, *, n_iter: int = 1000,
+         **options) -> Iterator[dict | Snapshot]:
     """A run for the page: first ``{"labels", "shape", "p_seconds", "device"}`` (described), then the :class:`Snapshot` s of
-    :func:`tsne` (``options`` are its keywords), then ``{"kl", "trustworthiness"}`` of the last embedding."""
+    :func:`tsne` (``options`` are its other keywords), then ``{"kl", "trustworthiness"}`` of the last embedding.
+
+    Refused (:class:`~explorer.ExpressionError`) beyond :data:`explorer.budgets.BUDGETS` before anything runs:
+
+    >>> try:
+    ...     next(live("blobs", 5000, 30.0, 0, n_iter=20_000))
+    ... except ExpressionError as err:
+    ...     print(err.message.split(": ")[1])
+    at most 8,000 iterations for 5,000 points
+    """
+    BUDGETS.check_tsne(dataset_shape(dataset, n)[0], n_iter)
     X, labels, P, seconds = prepared(dataset, n, perplexity, seed)
     device = resolve_device(options.pop("device", "auto"))
     yield {"labels": labels, "shape": X.shape, "p_seconds": seconds, "device": describe_device(device)}
     last = None
-    for last in tsne(X, P=P, seed=seed, device=device, **options):
+    for last in tsne(X, P=P, seed=seed, device=device, n_iter=n_iter, **options):
         yield last
     if last is not None:
         yield score(X, P, last.Y)
@@ -496,7 +513,11 @@ def sklearn_tsne(X: np.ndarray, *, perplexity: float = 30.0, method: str = "barn
 
 
 def against_sklearn(dataset: str, n: int | None, perplexity: float, seed: int, method: str = "barnes_hut") -> dict:
-    """scikit-learn's TSNE on the same data, scored as ours is (:func:`score`): ``Y``, iterations, seconds."""
+    """scikit-learn's TSNE on the same data, scored as ours is (:func:`score`): ``Y``, iterations, seconds.
+
+    Its exact method is refused past :attr:`explorer.budgets.Budgets.sklearn_exact_points`.
+    """
+    BUDGETS.check_sklearn(dataset_shape(dataset, n)[0], method)
     X, _, P, _ = prepared(dataset, n, perplexity, seed)
     Y, iterations, seconds = sklearn_tsne(X, perplexity=perplexity, method=method, seed=seed)
     return {"Y": Y, "iterations": iterations, "seconds": seconds, **score(X, P, Y)}

@@ -11,11 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.demos.regression import OPTIMIZERS, live, loss_graph, loss_surface, overview, seed_log
+from explorer.demos.regression import OPTIMIZERS, live, loss_graph, loss_grid, loss_surface, overview, seed_log
 from explorer.device import device_choices
 from explorer.expression import ExpressionError
-from explorer.hosting import BUDGETS
-from explorer.sandbox import Unavailable
 from explorer.ui import runner
 from explorer.ui.widgets import graph_view, table
 
@@ -25,13 +23,8 @@ RUN_SECONDS = 180.0   # a run's hard limit in the heavy lane (its budget keeps i
 
 def _contours(data: dict, path) -> go.Figure:
     ols = data["ols"]
-    b0s = [p[0] for p in path] + [ols[0]]
-    b1s = [p[1] for p in path] + [ols[1]]
-    pad = 1.0
-    g0 = np.linspace(min(b0s) - pad, max(b0s) + pad, 60)
-    g1 = np.linspace(min(b1s) - pad, max(b1s) + pad, 60)
-    B0, B1 = np.meshgrid(g0, g1)
-    fig = go.Figure(go.Contour(x=g0, y=g1, z=np.log10(loss_surface(data["moments"], B0, B1)), colorscale="Blues",
+    g0, g1, log_loss = loss_grid(data["moments"], [*path, ols])
+    fig = go.Figure(go.Contour(x=g0, y=g1, z=log_loss, colorscale="Blues",
                                showscale=False, contours_coloring="lines", name="log10 loss"))
     fig.add_scatter(x=[p[0] for p in path], y=[p[1] for p in path], mode="lines+markers",
                     marker_size=4, name="path")
@@ -142,15 +135,11 @@ def render() -> None:
 
 def _run(state: dict, settings: tuple, options: dict, every: int, data: dict, slots, progress, log_slot,
          log_scale: bool) -> None:
-    """Start a fit in the heavy lane and draw it as it comes, at most four frames a second."""
-    try:
-        BUDGETS.check_regression(settings[0], options["epochs"], options["batch_size"])
-    except ExpressionError as err:
-        st.error(err.message, icon=":material/error:")
-        return
+    """Start a fit in the heavy lane (its budget checked there) and draw it as it comes, at most four frames
+    a second."""
     state.update(history=[], log=[], done=False)
     last_draw, frame = 0.0, 0
-    try:
+    with runner.reported(retry_key="regression_retry"):
         for snapshot in runner.stream(live, *settings, **options, timeout=RUN_SECONDS, status=progress):
             state["history"].append(snapshot)
             if snapshot.epoch % every == 0:
@@ -161,10 +150,4 @@ def _run(state: dict, settings: tuple, options: dict, every: int, data: dict, sl
                 progress.progress((snapshot.epoch + 1) / options["epochs"], text=f"epoch {snapshot.epoch + 1}")
                 _draw(slots, data, state["history"], log_scale, frame)
                 log_slot.code("\n".join(state["log"][-8:]))
-    except Unavailable as err:
-        runner.busy_notice(err, key="regression_retry")
-        return
-    except ExpressionError as err:
-        st.error(err.message, icon=":material/error:")
-        return
-    state["done"] = True
+        state["done"] = True

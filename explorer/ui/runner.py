@@ -6,18 +6,22 @@ tenth of a second gives Streamlit a chance to stop the script: a visitor who
 reruns, opens another page, presses Stop or closes the tab stops the script
 there, and that cancels the job. A server too busy to take the work now says
 so and retries a few times; an overrun offers a Retry button. Neither is
-remembered: the next try computes afresh.
+remembered: the next try computes afresh. A fault of ours
+(:class:`~explorer.sandbox.Failure`, its traceback in the server's log) is
+shown as a short apology, with no details.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any, Callable, Iterator
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from explorer.expression import ExpressionError
 from explorer.hosting import call, key_of
-from explorer.sandbox import Job, Unavailable, pool
+from explorer.sandbox import Failure, Job, Unavailable, pool
 from explorer.sandbox import stream as job_stream
 
 RETRIES = 3           # automatic retries when the server is busy (a full queue, an owner's budget)
@@ -75,14 +79,39 @@ def busy_notice(err: Unavailable, key: str) -> None:
     st.button("Retry", key=key, icon=":material/refresh:")
 
 
+def apology(err: Failure) -> None:
+    """Say that something went wrong on our side: its details are in the server's log, not on the page."""
+    st.error(err.message, icon=":material/sentiment_dissatisfied:")
+
+
+@contextlib.contextmanager
+def reported(retry_key: str) -> Iterator[None]:
+    """Show why a live run ended without a result, where the page stands: the refusal of its settings, a busy
+    notice with Retry (``retry_key``), or the apology; the page's code after the run inside is then skipped::
+
+        with reported("demo_retry"):
+            for item in stream(live, ...):
+                draw(item)
+            state["done"] = True
+    """
+    try:
+        yield
+    except ExpressionError as err:
+        st.error(err.message, icon=":material/error:")
+    except Unavailable as err:
+        busy_notice(err, key=retry_key)
+    except Failure as err:
+        apology(err)
+
+
 def result(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: float | None = None,
            affinity: Any = None, **kwargs: Any) -> Any | None:
     """``fn(*args, **kwargs)`` computed in the sandbox for every session (cached), with the wait shown.
 
     Returns the result, or None when the server could not compute it now
-    (the page then shows a busy notice with a Retry button). A refusal of
-    the input raises :class:`~explorer.ExpressionError`, for the page to
-    show where it belongs.
+    (the page then shows a busy notice with a Retry button) or our code
+    failed (the page then shows an apology). A refusal of the input raises
+    :class:`~explorer.ExpressionError`, for the page to show where it belongs.
     """
     status = st.empty()
     try:
@@ -99,6 +128,10 @@ def result(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: 
                 status.warning(f"The server is busy: retrying ({attempt + 1} of {RETRIES})…",
                                icon=":material/schedule:")
                 _pause(err.retry_after * (attempt + 1))
+            except Failure as err:
+                status.empty()
+                apology(err)
+                return None
     finally:
         status.empty()
     return None
@@ -109,9 +142,11 @@ def stream(fn: Callable[..., Any], /, *args: Any, timeout: float, status=None, *
 
     While the run waits for a worker, ``status`` (a placeholder) shows its
     place in the queue. Raises :class:`~explorer.sandbox.Unavailable` when
-    the server will not take the run now, and the refusal of the run's
-    settings as an :class:`~explorer.ExpressionError`. Stopping the
-    iteration (the script stopped, a Stop button) cancels the run.
+    the server will not take the run now, the refusal of the run's settings
+    (its budget included) as an :class:`~explorer.ExpressionError`, and a
+    fault of ours as a :class:`~explorer.sandbox.Failure`: :func:`reported`
+    shows each. Stopping the iteration (the script stopped, a Stop button)
+    cancels the run.
     """
     job = pool().submit(fn, *args, lane="heavy", timeout=timeout, owner=owner(), **kwargs)
     on_wait = _waiting(status if status is not None else st.empty(), computing=False)
@@ -125,4 +160,4 @@ def stream(fn: Callable[..., Any], /, *args: Any, timeout: float, status=None, *
         job.cancel("nobody watches it any more")
 
 
-__all__ = ["busy_notice", "checkpoint", "owner", "result", "stream"]
+__all__ = ["apology", "busy_notice", "checkpoint", "owner", "reported", "result", "stream"]

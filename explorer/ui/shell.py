@@ -49,7 +49,8 @@ _FILES = re.compile(r"m\.f=\[([^\]]*)\]")
 _LAZY = re.compile(r"import\(`\./([^`]+)`\)(?:,__vite__mapDeps\(\[([\d,]*)\]\))?")
 
 
-def _static_dir() -> Path:
+def streamlit_static_dir() -> Path:
+    """Where the installed Streamlit keeps its ``index.html`` and scripts."""
     from streamlit import file_util
 
     return Path(file_util.get_static_dir())
@@ -76,13 +77,13 @@ def _chunk_table(static_dir: Path) -> dict[str, tuple[str, ...]]:
 
 def chunk_files(chunks: Sequence[str], static_dir: Path | None = None) -> list[str]:
     """The script files (under ``static/js``) that ``chunks`` load, each once, in order."""
-    table = _chunk_table(static_dir or _static_dir())
+    table = _chunk_table(static_dir or streamlit_static_dir())
     return list(dict.fromkeys(f for chunk in chunks for f in table.get(chunk, ())))
 
 
 def shell_html(chunks: Sequence[str], static_dir: Path | None = None) -> str:
     """Streamlit's ``index.html`` with a ``modulepreload`` hint for each file ``chunks`` load."""
-    static_dir = static_dir or _static_dir()
+    static_dir = static_dir or streamlit_static_dir()
     page = (static_dir / "index.html").read_text(encoding="utf-8")
     hints = "".join(f'<link rel="modulepreload" crossorigin href="./static/js/{f}">\n'
                     for f in chunk_files(chunks, static_dir) if f'/static/js/{f}"' not in page)

@@ -2,7 +2,7 @@
 
 Every computation is heavy work for the sandbox (:mod:`explorer.ui.runner`): the data, ``P`` and the
 embedding live in a worker; this page draws what comes back. A run's size is bounded by
-:data:`explorer.hosting.BUDGETS`; Stop, a rerun, another page or a closed tab cancels it.
+:data:`explorer.budgets.BUDGETS`, checked where it runs; Stop, a rerun, another page or a closed tab cancels it.
 """
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from explorer.demos.tsne import (
 )
 from explorer.device import device_choices
 from explorer.expression import ExpressionError
-from explorer.hosting import BUDGETS
-from explorer.sandbox import Unavailable
+from explorer.budgets import BUDGETS
 from explorer.ui import runner
 from explorer.ui.widgets import measured, table
 
@@ -28,7 +27,6 @@ FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
 MAX_ITERATIONS = 20_000
 SNAPSHOTS = 500        # at most this many embeddings kept per run (memory per session stays bounded)
-EXACT_SKLEARN_POINTS = 2000  # scikit-learn's exact TSNE takes a minute at 1,797 points and grows as N²
 PALETTE = qualitative.T10
 RUN_SECONDS = 300.0          # a run's hard limit in the heavy lane (its budget keeps it near a minute)
 
@@ -177,11 +175,11 @@ def _settings_form() -> tuple[dict, bool]:
 
 def _comparison(data: tuple, n_points: int, labels: np.ndarray, ours: dict, seed: int) -> None:
     st.subheader("Against scikit-learn")
-    methods = ("barnes_hut", "exact") if n_points <= EXACT_SKLEARN_POINTS else ("barnes_hut",)
+    methods = ("barnes_hut", "exact") if n_points <= BUDGETS.sklearn_exact_points else ("barnes_hut",)
     method = st.radio("scikit-learn's method", methods, horizontal=True, key="tsne_sk_method",
                       format_func=lambda m: "Barnes-Hut (approximate)" if m == "barnes_hut"
                       else "exact (slow: about a minute on digits)",
-                      help=f"scikit-learn's exact method is offered up to {EXACT_SKLEARN_POINTS} points: "
+                      help=f"scikit-learn's exact method is offered up to {BUDGETS.sklearn_exact_points} points: "
                            "it takes minutes beyond")
     if not st.button("Run scikit-learn's TSNE on the same data", key="tsne_sk_run"):
         return
@@ -255,15 +253,11 @@ def render() -> None:
 
 def _run(state: dict, data: tuple, s: dict, iterations: int, exploration: int, progress, scatter_slot,
          kl_slot) -> None:
-    """Start a run in the heavy lane and draw it as it comes, at most four frames a second."""
-    try:
-        BUDGETS.check_tsne(dataset_shape(data[0], data[1])[0], iterations)
-    except ExpressionError as err:
-        st.error(err.message, icon=":material/error:")
-        return
+    """Start a run in the heavy lane (its budget checked there) and draw it as it comes, at most four frames
+    a second."""
     state.update(history=[], done=False, key=data, score=None, labels=np.zeros(0))
     last_draw, drawn_kl = 0.0, 0
-    try:
+    with runner.reported(retry_key="tsne_retry"):
         for item in runner.stream(live, *data, n_iter=iterations, early_exaggeration=float(s["exaggeration"]),
                                   exploration_iter=exploration, learning_rate=float(s["lr"]) or "auto",
                                   tol=0.0 if s["run_all"] else 1e-4, device=s["device"],
@@ -286,13 +280,7 @@ def _run(state: dict, data: tuple, s: dict, iterations: int, exploration: int, p
                 if kls != drawn_kl:  # the curve changes every kl_every iterations, not every frame
                     drawn_kl = kls
                     kl_slot.vega_lite_chart(*_kl_chart(state["history"], exploration), width="stretch")
-    except Unavailable as err:
-        runner.busy_notice(err, key="tsne_retry")
-        return
-    except ExpressionError as err:
-        st.error(err.message, icon=":material/error:")
-        return
-    state["done"] = True
+        state["done"] = True
 
 
 def _checks_along(data: tuple, history: list) -> None:

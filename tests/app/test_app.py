@@ -63,7 +63,7 @@ def test_the_shell_starts_on_the_explorer_with_the_device_and_the_presets():
 
 def test_on_a_live_demo_every_worked_example_is_listed_at_once():
     # opening a seed there must not rerun the page: that would stop a run that is streaming
-    script = "import app\npages = app._pages()\napp._sidebar_presets(pages, {!r})"
+    script = "import app\npages = app.pages()\napp.sidebar_presets(pages, {!r})"
     every = {p.title for p in PRESETS if p.explorable} | {p.title for p in MODEL_PRESETS}
     for page, listed in (("tsne", True), ("regression", True), ("jacobian", False)):
         at = AppTest.from_string(script.format(page), default_timeout=TIMEOUT).run()

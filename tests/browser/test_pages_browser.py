@@ -13,7 +13,7 @@ def test_regression_runs_charts_update_and_stop(ui, page, app_url, screenshot):
     ui.wait(page)
     # Enough work that the run is still going when we look twice and press Stop (a form keeps a value once focus
     # leaves it): about 30 s here, estimated at 50 s, within what the server runs for one visitor (60 s,
-    # explorer.hosting.Budgets). 30,000 points for 25,000 epochs was done in 12 s on a quiet machine, sometimes
+    # explorer.budgets.Budgets). 30,000 points for 25,000 epochs was done in 12 s on a quiet machine, sometimes
     # before the test had looked once.
     page.get_by_label("points", exact=True).fill("5000")
     page.get_by_label("points", exact=True).press("Tab")

@@ -17,7 +17,7 @@ def hinted(page: str) -> set[str]:
     return set(re.findall(r'<link rel="modulepreload" crossorigin href="\./static/js/([^"]+)">', page))
 
 
-STREAMLITS = hinted((shell._static_dir() / "index.html").read_text())  # what Streamlit's index.html names itself
+STREAMLITS = hinted((shell.streamlit_static_dir() / "index.html").read_text())  # what Streamlit's index.html names itself
 
 
 def test_each_page_names_the_scripts_of_its_elements(app_url):

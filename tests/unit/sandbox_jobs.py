@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from explorer import ExpressionError
+from explorer.sandbox import Unavailable
 
 
 def count(n: int, pause: float = 0.0):
@@ -32,6 +33,10 @@ def refuse(message: str) -> None:
 
 def fail() -> None:
     raise RuntimeError("a bug of ours")
+
+
+def unavailable(message: str) -> None:
+    raise Unavailable(message, retry_after=1.0)
 
 
 def pid() -> int:

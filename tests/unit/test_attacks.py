@@ -325,13 +325,15 @@ def test_literal_lists_are_capped_before_they_are_built():
 
 @pytest.mark.parametrize("error", [MemoryError, RecursionError, OverflowError])
 def test_pythons_own_limits_become_refusals_at_every_entry_point(monkeypatch, error, capsys):
-    import explorer.expression as expression
+    import ast
+
+    import explorer.exploration as exploration
     import explorer.inputs as inputs
 
     def blow_up(*args, **kwargs):
         raise error()
 
-    monkeypatch.setattr(expression, "_apply", blow_up)       # the real run, inside explore()
+    monkeypatch.setattr(exploration, "evaluate", blow_up)    # the real run, inside explore()
     with pytest.raises(ExpressionError):
         explorer.explore("sin(x)", x=1.0, device="cpu")
     assert main(["explore", "sin(x)", "--var", "x=1", "--device", "cpu"]) == 2
@@ -339,6 +341,6 @@ def test_pythons_own_limits_become_refusals_at_every_entry_point(monkeypatch, er
     monkeypatch.setattr(inputs, "evaluate", blow_up)         # an input spec
     with pytest.raises(ExpressionError):
         inputs.make_input("rand(3)")
-    monkeypatch.setattr(expression, "_check_size", blow_up)  # the parser
+    monkeypatch.setattr(ast, "parse", blow_up)               # the parser
     with pytest.raises(ExpressionError):
         explorer.parse("x")

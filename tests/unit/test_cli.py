@@ -95,11 +95,11 @@ def test_shot_refuses_bad_input_with_exit_2_and_one_line(args, fragment):
 
 def test_shot_pairs_each_view_with_its_file_in_order():
     from explorer.cli import build_parser
-    from explorer.commands.shot import _figures
+    from explorer.commands.shot import figures
 
     args = build_parser().parse_args(["shot", "jacobian?jac_tab=Curl", "-o", "a.png", "--full-page",
                                       "/four-ways", "-o", "b.png", "--width", "1000"])
-    assert [(shot.view, shot.full_page, shot.width, str(path)) for shot, path in _figures(args)] == [
+    assert [(shot.view, shot.full_page, shot.width, str(path)) for shot, path in figures(args)] == [
         ("jacobian?jac_tab=Curl", True, 1000, "a.png"), ("four-ways", True, 1000, "b.png")]
 
 

@@ -1,4 +1,5 @@
-"""The expression language of PRODUCT.md §2: what it accepts, and what it computes."""
+"""The expression language (README, "The expression language"; docs/design.md): what it accepts, and what it
+computes."""
 from __future__ import annotations
 
 import math

@@ -1,8 +1,13 @@
 """explorer.draw (torchviz's make_dot, and more) and the inline view of an Exploration in Jupyter."""
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+import tempfile
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +15,8 @@ import torch
 import explorer
 from explorer import notebook
 from explorer.views import DEFAULT_MAX_NODES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -184,7 +191,7 @@ def test_a_drawing_without_graphviz_displays_why_instead_of_failing(poly, monkey
     assert list(bundle) == ["text/plain"] and "Graphviz's dot program is not installed" in bundle["text/plain"]
     with pytest.raises(ValueError, match="not installed"):
         drawing.svg
-    assert "could not be drawn" in explorer.explore("x * x", x=3)._repr_mimebundle_()["text/html"]
+    assert "could not be drawn" in notebook.exploration_bundle(explorer.explore("x * x", x=3))["text/html"]
 
 
 def test_an_exploration_displays_its_graph_and_folded_node_table_only_when_shown(monkeypatch):
@@ -194,7 +201,7 @@ def test_an_exploration_displays_its_graph_and_folded_node_table_only_when_shown
     ex = explorer.explore("w1 = x\nw2 = w1**3\nw2 + 2*w1**2 + 8*w1", x=4)
     assert calls == []                                  # made without drawing
     ex = pickle.loads(pickle.dumps(ex))                 # still plain data
-    bundle = ex._repr_mimebundle_()
+    bundle = notebook.exploration_bundle(ex)
     assert len(calls) == 1
     page = bundle["text/html"]
     assert page.startswith('<div style="overflow:auto"><svg') and "<?xml" not in page
@@ -209,7 +216,7 @@ def test_the_node_table_is_cut_and_the_text_form_is_short_for_a_big_model(monkey
     monkeypatch.setattr(notebook, "TABLE_ROWS", 5)
     model = torch.nn.Sequential(*[torch.nn.Linear(2, 2) for _ in range(4)])
     ex = explorer.trace(model(torch.ones(3, 2)).sum(), model.named_parameters())
-    bundle = ex._repr_mimebundle_()
+    bundle = notebook.exploration_bundle(ex)
     assert bundle["text/html"].count("<tr>") == 1 + 5
     assert f"… {len(ex.nodes) - 5:,} more rows" in bundle["text/html"]
     assert bundle["text/plain"].endswith("; … 4 more gradients")
@@ -223,3 +230,23 @@ def test_a_drawing_pickles_with_its_exploration(poly):
     again = pickle.loads(pickle.dumps(drawing))
     assert again.dot == drawing.dot and again.svg == drawing.svg
     assert again.exploration.grads["x"].tolist() == [72.0]
+
+
+def test_ipython_shows_an_exploration_inline_by_its_type_name():
+    # The exploration module does not import the display: IPython finds it by the class's name, registered
+    # when explorer is imported in a running IPython, and imports it only to show one.
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "import explorer\n"
+        "ex = explorer.explore('x * x', x=3)\n"
+        "before = 'explorer.notebook' in sys.modules\n"
+        "data, _ = shell.display_formatter.format(ex)\n"
+        "print(before, 'explorer.notebook' in sys.modules, sorted(data), data['text/plain'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "IPYTHONDIR": tempfile.mkdtemp()})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[0] == ("False True ['text/html', 'text/plain'] "
+                                         "Exploration (2 nodes): f = 9; x.grad = 6")

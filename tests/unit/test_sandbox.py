@@ -12,7 +12,11 @@ import pytest
 
 import explorer
 from explorer import ExpressionError
-from explorer.sandbox import DONE, ITEM, Pool, Sizing, Unavailable, outcome, run_isolated, stream
+from explorer import sandbox
+from explorer.sandbox import (
+    CHECKED_LAUNCHES, DONE, ITEM, Failure, Pool, Sizing, Unavailable, check_forkserver_launch, forkserver_launch_digest,
+    outcome, run_isolated, stream,
+)
 from tests.unit import sandbox_jobs as jobs
 
 
@@ -63,9 +67,25 @@ def test_an_exploration_comes_back_whole():
     assert ex.to_dot("annotated").startswith("digraph")
 
 
-def test_a_failure_of_ours_is_an_expression_error_not_an_exception():
-    with pytest.raises(ExpressionError, match="RuntimeError: a bug of ours"):
+def test_a_bug_of_ours_is_a_failure_with_its_traceback_for_the_log_and_an_apology_for_the_visitor(caplog):
+    with pytest.raises(Failure) as err:
         run_isolated(jobs.fail, timeout=60)
+    assert not isinstance(err.value, (ExpressionError, Unavailable))
+    assert str(err.value) == err.value.message == Failure.APOLOGY and "bug" not in Failure.APOLOGY
+    assert "RuntimeError: a bug of ours" in err.value.details and "Traceback" in err.value.details
+    logged = [r for r in caplog.records if r.name == "explorer.sandbox"]
+    assert logged and "RuntimeError: a bug of ours" in logged[-1].getMessage()
+
+
+def test_a_plain_value_error_is_a_bug_not_a_refusal():
+    # Settings a visitor chooses are refused with ExpressionError (a ValueError) by the library itself; any
+    # other ValueError is a mistake in our code and must not be cached as the visitor's fault.
+    with pytest.raises(Failure):
+        run_isolated(int, "not a number", timeout=60)
+
+
+def test_unavailable_is_not_a_refusal_of_the_input():
+    assert not issubclass(Unavailable, ExpressionError) and not issubclass(Failure, ExpressionError)
 
 
 def test_a_worker_out_of_memory_refuses_and_lives_on(small):
@@ -183,3 +203,18 @@ def test_workers_never_import_the_parents_main_module(tmp_path, monkeypatch):
         assert wait_for(pool.submit(pow, 2, 6, timeout=60))[1] == 64
     finally:
         pool.close()
+
+
+def test_the_fork_servers_launch_that_the_sandbox_copies_is_the_one_it_was_checked_against():
+    # explorer.sandbox copies CPython's private popen_forkserver.Popen._launch (less the main module): this
+    # fails, naming the new digest, on the first Python whose _launch differs from every one read.
+    digest = forkserver_launch_digest()
+    assert digest in CHECKED_LAUNCHES, (f"CPython's popen_forkserver.Popen._launch changed (sha256 {digest}): "
+                                        "check explorer.sandbox._Popen against it")
+    check_forkserver_launch()
+
+
+def test_a_pool_refuses_to_start_on_a_python_it_was_not_checked_against(monkeypatch):
+    monkeypatch.setattr(sandbox, "forkserver_launch_digest", lambda: "0" * 64)
+    with pytest.raises(RuntimeError, match="was not checked against"):
+        check_forkserver_launch()

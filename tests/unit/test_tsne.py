@@ -15,7 +15,7 @@ import torch
 
 from explorer.demos import tsne as tsne_module
 from explorer.demos.tsne import (
-    _CpuGradient, _DeviceGradient, checks_along_run, conditional_probabilities, exact_gradient, gradient_check,
+    CpuGradient, DeviceGradient, checks_along_run, conditional_probabilities, exact_gradient, gradient_check,
     joint_probabilities, kl_divergence, load_dataset, paper_gradient, pca_initialisation, reference_gradient,
     trustworthiness, tsne,
 )
@@ -111,7 +111,7 @@ def test_kl_is_the_masked_definition(iris):
 @pytest.mark.parametrize("engine", ["cpu kernel", "torch ops"])
 def test_the_fast_exact_gradients_are_the_paper_gradient(digits, engine):
     _, _, P = digits
-    fast = _CpuGradient(P) if engine == "cpu kernel" else _DeviceGradient(P, torch.device("cpu"), block=300)
+    fast = CpuGradient(P) if engine == "cpu kernel" else DeviceGradient(P, torch.device("cpu"), block=300)
     for scale, alpha in ((1e-3, 12.0), (1.0, 12.0), (20.0, 1.0)):  # tiny and clustered, then spread out
         Y = torch.randn(P.shape[0], 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * scale
         expected = paper_gradient(P, Y, alpha)
@@ -121,7 +121,7 @@ def test_the_fast_exact_gradients_are_the_paper_gradient(digits, engine):
 
 
 def test_exact_gradient_picks_the_cpu_kernel_on_the_cpu(iris):
-    assert isinstance(exact_gradient(iris[2], "cpu"), _CpuGradient)
+    assert isinstance(exact_gradient(iris[2], "cpu"), CpuGradient)
 
 
 def test_the_torch_path_runs_t_sne_as_well(digits, monkeypatch):
@@ -134,8 +134,8 @@ def test_the_torch_path_runs_t_sne_as_well(digits, monkeypatch):
     def no_numba(P):
         raise ImportError("numba")
 
-    monkeypatch.setattr(tsne_module, "_CpuGradient", no_numba)
-    assert isinstance(exact_gradient(P, "cpu"), _DeviceGradient)
+    monkeypatch.setattr(tsne_module, "CpuGradient", no_numba)
+    assert isinstance(exact_gradient(P, "cpu"), DeviceGradient)
     torch_ops = list(tsne(X, P=P, n_iter=400, device="cpu"))[-1]
     assert torch_ops.iteration == kernel.iteration == 400
     assert torch_ops.kl == pytest.approx(kernel.kl, rel=0.02)
