@@ -97,6 +97,8 @@ class Shot:
     sidebar: bool = False
     scale: float = 1.0
     clicks: tuple[str, ...] = ()
+    animate: bool = False          # the backward pass as an animated GIF/WebP, drawn by the library, no browser
+    fps: float = 1.0               # steps a second of an animation (explorer.animation.DEFAULT_FPS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "view", self.parse_view(self.view))
@@ -110,6 +112,13 @@ class Shot:
         for label in self.clicks:
             if not label.strip() or len(label) > 200:
                 raise ValueError(f"--click needs a button's label, got {label!r}")
+        if not 0.05 <= self.fps <= 30:
+            raise ValueError(f"--fps must be from 0.05 to 30 steps a second, got {self.fps:g}")
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """The files this shot can be written as: a PNG, or an animation as GIF or WebP."""
+        return (".gif", ".webp") if self.animate else (".png",)
 
     @staticmethod
     def parse_view(view: str) -> str:
@@ -172,12 +181,18 @@ def add_shot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--click", action="append", default=[], metavar="LABEL",
                         help="press the button labelled LABEL once the page has settled, then let it settle "
                              "again (a demo's Start); repeat for several, in order")
+    parser.add_argument("--animate", action="store_true",
+                        help="an explorer view's backward pass as an animated .gif or .webp, one frame a step "
+                             "(drawn by the library: no server, no browser)")
+    parser.add_argument("--fps", type=float, default=Shot.fps,
+                        help=f"with --animate: steps a second (default {Shot.fps:g}; the last frame stays 3 times "
+                             "as long)")
 
 
 def shot_from_args(view: str, args: argparse.Namespace) -> Shot:
     """A :class:`Shot` of ``view`` with the options of :func:`add_shot_options`."""
     return Shot(view, width=args.width, height=args.height, full_page=args.full_page, sidebar=args.sidebar,
-                scale=args.scale, clicks=tuple(args.click))
+                scale=args.scale, clicks=tuple(args.click), animate=args.animate, fps=args.fps)
 
 
 class _LineParser(argparse.ArgumentParser):
@@ -468,20 +483,61 @@ def png_text(png: bytes) -> dict[str, str]:
     return found
 
 
+def figure_text(data: bytes) -> dict[str, str]:
+    """Where a figure came from: a PNG's tEXt chunks, or an animation's comment (``Key: value`` lines).
+
+    >>> figure_text(b"GIF89a")
+    {}
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return png_text(data)
+    import io
+
+    from PIL import Image
+
+    try:
+        info = Image.open(io.BytesIO(data)).info
+    except Exception:   # not an image Pillow reads: it says nothing
+        return {}
+    comment = info.get("comment") or info.get("xmp") or b""
+    text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def animation(shot: Shot, fmt: str = "gif") -> bytes:
+    """The backward pass of an explorer view as an animated ``fmt`` (:mod:`explorer.animation`), its view in
+    its comment. Drawn by the library in this process: no server, no browser."""
+    from explorer.animation import Animation
+    from explorer.views import exploration, request_from_view
+
+    movie = Animation(exploration(request_from_view(shot.view)), fps=shot.fps, comment=f"Source: {shot.view}")
+    return movie.encoded(fmt)
+
+
 def take_all(figures: Sequence[tuple[Shot, Path]], *, url: str | None = None, timeout: float = 180.0,
              log: Path | None = None, progress=None) -> list[Path]:
-    """Take every ``(shot, path)`` with one server and one browser; write each PNG; return the paths.
+    """Take every ``(shot, path)`` with one server and one browser (animations need neither); write each
+    file; return the paths.
 
     ``progress(path, seconds)`` is called after each file is written.
     """
     written = []
-    with Camera(url, timeout=timeout, log=log) as camera:
-        for shot, path in figures:
+
+    def write(path: Path, data: bytes, start: float) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+        if progress is not None:
+            progress(path, time.monotonic() - start)
+
+    for shot, path in figures:
+        if shot.animate:
             start = time.monotonic()
-            png = camera.take(shot)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(png)
-            written.append(path)
-            if progress is not None:
-                progress(path, time.monotonic() - start)
+            write(path, animation(shot, path.suffix.lower().lstrip(".") or "gif"), start)
+    stills = [(shot, path) for shot, path in figures if not shot.animate]
+    if stills:
+        with Camera(url, timeout=timeout, log=log) as camera:
+            for shot, path in stills:
+                start = time.monotonic()
+                write(path, camera.take(shot), start)
     return written

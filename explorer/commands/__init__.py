@@ -6,4 +6,4 @@ Each module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 (``shot VIEW -o a.png VIEW -o b.png``).
 Heavy imports go inside ``run`` so that ``--help`` stays fast.
 """
-COMMANDS = ("explore", "graph", "jacobian", "compare", "tsne", "regression", "shot")
+COMMANDS = ("explore", "graph", "jacobian", "compare", "tsne", "regression", "shot", "export")

@@ -1,0 +1,172 @@
+"""A view as one offline HTML file: no server, no network, everything inline.
+
+The file holds the annotated graph as SVG (pan by dragging, zoom with the
+wheel or the buttons, Fit), the outputs and gradients, the node table, and a
+panel that shows a node's local derivative and its step's chain rule when
+the node is clicked (in the graph or the table). Its Content-Security-Policy
+allows no fetch at all: what it shows is what it carries.
+
+>>> import explorer
+>>> page = offline_html(explorer.explore("x**3 + 2*x**2 + 8*x", x=4))
+>>> "x.grad = 72" in page and "<svg" in page and "default-src 'none'" in page
+True
+"""
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from explorer.export import render
+from explorer.format import cell
+
+MAX_NODES = 2000   # nodes drawn in the file's graph: Graphviz's layout and the file's size grow with them
+_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
+pre, code, td { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+#graph { position: relative; border: 1px solid #ccc; height: 70vh; min-height: 320px; overflow: hidden;
+         cursor: grab; background: white; touch-action: none; }
+#graph svg { width: 100%; height: 100%; }
+#graph g.node { cursor: pointer; }
+#graph g.node.chosen polygon, #graph g.node.chosen ellipse { stroke: #d62728; stroke-width: 4; }
+#tools { position: absolute; top: 6px; right: 6px; display: flex; gap: 4px; }
+#tools button { font-size: 14px; min-width: 2.2em; }
+#details { border: 1px solid #ccc; padding: 8px 12px; margin: 12px 0; min-height: 3em; }
+#details pre { white-space: pre-wrap; margin: 4px 0; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
+tbody tr { cursor: pointer; }
+tbody tr.chosen { background: #fde0dd; }
+"""
+
+_SCRIPT = """
+(() => {
+  const nodes = JSON.parse(document.getElementById("nodes").textContent);
+  const box = document.getElementById("graph");
+  const svg = box.querySelector("svg");
+  const b = svg.viewBox.baseVal;   // live: copied, for Fit
+  const full = {x: b.x, y: b.y, width: b.width, height: b.height};
+  let view = {x: full.x, y: full.y, w: full.width, h: full.height};
+  const show = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
+  svg.removeAttribute("width"); svg.removeAttribute("height");
+  const zoom = (factor, cx, cy) => {
+    const r = svg.getBoundingClientRect();
+    const px = view.x + view.w * ((cx ?? r.left + r.width / 2) - r.left) / r.width;
+    const py = view.y + view.h * ((cy ?? r.top + r.height / 2) - r.top) / r.height;
+    view = {x: px - (px - view.x) * factor, y: py - (py - view.y) * factor, w: view.w * factor, h: view.h * factor};
+    show();
+  };
+  box.addEventListener("wheel", e => { e.preventDefault(); zoom(e.deltaY > 0 ? 1.2 : 1 / 1.2, e.clientX, e.clientY); },
+                       {passive: false});
+  let drag = null;
+  box.addEventListener("pointerdown", e => { if (e.target.closest("button")) return;
+    drag = {x: e.clientX, y: e.clientY, view: {...view}}; box.style.cursor = "grabbing"; });
+  window.addEventListener("pointermove", e => { if (!drag) return;
+    const r = svg.getBoundingClientRect(), s = Math.max(view.w / r.width, view.h / r.height);
+    view = {...drag.view, x: drag.view.x - (e.clientX - drag.x) * s, y: drag.view.y - (e.clientY - drag.y) * s};
+    show(); });
+  window.addEventListener("pointerup", e => { if (drag && Math.hypot(e.clientX - drag.x, e.clientY - drag.y) < 4) {
+      const g = document.elementFromPoint(e.clientX, e.clientY)?.closest("g.node");
+      if (g) choose(g.querySelector("title").textContent); }
+    drag = null; box.style.cursor = ""; });
+  document.getElementById("zoom-in").onclick = () => zoom(1 / 1.5);
+  document.getElementById("zoom-out").onclick = () => zoom(1.5);
+  document.getElementById("fit").onclick = () => { view = {x: full.x, y: full.y, w: full.width, h: full.height}; show(); };
+  const details = document.getElementById("details");
+  const choose = id => {
+    const n = nodes[id]; if (!n) return;
+    details.replaceChildren();
+    const head = document.createElement("strong"); head.textContent = `${n.name}: ${n.op}`; details.append(head);
+    for (const [label, text] of [["local derivative", n.local], ["chain rule of its step", n.chain],
+                                 ["value", n.value], ["gradient received", n.grad]]) {
+      if (!text) continue;
+      const p = document.createElement("div"); p.textContent = label + ":"; details.append(p);
+      const pre = document.createElement("pre"); pre.textContent = text; details.append(pre);
+    }
+    for (const g of svg.querySelectorAll("g.node")) g.classList.toggle("chosen", g.querySelector("title").textContent === id);
+    for (const tr of document.querySelectorAll("tbody tr")) tr.classList.toggle("chosen", tr.dataset.node === id);
+  };
+  for (const tr of document.querySelectorAll("tbody tr")) tr.onclick = () => choose(tr.dataset.node);
+  show();
+})();
+"""
+
+
+def _svg(ex: Any) -> str:
+    """The annotated graph as inline SVG (Graphviz's, without its XML prologue)."""
+    svg = render(ex.to_dot("annotated", max_nodes=MAX_NODES), "svg").decode("utf-8")
+    return svg[svg.index("<svg"):]
+
+
+def _node_details(ex: Any) -> dict[str, dict[str, str]]:
+    """What the panel shows of each node, by the id Graphviz writes as the node's ``<title>``."""
+    rows = {row["step"]: row for row in ex.graph.node_rows()}
+    details = {}
+    for node in ex.nodes:
+        row = rows.get(node.step, {})
+        ran = ex.graph.step(node.id)
+        details[str(node.id)] = {
+            "name": node.name, "op": node.op, "value": row.get("value", ""), "grad": row.get("grad received", ""),
+            "local": row.get("local derivative", "").replace("; ", "\n"),
+            "chain": ran.text if ran is not None else "",
+        }
+    return details
+
+
+def _table(ex: Any) -> str:
+    rows = ex.graph.node_rows()
+    if not rows:
+        return ""
+    by_step = {n.step: n.id for n in ex.nodes}
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
+    body = "\n".join(
+        f'<tr data-node="{by_step.get(row["step"], "")}">'
+        + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+
+
+def _results(ex: Any) -> list[str]:
+    """``f = 128`` and ``x.grad = 72``: the outputs and the inputs' gradients, as the node table writes numbers."""
+    from explorer.views import output_names
+
+    lines = [f"{name} = {cell(out)}" for name, out in zip(output_names(ex), ex.outputs)]
+    return lines + [f"{name}.grad = {cell(ex.grads[name])}" for name in ex.inputs if name in ex.grads]
+
+
+def offline_html(ex: Any, *, title: str | None = None, link: str | None = None) -> str:
+    """One self-contained HTML page of ``ex``: graph (pan, zoom), results, node table, a node's derivatives on
+    click. ``link`` (the view's address in the app) is written on the page, never fetched."""
+    title = title or (f"Autograd Explorer: {ex.source}" if ex.source else "Autograd Explorer")
+    data = json.dumps(_node_details(ex), ensure_ascii=False).replace("</", "<\\/")
+    source = f"<pre>{html.escape(ex.source)}</pre>" if ex.source else ""
+    where = (f'<p>Open it live: <a href="{html.escape(link, quote=True)}">{html.escape(link)}</a></p>'
+             if link else "")
+    results = "\n".join(html.escape(line) for line in _results(ex))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{_STYLE}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+{source}<pre id="results">{results}</pre>
+<p>Computed on {html.escape(ex.device)} in {html.escape(ex.dtype)}; {len(ex.nodes)} autograd nodes.
+Drag to pan, wheel to zoom; click a node (or a row of the table) for its local derivative.</p>
+<div id="graph"><div id="tools"><button id="zoom-in" title="zoom in">+</button>
+<button id="zoom-out" title="zoom out">−</button><button id="fit" title="show all">Fit</button></div>
+{_svg(ex)}</div>
+<div id="details">Click a node of the graph or a row of the table.</div>
+<h2>Node table</h2>
+<p>In the order PyTorch's engine ran the backward pass.</p>
+{_table(ex)}
+{where}
+<script type="application/json" id="nodes">{data}</script>
+<script>{_SCRIPT}</script>
+</body></html>
+"""
+
+
+__all__ = ["MAX_NODES", "offline_html"]
