@@ -1,7 +1,7 @@
 """A view as one offline HTML file: no server, no network, everything inline.
 
-The file holds the annotated graph as SVG (pan by dragging, zoom with the
-wheel or the buttons, Fit), the outputs and gradients, the node table, and a
+The file holds the annotated graph as SVG in the app's own viewer
+(:mod:`explorer.pan_zoom`: drag to pan, wheel or buttons to zoom, Fit), the outputs and gradients, the node table, and a
 panel that shows a node's local derivative and its step's chain rule when
 the node is clicked (in the graph or the table). Its Content-Security-Policy
 allows no fetch at all: what it shows is what it carries.
@@ -19,6 +19,7 @@ from typing import Any
 
 from explorer.export import render
 from explorer.format import cell
+from explorer.pan_zoom import viewer_parts
 
 MAX_NODES = 2000   # nodes drawn in the file's graph: Graphviz's layout and the file's size grow with them
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
@@ -26,13 +27,9 @@ _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
 pre, code, td { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-#graph { position: relative; border: 1px solid #ccc; height: 70vh; min-height: 320px; overflow: hidden;
-         cursor: grab; background: white; touch-action: none; }
-#graph svg { width: 100%; height: 100%; }
+#graph { position: relative; border: 1px solid #ccc; height: 70vh; min-height: 320px; }
 #graph g.node { cursor: pointer; }
 #graph g.node.chosen polygon, #graph g.node.chosen ellipse { stroke: #d62728; stroke-width: 4; }
-#tools { position: absolute; top: 6px; right: 6px; display: flex; gap: 4px; }
-#tools button { font-size: 14px; min-width: 2.2em; }
 #details { border: 1px solid #ccc; padding: 8px 12px; margin: 12px 0; min-height: 3em; }
 #details pre { white-space: pre-wrap; margin: 4px 0; }
 table { border-collapse: collapse; font-size: 13px; }
@@ -41,39 +38,11 @@ tbody tr { cursor: pointer; }
 tbody tr.chosen { background: #fde0dd; }
 """
 
+# A click (a press and release without a drag) on a node, or on a row of the table, shows its details.
 _SCRIPT = """
 (() => {
   const nodes = JSON.parse(document.getElementById("nodes").textContent);
-  const box = document.getElementById("graph");
-  const svg = box.querySelector("svg");
-  const b = svg.viewBox.baseVal;   // live: copied, for Fit
-  const full = {x: b.x, y: b.y, width: b.width, height: b.height};
-  let view = {x: full.x, y: full.y, w: full.width, h: full.height};
-  const show = () => svg.setAttribute("viewBox", `${view.x} ${view.y} ${view.w} ${view.h}`);
-  svg.removeAttribute("width"); svg.removeAttribute("height");
-  const zoom = (factor, cx, cy) => {
-    const r = svg.getBoundingClientRect();
-    const px = view.x + view.w * ((cx ?? r.left + r.width / 2) - r.left) / r.width;
-    const py = view.y + view.h * ((cy ?? r.top + r.height / 2) - r.top) / r.height;
-    view = {x: px - (px - view.x) * factor, y: py - (py - view.y) * factor, w: view.w * factor, h: view.h * factor};
-    show();
-  };
-  box.addEventListener("wheel", e => { e.preventDefault(); zoom(e.deltaY > 0 ? 1.2 : 1 / 1.2, e.clientX, e.clientY); },
-                       {passive: false});
-  let drag = null;
-  box.addEventListener("pointerdown", e => { if (e.target.closest("button")) return;
-    drag = {x: e.clientX, y: e.clientY, view: {...view}}; box.style.cursor = "grabbing"; });
-  window.addEventListener("pointermove", e => { if (!drag) return;
-    const r = svg.getBoundingClientRect(), s = Math.max(view.w / r.width, view.h / r.height);
-    view = {...drag.view, x: drag.view.x - (e.clientX - drag.x) * s, y: drag.view.y - (e.clientY - drag.y) * s};
-    show(); });
-  window.addEventListener("pointerup", e => { if (drag && Math.hypot(e.clientX - drag.x, e.clientY - drag.y) < 4) {
-      const g = document.elementFromPoint(e.clientX, e.clientY)?.closest("g.node");
-      if (g) choose(g.querySelector("title").textContent); }
-    drag = null; box.style.cursor = ""; });
-  document.getElementById("zoom-in").onclick = () => zoom(1 / 1.5);
-  document.getElementById("zoom-out").onclick = () => zoom(1.5);
-  document.getElementById("fit").onclick = () => { view = {x: full.x, y: full.y, w: full.width, h: full.height}; show(); };
+  const view = document.getElementById("view"), svg = view.querySelector("svg");
   const details = document.getElementById("details");
   const choose = id => {
     const n = nodes[id]; if (!n) return;
@@ -88,16 +57,23 @@ _SCRIPT = """
     for (const g of svg.querySelectorAll("g.node")) g.classList.toggle("chosen", g.querySelector("title").textContent === id);
     for (const tr of document.querySelectorAll("tbody tr")) tr.classList.toggle("chosen", tr.dataset.node === id);
   };
+  let down = null;
+  view.addEventListener("pointerdown", e => { down = {x: e.clientX, y: e.clientY}; });
+  view.addEventListener("pointerup", e => {
+    if (down && Math.hypot(e.clientX - down.x, e.clientY - down.y) < 4) {
+      const g = document.elementsFromPoint(e.clientX, e.clientY).map(el => el.closest("g.node")).find(Boolean);
+      if (g) choose(g.querySelector("title").textContent);
+    }
+    down = null;
+  });
   for (const tr of document.querySelectorAll("tbody tr")) tr.onclick = () => choose(tr.dataset.node);
-  show();
 })();
 """
 
 
-def _svg(ex: Any) -> str:
-    """The annotated graph as inline SVG (Graphviz's, without its XML prologue)."""
-    svg = render(ex.to_dot("annotated", max_nodes=MAX_NODES), "svg").decode("utf-8")
-    return svg[svg.index("<svg"):]
+def _viewer(ex: Any) -> tuple[str, str, str]:
+    """The annotated graph in the app's pan-and-zoom viewer: its style, body and script."""
+    return viewer_parts(render(ex.to_dot("annotated", max_nodes=MAX_NODES), "svg").decode("utf-8"))
 
 
 def _node_details(ex: Any) -> dict[str, dict[str, str]]:
@@ -144,26 +120,26 @@ def offline_html(ex: Any, *, title: str | None = None, link: str | None = None) 
     where = (f'<p>Open it live: <a href="{html.escape(link, quote=True)}">{html.escape(link)}</a></p>'
              if link else "")
     results = "\n".join(html.escape(line) for line in _results(ex))
+    viewer_style, viewer_body, viewer_script = _viewer(ex)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
-<style>{_STYLE}</style></head>
+<style>{viewer_style}{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
 {source}<pre id="results">{results}</pre>
 <p>Computed on {html.escape(ex.device)} in {html.escape(ex.dtype)}; {len(ex.nodes)} autograd nodes.
 Drag to pan, wheel to zoom; click a node (or a row of the table) for its local derivative.</p>
-<div id="graph"><div id="tools"><button id="zoom-in" title="zoom in">+</button>
-<button id="zoom-out" title="zoom out">−</button><button id="fit" title="show all">Fit</button></div>
-{_svg(ex)}</div>
+<div id="graph">{viewer_body}</div>
 <div id="details">Click a node of the graph or a row of the table.</div>
 <h2>Node table</h2>
 <p>In the order PyTorch's engine ran the backward pass.</p>
 {_table(ex)}
 {where}
 <script type="application/json" id="nodes">{data}</script>
+<script>{viewer_script}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """

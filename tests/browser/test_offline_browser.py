@@ -34,7 +34,7 @@ def test_the_offline_file_works_from_disk_with_the_network_blocked(page, tmp_pat
     page.on("pageerror", lambda err: errors.append(str(err)))
     page.goto(out.as_uri())
     expect(page.locator("#results")).to_contain_text("x.grad = 72")
-    svg = page.locator("#graph svg")
+    svg = page.locator("#view svg")
     expect(svg.locator("g.node")).to_have_count(10)   # 7 autograd nodes, 2 constants, the legend
     expect(svg).to_contain_text("grad 72")
     expect(page.locator("tbody tr")).to_have_count(7)
@@ -43,7 +43,7 @@ def test_the_offline_file_works_from_disk_with_the_network_blocked(page, tmp_pat
     page.get_by_role("button", name="+").click()
     zoomed = svg.get_attribute("viewBox")
     assert zoomed != before and float(zoomed.split()[2]) < float(before.split()[2])
-    box = page.locator("#graph").bounding_box()
+    box = page.locator("#view").bounding_box()
     page.mouse.move(box["x"] + 200, box["y"] + 200)
     page.mouse.down()
     page.mouse.move(box["x"] + 300, box["y"] + 250, steps=5)
