@@ -26,7 +26,7 @@ from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
 DEFAULT_MAX_NODES = 300     # nodes drawn before the level-of-detail view collapses the rest
 DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out
-PARTS = ("summary", "graph", "table", "steps", "vjp")
+PARTS = ("summary", "graph", "table", "steps", "vjp", "offline")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,8 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
     Parts: ``("summary",)``; ``("graph", style, options)`` with the DOT and
     its SVG; ``("table",)`` with the node table's rows; ``("steps", step,
     options)`` with the step's chain rule and the graph highlighting it;
-    ``("vjp",)`` with J, v and vᵀJ, and whether vᵀJ is what ``backward(v)`` gave.
+    ``("vjp",)`` with J, v and vᵀJ, and whether vᵀJ is what ``backward(v)`` gave; ``("offline", link)``
+    the view as one offline HTML page (:mod:`explorer.offline`), ``link`` its address in the app.
     """
     kind = part[0]
     if kind not in PARTS:
@@ -152,6 +153,10 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
         out["vjp"] = {"vj": vj, "grads": ex.grads, "same": {
             name: torch.allclose(p.to(ex.grads[name].dtype), ex.grads[name], rtol=1e-5, atol=1e-6)
             for name, p in vj.products.items() if p is not None}}
+    elif kind == "offline":
+        from explorer.offline import offline_html
+
+        out["offline"] = offline_html(ex, link=part[1])
     return out
 
 
