@@ -120,12 +120,13 @@ def offline_html(ex: Any, *, title: str | None = None, link: str | None = None) 
     where = (f'<p>Open it live: <a href="{html.escape(link, quote=True)}">{html.escape(link)}</a></p>'
              if link else "")
     results = "\n".join(html.escape(line) for line in _results(ex))
+    source_meta = f'<meta name="source" content="{html.escape(link, quote=True)}">\n' if link else ""
     viewer_style, viewer_body, viewer_script = _viewer(ex)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
+{source_meta}<title>{html.escape(title)}</title>
 <style>{viewer_style}{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>

@@ -32,6 +32,8 @@ PyTorch's engine ran them, the node being run highlighted, the gradients
 received so far, the step's chain rule under the graph. It is drawn by the
 library (Graphviz and Pillow), with no server or browser: the same view
 gives the same bytes. In a list, a line with --animate makes OUT_DIR/NAME.gif.
+With --export, the view becomes one offline HTML file (as the export command
+makes it); in a list, OUT_DIR/NAME.html.
 
 Needs Playwright (pip install -r requirements-dev.txt) and Chromium
 (Debian's /usr/bin/chromium, or EXPLORER_CHROMIUM). Bad input ends with
@@ -87,8 +89,10 @@ def _figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
     figures = [(shot_from_args(view, args), Path(output)) for view, output in zip(args.views, args.output)]
     for shot, output in figures:
         if output.suffix.lower() not in shot.suffixes:
-            raise ValueError(f"-o {output}: an animation is a .gif or .webp file" if shot.animate else
-                             f"-o {output}: a shot is a .png file (an animation, with --animate, a .gif or .webp)")
+            kind = ("an animation is a .gif or .webp file" if shot.animate else
+                    "an offline view is an .html file" if shot.export else
+                    "a shot is a .png file (an animation, with --animate, a .gif or .webp)")
+            raise ValueError(f"-o {output}: {kind}")
     return figures
 
 

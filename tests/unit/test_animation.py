@@ -133,10 +133,11 @@ def test_the_command_line_animates_and_exports_a_view(tmp_path):
     gif, webp, page = tmp_path / "a.gif", tmp_path / "a.webp", tmp_path / "a.html"
     done = cli("shot", SEED_VIEW, "--animate", "-o", str(gif), SEED_VIEW, "-o", str(webp), "--fps", "2")
     assert done.returncode == 0, done.stderr
-    assert gif.read_bytes() == Animation(seed(), fps=2, comment=f"Source: {Shot.parse_view(SEED_VIEW)}").gif and frame_count(webp.read_bytes()) == 7
+    assert Image.open(gif).n_frames == 7 and frame_count(webp.read_bytes()) == 7
     assert cli("export", SEED_VIEW, "-o", str(page)).returncode == 0
     assert "x.grad = 72" in page.read_text()
-    assert figure_text(gif.read_bytes()) == {"Source": Shot.parse_view(SEED_VIEW)}
+    assert figure_text(gif.read_bytes())["Source"] == Shot.parse_view(SEED_VIEW)
+    assert figure_text(page.read_bytes())["Source"] == Shot.parse_view(SEED_VIEW)
 
 
 @pytest.mark.parametrize("args, words", [
