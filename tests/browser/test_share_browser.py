@@ -6,6 +6,7 @@ the sidebar closed, nothing wider than the frame.
 """
 from __future__ import annotations
 
+import html
 import http.server
 import re
 import threading
@@ -81,6 +82,10 @@ def test_a_view_shared_into_another_page_shows_graph_and_gradient_with_the_sideb
     link, snippet = codes.nth(0).inner_text().strip(), codes.nth(1).inner_text().strip()
     assert link.startswith(app_url) and "f=x**3" in link and "var_x=4" in link
     assert snippet.startswith("<iframe") and f'src="{link}&embed=true"' in snippet
+    with page.expect_download(timeout=SLOW) as download:
+        page.get_by_role("button", name="Offline view (.html)").click()
+    offline = download.value.path().read_text()
+    assert "x.grad = 72" in offline and f'<meta name="source" content="{html.escape(link)}">' in offline
 
     folder, url = embedding_page
     framed = snippet.replace('width="100%"', 'width="800"')   # a blog's column
