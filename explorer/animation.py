@@ -27,6 +27,7 @@ import base64
 import functools
 import io
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ from explorer.format import cell
 MAX_STEPS = 150       # frames of one animation: beyond, the app's step-through (its neighbourhood view) reads better
 DEFAULT_FPS = 1.0     # steps a second: time to read a chain-rule line
 HOLD_LAST = 3         # the last frame (every gradient in) stays this many steps' time
-MAX_WIDTH = 1000      # pixels: a wider drawing is scaled down to fit a page's column
+MAX_WIDTH = 1200      # pixels: a wider drawing is scaled down (the annotated DOT is at most 12 inches, 1152 px)
+CAPTION_CHARS = 120   # a caption's line longer than this wraps (the caption's font: 12 pt monospace, ~9.6 px a char)
 FORMATS = ("gif", "webp")
 PENDING_FILL = "#ffffff"
 PENDING_TEXT = "#9e9e9e"
@@ -60,8 +62,10 @@ class Frame:
 
     @property
     def caption(self) -> str:
-        """What is written under the graph."""
-        return f"Step {self.index} of {self.count - 1}: {self.heading}\n{self.text}"
+        """What is written under the graph, long lines wrapped (a vector's chain rule runs long)."""
+        lines = f"Step {self.index} of {self.count - 1}: {self.heading}\n{self.text}".split("\n")
+        return "\n".join(wrapped for line in lines for wrapped in
+                         textwrap.wrap(line, CAPTION_CHARS, subsequent_indent="    ", break_on_hyphens=False))
 
 
 def step_text(ex: Any, index: int) -> tuple[Any, str, str]:
