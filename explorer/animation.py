@@ -14,7 +14,7 @@ put together by Pillow: no browser, the same bytes every time.
 >>> import explorer
 >>> ex = explorer.explore("x**3 + 2*x**2 + 8*x", x=4)
 >>> movie = animate(ex)
->>> len(movie.frames) == len(ex.graph.steps) + len(ex.graph.leaves)
+>>> len(movie.frames) == len(ex.graph.steps) + sum(n.kind == "leaf" for n in ex.nodes)
 True
 >>> movie.frames[-1].text
 'x.grad = 72: the sum of what its consumers sent'
@@ -93,21 +93,21 @@ def received_so_far(dot: str, graph: Any, index: int) -> str:
     start); an edge's once its sender (the node it points to) has run.
     """
     step = {n.id: n.step for n in graph.nodes}
+    consumers = {n.id: n.consumers for n in graph.nodes}
 
     def ran(node_id: int) -> bool:
         return step.get(node_id) is not None and step[node_id] <= index
 
     def arrived(node_id: int) -> bool:
-        node = graph.by_id[node_id]
-        return ran(node_id) or all(ran(c) for c in node.consumers)
+        return ran(node_id) or all(ran(c) for c in consumers[node_id])
 
     lines = []
     for line in dot.split("\n"):
         node, edge = _NODE_LINE.match(line), _EDGE_LINE.match(line)
-        if node and int(node[1]) in graph.by_id and not arrived(int(node[1])):
+        if node and int(node[1]) in step and not arrived(int(node[1])):
             line = (f'\t{node[1]} [label="{_dotted(node[2])}"{node[3]} fillcolor="{PENDING_FILL}" '
                     f'fontcolor="{PENDING_TEXT}"]')
-        elif edge and int(edge[2]) in graph.by_id and not ran(int(edge[2])):
+        elif edge and int(edge[2]) in step and not ran(int(edge[2])):
             line = (f'\t{edge[1]} -> {edge[2]} [label="{_dotted(edge[3])}"{edge[4]} color="{PENDING_EDGE}" '
                     f'fontcolor="{PENDING_EDGE}"]')
         lines.append(line)

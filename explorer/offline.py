@@ -76,9 +76,14 @@ def _viewer(ex: Any) -> tuple[str, str, str]:
     return viewer_parts(render(ex.to_dot("annotated", max_nodes=MAX_NODES), "svg").decode("utf-8"))
 
 
-def _node_details(ex: Any) -> dict[str, dict[str, str]]:
+def _rows(ex: Any) -> list[dict]:
+    """The node table, as the app's Node table tab shows it."""
+    return ex.graph.node_rows()
+
+
+def _node_details(ex: Any, rows: list[dict]) -> dict[str, dict[str, str]]:
     """What the panel shows of each node, by the id Graphviz writes as the node's ``<title>``."""
-    rows = {row["step"]: row for row in ex.graph.node_rows()}
+    rows = {row["step"]: row for row in rows}
     details = {}
     for node in ex.nodes:
         row = rows.get(node.step, {})
@@ -91,8 +96,7 @@ def _node_details(ex: Any) -> dict[str, dict[str, str]]:
     return details
 
 
-def _table(ex: Any) -> str:
-    rows = ex.graph.node_rows()
+def _table(ex: Any, rows: list[dict]) -> str:
     if not rows:
         return ""
     by_step = {n.step: n.id for n in ex.nodes}
@@ -115,7 +119,8 @@ def offline_html(ex: Any, *, title: str | None = None, link: str | None = None) 
     """One self-contained HTML page of ``ex``: graph (pan, zoom), results, node table, a node's derivatives on
     click. ``link`` (the view's address in the app) is written on the page, never fetched."""
     title = title or (f"Autograd Explorer: {ex.source}" if ex.source else "Autograd Explorer")
-    data = json.dumps(_node_details(ex), ensure_ascii=False).replace("</", "<\\/")
+    rows = _rows(ex)
+    data = json.dumps(_node_details(ex, rows), ensure_ascii=False).replace("</", "<\\/")
     source = f"<pre>{html.escape(ex.source)}</pre>" if ex.source else ""
     where = (f'<p>Open it live: <a href="{html.escape(link, quote=True)}">{html.escape(link)}</a></p>'
              if link else "")
@@ -137,7 +142,7 @@ Drag to pan, wheel to zoom; click a node (or a row of the table) for its local d
 <div id="details">Click a node of the graph or a row of the table.</div>
 <h2>Node table</h2>
 <p>In the order PyTorch's engine ran the backward pass.</p>
-{_table(ex)}
+{_table(ex, rows)}
 {where}
 <script type="application/json" id="nodes">{data}</script>
 <script>{viewer_script}</script>

@@ -15,6 +15,7 @@ import re
 
 VIEWER_STYLE = """#view{position:absolute;top:34px;left:0;right:0;bottom:0;overflow:hidden;cursor:grab;touch-action:none}
 #view.dragging{cursor:grabbing}
+#view g.node[id^="open:"]{cursor:pointer}
 #view svg{width:100%;height:100%;display:block}
 #bar{position:absolute;top:6px;right:6px;z-index:2;display:flex;gap:4px}
 #bar button{border:1px solid #d0d0d8;background:#fafafa;border-radius:6px;padding:2px 9px;
@@ -60,14 +61,29 @@ _VIEWER_SCRIPT = """(function () {
   window.addEventListener("resize", function () { if (fitted) fit(); });
   view.addEventListener("wheel", function (e) { e.preventDefault(); zoom(Math.exp(-e.deltaY * 0.0015), at(e)); },
                         {passive: false});
-  var drag = null;
+  var drag = null, press = null;
   view.addEventListener("pointerdown", function (e) {
-    drag = {x: e.clientX, y: e.clientY}; view.classList.add("dragging"); view.setPointerCapture(e.pointerId); });
+    drag = press = {x: e.clientX, y: e.clientY}; view.classList.add("dragging"); view.setPointerCapture(e.pointerId); });
   view.addEventListener("pointermove", function (e) {
     if (!drag) return; var s = unitsPerPixel();
     vb.x -= (e.clientX - drag.x) * s; vb.y -= (e.clientY - drag.y) * s; drag = {x: e.clientX, y: e.clientY};
     fitted = false; apply(); });
-  view.addEventListener("pointerup", function () { drag = null; view.classList.remove("dragging"); });
+  view.addEventListener("pointerup", function (e) {
+    drag = null; view.classList.remove("dragging");
+    if (press && Math.abs(e.clientX - press.x) + Math.abs(e.clientY - press.y) < 5) opening(e);
+    press = null; });
+  // A module's box (SVG id "open:<key>", explorer.module_view) opens on a click: the page's URL gains
+  // open=<key>, the state of the view, and the page loads it. The frame is sandboxed without top
+  // navigation, so the link is made and followed in the page itself (same origin).
+  function opening(e) {
+    var hit = document.elementFromPoint(e.clientX, e.clientY), g = hit && hit.closest("g.node");
+    if (!g || !g.id || g.id.indexOf("open:") !== 0 || window.parent === window) return;   // no app around it
+    try {
+      var page = window.parent, url = new URL(page.location.href), key = g.id.slice(5);
+      if (url.searchParams.getAll("open").indexOf(key) < 0) url.searchParams.append("open", key);
+      var a = page.document.createElement("a"); a.href = url.toString(); page.document.body.appendChild(a); a.click();
+    } catch (err) {}
+  }
   view.addEventListener("dblclick", fit);
   document.getElementById("zoom-in").onclick = function () { zoom(1.25); };
   document.getElementById("zoom-out").onclick = function () { zoom(0.8); };
@@ -125,7 +141,7 @@ def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
     """A small HTML page showing ``svg`` in the viewer (:func:`viewer_parts`), for an iframe.
 
     >>> html = pan_zoom_html('<svg viewBox="0 0 10 10"><g class="node"><title>a</title></g></svg>')
-    >>> 'data-testid="graph-view"' in html and '"a"' not in html
+    >>> 'data-testid="graph-view"' in html and "var focus = null;" in html   # no node to open at
     True
     """
     style, body, script = viewer_parts(svg, focus=focus)

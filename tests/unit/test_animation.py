@@ -36,7 +36,8 @@ def test_two_animations_of_the_same_view_are_the_same_bytes_one_frame_a_step():
     assert first == second
     ex = seed()
     # the engine's steps, then one frame per leaf where its .grad is complete (the step-through's steps)
-    assert frame_count(first) == len(ex.graph.steps) + len(ex.graph.leaves) == len(ex.nodes) == 7
+    leaves = [n for n in ex.nodes if n.kind == "leaf"]
+    assert frame_count(first) == len(ex.graph.steps) + len(leaves) == len(ex.nodes) == 7
     assert [f.node for f in frames(ex)][:len(ex.graph.steps)] == [s.node for s in ex.graph.steps]
     assert len(first) < 2_000_000
 
@@ -53,7 +54,7 @@ def test_each_frame_shows_its_step_and_what_has_arrived():
     assert [f.index for f in made] == list(range(7))
     assert made[0].caption.startswith("Step 0 of 6: AddBackward0 (output)\noutput received 1\n∂L/∂")
     assert made[-1].text == "x.grad = 72: the sum of what its consumers sent"
-    x = ex.graph.leaves["x"]
+    x = next(n.id for n in ex.nodes if n.name == "x")
     assert f'\t{x} [label="x = 4\\ngrad ··"' in made[0].dot        # nothing has reached x yet
     assert f'\t{x} [label="x = 4\\ngrad 72"' in made[-1].dot       # every consumer has sent its share
     assert "grad ·" not in made[-1].dot and "color=red" in made[3].dot  # the running node is highlighted
@@ -61,9 +62,10 @@ def test_each_frame_shows_its_step_and_what_has_arrived():
 
 def test_a_node_waits_for_all_its_consumers():
     ex = explorer.explore(CHAIN, x=4)
-    w1 = ex.graph.by_id[ex.graph.leaves["x"]]   # w1 = x: three consumers (w2, w3, w5)
+    by_id = {n.id: n for n in ex.nodes}
+    w1 = next(n for n in ex.nodes if n.name == "x")   # w1 = x: three consumers (w2, w3, w5)
     assert len(w1.consumers) == 3
-    last_consumer = max(ex.graph.by_id[c].step for c in w1.consumers)
+    last_consumer = max(by_id[c].step for c in w1.consumers)
     dot = ex.to_dot("annotated")
     assert "grad ·" in received_so_far(dot, ex.graph, last_consumer - 1).split(f"\t{w1.id} [")[1].split("\n")[0]
     assert "grad 72" in received_so_far(dot, ex.graph, last_consumer).split(f"\t{w1.id} [")[1].split("\n")[0]
