@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,6 @@ from PIL import Image
 
 import explorer
 from explorer.animation import MAX_STEPS, Animation, animate, frames, received_so_far
-from explorer.expression import ExpressionError
 from explorer.offline import offline_html
 from explorer.shots import Shot, figure_text
 from explorer.views import Request, request_from_view
@@ -151,5 +151,13 @@ def test_the_command_line_animates_and_exports_a_view(tmp_path):
 ])
 def test_bad_input_exits_2_with_one_line(args, words, tmp_path):
     done = subprocess.run([sys.executable, "-m", "explorer", *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and words in done.stderr, done.stderr
+
+
+def test_the_page_gets_the_offline_file_as_a_part_of_its_view():
+    from explorer.views import view
+
+    answer = view(request_from_view(SEED_VIEW), ("offline", "http://127.0.0.1:8501/" + SEED_VIEW))
+    assert "x.grad = 72" in answer["offline"] and answer["summary"]["nodes"] == 7
+    assert '<meta name="source" content="http://127.0.0.1:8501/?mode=function&amp;' in answer["offline"]
