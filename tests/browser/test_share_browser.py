@@ -88,17 +88,18 @@ def test_a_view_shared_into_another_page_shows_graph_and_gradient_with_the_sideb
     assert "x.grad = 72" in offline and f'<meta name="source" content="{html.escape(link)}">' in offline
 
     folder, url = embedding_page
-    framed = snippet.replace('width="100%"', 'width="800"')   # a blog's column
-    (folder / "post.html").write_text(f"<!doctype html><html><body><h1>A post</h1>\n{framed}\n</body></html>")
-    page.set_viewport_size({"width": 1000, "height": 1100})
-    page.goto(f"{url}/post.html")
-    app = page.frame_locator('iframe[title="Autograd Explorer"]')
-    expect(app.locator(".explorer-text").first).to_contain_text("x.grad = tensor([72.])", timeout=SLOW)
-    graph = app.frame_locator('iframe[title="Annotated autograd graph"]')
-    expect(graph.locator("#view svg")).to_contain_text("grad 72", timeout=SLOW)
-    expect(app.locator('[data-testid="stSidebar"]')).to_have_attribute("data-collapsed", "true")
-    inner = next(f for f in page.frames if f.url.startswith(app_url))
-    assert inner.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.set_viewport_size({"width": 1100, "height": 1100})
+    for width in (700, 1000):   # a blog's column, narrow and wide
+        framed = snippet.replace('width="100%"', f'width="{width}"')
+        (folder / "post.html").write_text(f"<!doctype html><html><body><h1>A post</h1>\n{framed}\n</body></html>")
+        page.goto(f"{url}/post.html")
+        app = page.frame_locator('iframe[title="Autograd Explorer"]')
+        expect(app.locator(".explorer-text").first).to_contain_text("x.grad = tensor([72.])", timeout=SLOW)
+        graph = app.frame_locator('iframe[title="Annotated autograd graph"]')
+        expect(graph.locator("#view svg")).to_contain_text("grad 72", timeout=SLOW)
+        expect(app.locator('[data-testid="stSidebar"]')).to_have_attribute("data-collapsed", "true")
+        inner = next(f for f in page.frames if f.url.startswith(app_url))
+        assert inner.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), width
     screenshot("embedded")
     # The same view, not embedded, in a window as wide as the frame: the sidebar is open there.
     page.set_viewport_size({"width": 800, "height": 900})
