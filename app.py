@@ -129,7 +129,10 @@ def main() -> None:
 
     from explorer.device import best_device, describe_device
 
-    st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide")
+    # Embedded in another page (?embed=true, the share control's <iframe>): the sidebar starts closed, so that
+    # the view has the frame's whole width.
+    st.set_page_config(page_title="Autograd Explorer", page_icon=":material/account_tree:", layout="wide",
+                       initial_sidebar_state="collapsed" if st.context.is_embedded else "auto")
     found = pages()
     navigation = st.navigation(list(found.values()))
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "

@@ -23,12 +23,15 @@ from typing import Any
 
 # The public names and the module of each: a fixed table, read by name, never searched.
 _EXPORTS = {
+    "Animation": "explorer.animation",
     "Drawing": "explorer.notebook",
     "ExpressionError": "explorer.expression",
     "Exploration": "explorer.exploration",
     "Limits": "explorer.expression",
+    "animate": "explorer.animation",
     "draw": "explorer.notebook",
     "explore": "explorer.exploration",
+    "offline_html": "explorer.offline",
     "parse": "explorer.expression",
     "trace": "explorer.exploration",
     "trace_model": "explorer.exploration",

@@ -97,6 +97,9 @@ class Shot:
     sidebar: bool = False
     scale: float = 1.0
     clicks: tuple[str, ...] = ()
+    animate: bool = False          # the backward pass as an animated GIF/WebP, drawn by the library, no browser
+    export: bool = False           # the view as one offline HTML file (explorer.offline), no browser
+    fps: float = 1.0               # steps a second of an animation (explorer.animation.DEFAULT_FPS)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "view", self.parse_view(self.view))
@@ -110,6 +113,20 @@ class Shot:
         for label in self.clicks:
             if not label.strip() or len(label) > 200:
                 raise ValueError(f"--click needs a button's label, got {label!r}")
+        if not 0.05 <= self.fps <= 30:
+            raise ValueError(f"--fps must be from 0.05 to 30 steps a second, got {self.fps:g}")
+        if self.animate and self.export:
+            raise ValueError("--animate or --export, not both")
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        """The files this shot can be written as: a PNG, an animation as GIF or WebP, or an offline HTML file."""
+        return (".gif", ".webp") if self.animate else (".html",) if self.export else (".png",)
+
+    @property
+    def drawn_by_library(self) -> bool:
+        """An animation or an offline file: made without a server or a browser."""
+        return self.animate or self.export
 
     @staticmethod
     def parse_view(view: str) -> str:
@@ -172,12 +189,22 @@ def add_shot_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--click", action="append", default=[], metavar="LABEL",
                         help="press the button labelled LABEL once the page has settled, then let it settle "
                              "again (a demo's Start); repeat for several, in order")
+    parser.add_argument("--animate", action="store_true",
+                        help="an explorer view's backward pass as an animated .gif or .webp, one frame a step "
+                             "(drawn by the library: no server, no browser)")
+    parser.add_argument("--fps", type=float, default=Shot.fps,
+                        help=f"with --animate: steps a second (default {Shot.fps:g}; the last frame stays 3 times "
+                             "as long)")
+    parser.add_argument("--export", action="store_true",
+                        help="an explorer view as one offline .html file (python -m explorer export); in a list, "
+                             "OUT_DIR/NAME.html")
 
 
 def shot_from_args(view: str, args: argparse.Namespace) -> Shot:
     """A :class:`Shot` of ``view`` with the options of :func:`add_shot_options`."""
     return Shot(view, width=args.width, height=args.height, full_page=args.full_page, sidebar=args.sidebar,
-                scale=args.scale, clicks=tuple(args.click))
+                scale=args.scale, clicks=tuple(args.click), animate=args.animate, fps=args.fps,
+                export=getattr(args, "export", False))
 
 
 class _LineParser(argparse.ArgumentParser):
@@ -468,20 +495,79 @@ def png_text(png: bytes) -> dict[str, str]:
     return found
 
 
+def figure_text(data: bytes) -> dict[str, str]:
+    """Where a figure came from: a PNG's tEXt chunks, or an animation's comment (``Key: value`` lines).
+
+    >>> figure_text(b"GIF89a")
+    {}
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return png_text(data)
+    found = re.search(rb'<meta name="source" content="([^"]*)">', data[:4096])
+    if found:   # an offline file (explorer.offline): the view's address in the app
+        import html
+
+        parts = urllib.parse.urlsplit(html.unescape(found[1].decode("utf-8")))
+        return {"Source": Shot.parse_view(parts.path + (f"?{parts.query}" if parts.query else "")),
+                "Software": "Autograd Explorer export (explorer.offline)"}
+    import io
+
+    from PIL import Image
+
+    try:
+        info = Image.open(io.BytesIO(data)).info
+    except Exception:   # not an image Pillow reads: it says nothing
+        return {}
+    comment = info.get("comment") or info.get("xmp") or b""
+    text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def animation(shot: Shot, fmt: str = "gif") -> bytes:
+    """The backward pass of an explorer view as an animated ``fmt`` (:mod:`explorer.animation`), its view in
+    its comment. Drawn by the library in this process: no server, no browser."""
+    from explorer.animation import Animation
+    from explorer.views import exploration, request_from_view
+
+    import PIL
+
+    comment = f"Source: {shot.view}\nSoftware: Autograd Explorer shot --animate, Graphviz and Pillow {PIL.__version__}"
+    movie = Animation(exploration(request_from_view(shot.view)), fps=shot.fps, comment=comment)
+    return movie.encoded(fmt)
+
+
+def offline_file(shot: Shot, app: str = "http://localhost:8501") -> bytes:
+    """An explorer view as one offline HTML file (:mod:`explorer.offline`), linking to the view on ``app``."""
+    from explorer.offline import offline_html
+    from explorer.views import exploration, request_from_view
+
+    return offline_html(exploration(request_from_view(shot.view)), link=shot.url(app)).encode("utf-8")
+
+
 def take_all(figures: Sequence[tuple[Shot, Path]], *, url: str | None = None, timeout: float = 180.0,
              log: Path | None = None, progress=None) -> list[Path]:
-    """Take every ``(shot, path)`` with one server and one browser; write each PNG; return the paths.
+    """Take every ``(shot, path)`` with one server and one browser (animations need neither); write each
+    file; return the paths.
 
     ``progress(path, seconds)`` is called after each file is written.
     """
     written = []
-    with Camera(url, timeout=timeout, log=log) as camera:
-        for shot, path in figures:
+
+    def write(path: Path, data: bytes, start: float) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(path)
+        if progress is not None:
+            progress(path, time.monotonic() - start)
+
+    for shot, path in figures:
+        if shot.drawn_by_library:
             start = time.monotonic()
-            png = camera.take(shot)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(png)
-            written.append(path)
-            if progress is not None:
-                progress(path, time.monotonic() - start)
+            write(path, offline_file(shot) if shot.export else animation(shot, path.suffix.lower().lstrip(".")), start)
+    stills = [(shot, path) for shot, path in figures if not shot.drawn_by_library]
+    if stills:
+        with Camera(url, timeout=timeout, log=log) as camera:
+            for shot, path in stills:
+                start = time.monotonic()
+                write(path, camera.take(shot), start)
     return written

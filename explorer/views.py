@@ -31,7 +31,7 @@ from explorer.presets import model_exploration, preset_for
 from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
 DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out
-PARTS = ("summary", "graph", "table", "steps", "vjp")
+PARTS = ("summary", "graph", "table", "steps", "vjp", "offline")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,45 @@ class Request:
                        device=self.device)
 
 
+INPUT_PREFIX = "var_"        # the explorer page's URL: var_<name>=<spec> for each input
+
+
+def request_from_view(view: str) -> Request:
+    """The :class:`Request` an explorer view shows: ``view`` is its page path and query string, as the app's
+    URL carries it (``explore?mode=function&f=sin(x)&var_x=4``, or ``?f=...`` for the root page).
+
+    >>> request_from_view("?mode=function&f=x**3%20%2B%202*x**2%20%2B%208*x&var_x=4").inputs
+    (('x', '4'),)
+    >>> request_from_view("jacobian?jac_tab=Curl")
+    Traceback (most recent call last):
+    ...
+    explorer.expression.ExpressionError: only a view of the explorer page has a backward pass, not 'jacobian'
+    """
+    from urllib.parse import parse_qsl
+
+    from explorer.shots import ROOT_PAGE, Shot
+
+    path, _, query = Shot.parse_view(view).partition("?")
+    if path.strip("/") not in ("", ROOT_PAGE):
+        raise ExpressionError(f"only a view of the explorer page has a backward pass, not {path.strip('/')!r}")
+    state = dict(parse_qsl(query, keep_blank_values=True))
+
+    def whole(name: str, default: int) -> int:
+        text = state.get(name, str(default)).strip()
+        if not text.isdigit() or len(text) > 12:
+            raise ExpressionError(f"{name} must be a whole number, not {text!r}")
+        return int(text)
+
+    if state.get("mode") == "model":
+        return Request(seed=whole("seed", 0), model=state.get("model", "mlp"), depth=whole("depth", 8))
+    if not state.get("f", "").strip():
+        raise ExpressionError("the view names no function: give f=... in its query string")
+    inputs = tuple((k[len(INPUT_PREFIX):], v) for k, v in state.items() if k.startswith(INPUT_PREFIX))
+    vector = (state.get("v", "ones"), whole("v_index", 0), whole("v_seed", 0), state.get("v_values", ""))
+    return Request(state["f"], inputs, whole("seed", 0), state.get("dtype", "float32"), state.get("device", "auto"),
+                   vector)
+
+
 # The last few explorations of this worker: the page asks for the summary, then a tab, of the same request.
 _RECENT: collections.OrderedDict[Request, Exploration] = collections.OrderedDict()
 _RECENT_LOCK = threading.Lock()
@@ -95,7 +134,8 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
     Parts: ``("summary",)``; ``("graph", style, options)`` with the DOT and
     its SVG; ``("table",)`` with the node table's rows; ``("steps", step,
     options)`` with the step's chain rule and the graph highlighting it;
-    ``("vjp",)`` with J, v and vᵀJ, and whether vᵀJ is what ``backward(v)`` gave.
+    ``("vjp",)`` with J, v and vᵀJ, and whether vᵀJ is what ``backward(v)`` gave; ``("offline", link)``
+    the view as one offline HTML page (:mod:`explorer.offline`), ``link`` its address in the app.
     """
     kind = part[0]
     if kind not in PARTS:
@@ -118,6 +158,10 @@ def view(request: Request, part: tuple = ("summary",)) -> dict:
         out["vjp"] = {"vj": vj, "grads": ex.grads, "same": {
             name: torch.allclose(p.to(ex.grads[name].dtype), ex.grads[name], rtol=1e-5, atol=1e-6)
             for name, p in vj.products.items() if p is not None}}
+    elif kind == "offline":
+        from explorer.offline import offline_html
+
+        out["offline"] = offline_html(ex, link=part[1])
     return out
 
 
@@ -172,19 +216,15 @@ def summary(request: Request, ex: Exploration) -> dict:
 
 def steps(ex: Exploration, step: int, options: dict) -> dict:
     """Step ``step`` of backward in the engine's order: its node, heading and chain-rule text, and the graph
-    with that node highlighted (its neighbourhood, for a large graph)."""
+    with that node highlighted and the gradients received so far (its neighbourhood, for a large graph):
+    the frame :mod:`explorer.animation` draws of that step."""
+    from explorer.animation import received_so_far, step_text
+
     nodes = ex.nodes
     step = min(max(0, step), len(nodes) - 1)
-    node = nodes[step]
-    heading = node.op + (f" ({node.label})" if node.label else "")
+    node, heading, text = step_text(ex, step)
     if ex.graph.modules:
         heading += f" · in module {node.module}" if node.module else " · outside any module"
-    if node.kind == "leaf":
-        text = f"{node.name}.grad = {cell(node.grad)}: the sum of what its consumers sent (AccumulateGrad)"
-    else:
-        ran = ex.graph.step(node.id)   # this step's chain rule only: the others are not written out
-        chain = ran.text if ran is not None else ""
-        text = f"{node.name} received {cell(node.grad)}" + (f"\n{chain}" if chain else "")
     options = {"highlight": node.id, **options}
     if ex.graph.modules:   # the module view, the step's box highlighted
         options.pop("focus", None)
@@ -193,9 +233,12 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
         options["focus"] = node.id
     else:
         options.pop("max_nodes", None)
+    dot = ex.to_dot("annotated", **options)
+    if not ex.graph.modules:   # a module view's boxes stand for many steps each: drawn as they end
+        dot = received_so_far(dot, ex.graph, step)
     return {"count": len(nodes), "step": step, "node": node.id, "heading": heading, "text": text,
-            "graph": drawing(ex.to_dot("annotated", **options))}
+            "graph": drawing(dot)}
 
 
-__all__ = ["DEFAULT_MAX_NODES", "PARTS", "Request", "drawing", "exploration", "output_names", "steps", "summary",
-           "view"]
+__all__ = ["DEFAULT_MAX_NODES", "INPUT_PREFIX", "PARTS", "Request", "drawing", "exploration", "output_names",
+           "request_from_view", "steps", "summary", "view"]

@@ -7,4 +7,4 @@ Each module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 Heavy imports (torch, and any library module that loads it) go inside ``run``, so that ``--help``
 loads no torch (tests/unit/test_imports.py checks it; ``bench/cli_start.py`` times it).
 """
-COMMANDS = ("explore", "graph", "jacobian", "compare", "tsne", "regression", "shot")
+COMMANDS = ("explore", "graph", "jacobian", "compare", "tsne", "regression", "shot", "export")

@@ -6,6 +6,7 @@ Examples:
   python -m explorer shot "regression" -o fit.png --click Start --full-page
   python -m explorer shot --list docs/shots.txt --out-dir docs/screenshots [--only explorer]
   python -m explorer shot "explore?f=tanh(x)&var_x=1" -o t.png --url http://127.0.0.1:8501
+  python -m explorer shot "?f=x**3%20%2B%202*x**2%20%2B%208*x&var_x=4" --animate -o backward.gif --fps 2
 
 VIEW is a page path and its query string, as the app's URLs carry them
 (what follows http://localhost:8501/): the whole state of a page is in its
@@ -25,6 +26,15 @@ blanked to a placeholder of the same size, so that the figure does not
 change from one run to the next. Each PNG records its view and the
 Chromium version in its text chunks.
 
+With --animate, a view of the explorer becomes its backward pass as an
+animated GIF (or WebP, by the suffix of -o): one frame a step, in the order
+PyTorch's engine ran them, the node being run highlighted, the gradients
+received so far, the step's chain rule under the graph. It is drawn by the
+library (Graphviz and Pillow), with no server or browser: the same view
+gives the same bytes. In a list, a line with --animate makes OUT_DIR/NAME.gif.
+With --export, the view becomes one offline HTML file (as the export command
+makes it); in a list, OUT_DIR/NAME.html.
+
 Needs Playwright (pip install -r requirements-dev.txt) and Chromium
 (Debian's /usr/bin/chromium, or EXPLORER_CHROMIUM). Bad input ends with
 exit status 2, a view that cannot be taken with exit status 1.
@@ -39,7 +49,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from explorer.shots import Shot
 
-HELP = "take a view of the app (a page and its query string) as a PNG"
+HELP = "take a view of the app (a page and its query string) as a PNG, or its backward pass as a GIF"
 INTERMIXED = True  # VIEW -o FILE VIEW -o FILE: positionals between options
 
 
@@ -74,7 +84,7 @@ def figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
         unknown = sorted(set(args.only) - {name for name, _ in listed})
         if unknown:
             raise ValueError(f"--only {unknown[0]}: no such figure in {args.list}")
-        return [(shot, Path(args.out_dir) / f"{name}.png") for name, shot in listed
+        return [(shot, Path(args.out_dir) / f"{name}{shot.suffixes[0]}") for name, shot in listed
                 if not args.only or name in args.only]
     if args.out_dir or args.only:
         raise ValueError("--out-dir and --only go with --list")
@@ -82,10 +92,14 @@ def figures(args: argparse.Namespace) -> list[tuple[Shot, Path]]:
         raise ValueError("give a VIEW and its -o FILE, or --list FILE")
     if len(args.output) != len(args.views):
         raise ValueError(f"each VIEW needs its own -o FILE: {len(args.views)} views, {len(args.output)} -o")
-    for output in args.output:
-        if Path(output).suffix.lower() != ".png":
-            raise ValueError(f"-o {output}: a shot is a .png file")
-    return [(shot_from_args(view, args), Path(output)) for view, output in zip(args.views, args.output)]
+    figures = [(shot_from_args(view, args), Path(output)) for view, output in zip(args.views, args.output)]
+    for shot, output in figures:
+        if output.suffix.lower() not in shot.suffixes:
+            kind = ("an animation is a .gif or .webp file" if shot.animate else
+                    "an offline view is an .html file" if shot.export else
+                    "a shot is a .png file (an animation, with --animate, a .gif or .webp)")
+            raise ValueError(f"-o {output}: {kind}")
+    return figures
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,8 @@ backward(v) (``v``, ``v_index``, ``v_seed``, ``v_values``), the model
 """
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -34,6 +36,7 @@ MODES = ("function", "model")
 DEFAULT_PRESET = "poly"
 INPUT_PREFIX = "var_"
 MODEL_TIMEOUT = 120.0       # seconds a model's part may take in the heavy lane
+PLAY_SECONDS = 1.0          # a step a second while the step-through plays: time to read its chain rule
 
 
 # ---------------------------------------------------------------------------
@@ -312,6 +315,7 @@ def _part(request: Request, part: tuple) -> dict | None:
 
 
 def _tabs(request: Request, summary: dict) -> None:
+    _share(request)
     st.session_state.setdefault("tab", TABS[0])
     tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
@@ -376,24 +380,85 @@ def _step_through(request: Request, summary: dict) -> None:
     st.session_state.setdefault("step", 0)
     if not 0 <= int(st.session_state["step"] or 0) <= last:
         st.session_state["step"] = 0
+    # Stepping and playing rerun this fragment only, never the whole page; while playing it reruns itself
+    # every PLAY_SECONDS (a timer Streamlit sets when a whole run declares it: Play and the end of the
+    # play each cost one run of the page, the steps none).
+    playing = bool(st.session_state.get("step_playing"))
+    st.fragment(_stepper, run_every=PLAY_SECONDS if playing else None)(request, last)
+
+
+def _stepper(request: Request, last: int) -> None:
+    """The step-through: ◀/▶ (and the ←/→ keys), Play/Pause (K), the step, its chain rule and graph."""
+    step = int(st.session_state.get("step") or 0)
+    playing = bool(st.session_state.get("step_playing"))
+    if playing and time.monotonic() - st.session_state.get("step_played_at", 0.0) >= PLAY_SECONDS * 0.8:
+        step = st.session_state["step"] = min(last, step + 1)   # a timer's rerun, not a click's: move on
+        st.session_state["step_played_at"] = time.monotonic()
 
     def move(delta: int) -> None:
         st.session_state["step"] = min(last, max(0, int(st.session_state.get("step") or 0) + delta))
 
-    prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="bottom")
-    prev.button("◀ Previous", on_click=move, args=(-1,), disabled=st.session_state["step"] <= 0,
-                width="stretch", key="step_prev")
-    nxt.button("Next ▶", on_click=move, args=(1,), disabled=st.session_state["step"] >= last,
-               width="stretch", key="step_next")
+    def play() -> None:
+        if not playing and int(st.session_state.get("step") or 0) >= last:
+            st.session_state["step"] = 0      # Play at the end plays again from the start
+        st.session_state["step_playing"] = not playing
+        st.session_state["step_played_at"] = time.monotonic()
+
+    prev, toggle, nxt, where = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
+    prev.button("◀ Previous", on_click=move, args=(-1,), disabled=step <= 0, width="stretch", key="step_prev",
+                shortcut="Left")
+    if toggle.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+                     on_click=play, width="stretch", key="step_play", shortcut="K",
+                     help=f"one step every {PLAY_SECONDS:g} s; ← and → step by hand"):
+        st.rerun()   # the whole page once, so that the play timer starts (or stops)
+    nxt.button("Next ▶", on_click=move, args=(1,), disabled=step >= last, width="stretch", key="step_next",
+               shortcut="Right")
     step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
                                   min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
+    if playing and step >= last:
+        st.session_state["step_playing"] = False
     shown = _part(request, ("steps", step, tuple(_level_of_detail().items())))
-    if shown is None:
-        return
-    st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
-    text_block(shown["text"])
-    graph_view(shown["graph"], key="step", file_stem=f"autograd_step_{step}", focus=str(shown["node"]),
-               alt="Autograd graph at this step")
+    if shown is not None:
+        st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
+        text_block(shown["text"])
+        graph_view(shown["graph"], key="step", file_stem=f"autograd_step_{step}", focus=str(shown["node"]),
+                   alt="Autograd graph at this step")
+    if playing and not st.session_state["step_playing"]:
+        st.rerun()   # the last step is shown: the whole page once more, without the play timer
+
+
+def view_url() -> str:
+    """This view's address: the page's URL and its query string (the page's whole state)."""
+    from urllib.parse import quote, urlencode
+
+    query = urlencode(st.query_params.to_dict(), quote_via=quote, safe="*()[],")
+    return f"{st.context.url or ''}" + (f"?{query}" if query else "")
+
+
+def embed_snippet(url: str) -> str:
+    """The ``<iframe>`` that shows the view at ``url`` in another page: sidebar closed, app chrome hidden."""
+    sep = "&" if "?" in url else "?"
+    return (f'<iframe src="{url}{sep}embed=true" width="100%" height="900" style="border: 0" '
+            f'title="Autograd Explorer" loading="lazy"></iframe>')
+
+
+def _share(request: Request) -> None:
+    """The view's URL, its <iframe> snippet, and the view as one offline HTML file."""
+    url = view_url()
+    with st.popover("Share", icon=":material/share:", key="share"):
+        st.caption("The link opens this very view (the URL holds the page's whole state):")
+        st.code(url, language=None, wrap_lines=True)
+        st.caption("Embed it in a page (the sidebar starts closed; fits a frame 700 to 1000 px wide):")
+        st.code(embed_snippet(url), language="html", wrap_lines=True)
+
+        def offline() -> str:   # made when the button is pressed, in the sandbox like every part
+            answer = _view(request, ("offline", url))
+            return answer["offline"] if answer else "The server is busy: try again in a moment."
+
+        st.download_button("Offline view (.html)", offline, file_name="autograd_view.html", mime="text/html",
+                           icon=":material/download:", key="download_offline", on_click="ignore",
+                           help="one file: the graph (pan, zoom), the node table, derivatives on click; it opens "
+                                "from disk with no server and no network")
 
 
 def _vjp(request: Request) -> None:

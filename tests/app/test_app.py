@@ -146,6 +146,37 @@ def test_step_through_backward():
     assert at.number_input(key="step").value == 0
 
 
+def test_play_steps_once_a_timer_rerun_and_stops_at_the_last_step():
+    import time
+
+    from explorer.ui.explorer_page import PLAY_SECONDS
+
+    at = start(tab="Step through backward")
+    at.button(key="step_play").click().run()
+    no_exception(at)
+    assert at.session_state["step_playing"] and at.number_input(key="step").value == 0
+    at.run()   # a rerun sooner than the timer's (a click elsewhere) does not move on
+    assert at.number_input(key="step").value == 0
+    for step in range(1, 7):
+        time.sleep(PLAY_SECONDS)
+        at.run()   # what the fragment's timer does in a browser
+        assert at.number_input(key="step").value == step
+    assert not at.session_state["step_playing"]   # the last step stops it
+    at.button(key="step_play").click().run()
+    assert at.session_state["step_playing"] and at.number_input(key="step").value == 0   # again from the start
+
+
+def test_share_gives_the_link_the_iframe_and_the_offline_file():
+    from explorer.ui.explorer_page import embed_snippet
+
+    at = start(f="sin(x)", var_x="1")
+    no_exception(at)
+    shared = [c.value for c in at.code if "f=sin" in c.value]
+    assert shared[0].endswith("?f=sin(x)&var_x=1") or "f=sin(x)" in shared[0]
+    assert shared[1] == embed_snippet(shared[0]) and "embed=true" in shared[1]
+    assert embed_snippet("http://h/?f=x").startswith('<iframe src="http://h/?f=x&embed=true"')
+
+
 def test_vector_jacobian_product_tab_shows_pytorchs_refusal_and_J():
     at = start(tab="Vector-Jacobian product", **preset_query(preset("sin_affine")))
     no_exception(at)

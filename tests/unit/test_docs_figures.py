@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.shots import ROOT_PAGE, Shot, png_text, read_list
+from explorer.shots import ROOT_PAGE, Shot, figure_text, read_list
 
 ROOT = Path(__file__).resolve().parents[2]
 LIST = ROOT / "docs" / "shots.txt"
@@ -51,7 +51,7 @@ def shown(doc: Path) -> list[tuple[str, str | None]]:
     for m in IMAGE.finditer(text):
         src, href = linked.get(m.start() - 1, (m["src"], None))
         path = (doc.parent / src).resolve()
-        assert path.parent == FIGURES.resolve() and path.suffix == ".png", f"{doc.name}: {src} is not a figure"
+        assert path.parent == FIGURES.resolve() and path.suffix in (".png", ".gif"), f"{doc.name}: {src} is not a figure"
         found.append((path.stem, href))
     return found
 
@@ -67,18 +67,39 @@ def test_every_picture_is_a_listed_figure_linked_to_its_view(doc: Path):
 
 
 def test_every_listed_figure_is_shown_and_nothing_else_is_kept():
-    used = {name for doc in DOCS for name, _ in shown(doc)}
+    used = {name for doc in DOCS for name, _ in shown(doc)} | {name for doc in DOCS for name in offline_files(doc)}
     assert set(LISTED) - used == set(), "figures of docs/shots.txt that no page shows"
     kept = {p.stem for p in FIGURES.glob("*")}
     assert kept - set(LISTED) == set(), "files in docs/screenshots/ that docs/shots.txt does not make"
     assert set(LISTED) - kept == set(), "figures of docs/shots.txt not made yet: run make docs"
 
 
+def offline_files(doc: Path) -> list[str]:
+    """The offline views (``make docs``: ``--export``) that ``doc`` links to, by figure name."""
+    found = []
+    for m in re.finditer(r"\]\((?P<href>[^)\s]+\.html)\)", doc.read_text()):
+        path = (doc.parent / m["href"]).resolve()
+        assert path.parent == FIGURES.resolve(), f"{doc.name}: {m['href']} is not a file of make docs"
+        found.append(path.stem)
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])
+def test_every_linked_offline_view_is_a_listed_export(doc: Path):
+    for name in offline_files(doc):
+        assert name in LISTED and LISTED[name].export, f"{doc.name}: {name}.html is not an --export of docs/shots.txt"
+
+
+def figure_file(name: str) -> Path:
+    """The file ``make docs`` writes for figure ``name``: a PNG, an animation (.gif) or an offline view (.html)."""
+    return FIGURES / f"{name}{LISTED[name].suffixes[0]}"
+
+
 @pytest.mark.parametrize("name", sorted(LISTED))
 def test_a_figure_says_which_view_it_is(name: str):
-    text = png_text((FIGURES / f"{name}.png").read_bytes())
+    text = figure_text(figure_file(name).read_bytes())
     assert same_view(text["Source"], LISTED[name].view), "docs/shots.txt changed since make docs: run it again"
-    assert text["Software"].startswith("Autograd Explorer shot")
+    assert text["Software"].startswith("Autograd Explorer")
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=[str(d.relative_to(ROOT)) for d in DOCS])

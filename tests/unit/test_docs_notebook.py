@@ -80,6 +80,19 @@ def test_an_exploration_shows_its_annotated_graph_and_node_table(executed):
     assert cell(nb, 'ex.grads["x"]').outputs[0].data["text/plain"] == "tensor([72.])"
 
 
+def test_the_backward_pass_plays_inline(executed):
+    import base64
+    import io
+
+    from PIL import Image
+
+    nb, _ = executed
+    shown = [o.data["text/html"] for o in cell(nb, "animate(ex)").outputs if "text/html" in o.get("data", {})]
+    assert len(shown) == 1 and shown[0].startswith('<img src="data:image/gif;base64,')
+    gif = Image.open(io.BytesIO(base64.b64decode(shown[0].split("base64,")[1].split('"')[0])))
+    assert gif.n_frames == 7   # the engine's six steps, and x's gradient complete
+
+
 def test_a_traced_model_is_named_by_its_parameters(executed):
     nb, _ = executed
     page = picture(cell(nb, "explorer.trace(loss, model.named_parameters())"), "text/html")
