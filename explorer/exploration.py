@@ -83,6 +83,18 @@ class Exploration:
             whole_number(modules, "modules", least=0)
         return module_view.to_dot(self.graph, style, depth=modules, opened=opened, colour=colour, **options)
 
+    def output_labels(self) -> list[str]:
+        """The user's name of each output, or ``f`` (``f0``, ``f1``... for several); a model's is ``loss``.
+
+        >>> explore("a = x * 2; b = x + 1; a, b", x=1).output_labels(), explore("x * 2, x + 1", x=1).output_labels()
+        (['a', 'b'], ['f0', 'f1'])
+        """
+        names = list(self.output_names or ())
+        names += [""] * (len(self.outputs) - len(names))
+        if not any(names) and len(self.outputs) == 1 and not self.source:
+            return ["loss"]
+        return [name or ("f" if len(self.outputs) == 1 else f"f{i}") for i, name in enumerate(names)]
+
     @property
     def saved_bytes(self) -> int:
         """Bytes the graph saved for backward (:attr:`explorer.graph.Graph.saved_bytes`)."""

@@ -30,7 +30,7 @@ from explorer.exploration import Exploration, trace
 from explorer.export import FORMATS, format_of, render, save
 from explorer.format import short
 from explorer.table import node_rows
-from explorer.views import DEFAULT_MAX_NODES, output_names
+from explorer.dot import DEFAULT_MAX_NODES
 from explorer.vjp import leaves_of
 
 TABLE_ROWS = 200    # rows of the folded node table: a notebook stores its outputs, and a model has thousands
@@ -196,7 +196,7 @@ def _table(rows: list[dict]) -> str:
 
 def _text(ex: Exploration) -> str:
     """One line: the outputs and the first gradients (``Exploration (6 nodes): f = 128; x.grad = 72``)."""
-    parts = [f"{name} = {short(out)}" for name, out in zip(output_names(ex), ex.outputs)]
+    parts = [f"{name} = {short(out)}" for name, out in zip(ex.output_labels(), ex.outputs)]
     grads = list(ex.grads.items())
     parts += [f"{name}.grad = {short(g)}" for name, g in grads[:GRADS_IN_TEXT]]
     if len(grads) > GRADS_IN_TEXT:

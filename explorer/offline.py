@@ -110,9 +110,7 @@ def _table(ex: Any, rows: list[dict]) -> str:
 
 def _results(ex: Any) -> list[str]:
     """``f = 128`` and ``x.grad = 72``: the outputs and the inputs' gradients, as the node table writes numbers."""
-    from explorer.views import output_names
-
-    lines = [f"{name} = {cell(out)}" for name, out in zip(output_names(ex), ex.outputs)]
+    lines = [f"{name} = {cell(out)}" for name, out in zip(ex.output_labels(), ex.outputs)]
     return lines + [f"{name}.grad = {cell(ex.grads[name])}" for name in ex.inputs if name in ex.grads]
 
 

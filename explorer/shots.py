@@ -39,9 +39,12 @@ import urllib.parse
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from explorer import local_app
+
+if TYPE_CHECKING:
+    from explorer.views import Request
 
 CHROMIUM = os.environ.get("EXPLORER_CHROMIUM", "/usr/bin/chromium")
 # Debian's Chromium, headless, with nothing that reaches the network on its own.
@@ -523,11 +526,48 @@ def figure_text(data: bytes) -> dict[str, str]:
     return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
 
 
+def request_from_view(view: str) -> "Request":
+    """The :class:`explorer.views.Request` an explorer view shows: ``view`` is its page path and query string, as the app's
+    URL carries it (``explore?mode=function&f=sin(x)&var_x=4``, or ``?f=...`` for the root page).
+
+    >>> request_from_view("?mode=function&f=x**3%20%2B%202*x**2%20%2B%208*x&var_x=4").inputs
+    (('x', '4'),)
+    >>> request_from_view("jacobian?jac_tab=Curl")
+    Traceback (most recent call last):
+    ...
+    explorer.expression.ExpressionError: only a view of the explorer page has a backward pass, not 'jacobian'
+    """
+    from urllib.parse import parse_qsl
+
+    from explorer.expression import ExpressionError
+    from explorer.views import INPUT_PREFIX, Request
+
+    path, _, query = Shot.parse_view(view).partition("?")
+    if path.strip("/") not in ("", ROOT_PAGE):
+        raise ExpressionError(f"only a view of the explorer page has a backward pass, not {path.strip('/')!r}")
+    state = dict(parse_qsl(query, keep_blank_values=True))
+
+    def whole(name: str, default: int) -> int:
+        text = state.get(name, str(default)).strip()
+        if not text.isdigit() or len(text) > 12:
+            raise ExpressionError(f"{name} must be a whole number, not {text!r}")
+        return int(text)
+
+    if state.get("mode") == "model":
+        return Request(seed=whole("seed", 0), model=state.get("model", "mlp"), depth=whole("depth", 8))
+    if not state.get("f", "").strip():
+        raise ExpressionError("the view names no function: give f=... in its query string")
+    inputs = tuple((k[len(INPUT_PREFIX):], v) for k, v in state.items() if k.startswith(INPUT_PREFIX))
+    vector = (state.get("v", "ones"), whole("v_index", 0), whole("v_seed", 0), state.get("v_values", ""))
+    return Request(state["f"], inputs, whole("seed", 0), state.get("dtype", "float32"), state.get("device", "auto"),
+                   vector)
+
+
 def animation(shot: Shot, fmt: str = "gif") -> bytes:
     """The backward pass of an explorer view as an animated ``fmt`` (:mod:`explorer.animation`), its view in
     its comment. Drawn by the library in this process: no server, no browser."""
     from explorer.animation import Animation
-    from explorer.views import exploration, request_from_view
+    from explorer.views import exploration
 
     import PIL
 
@@ -539,7 +579,7 @@ def animation(shot: Shot, fmt: str = "gif") -> bytes:
 def offline_file(shot: Shot, app: str = "http://localhost:8501") -> bytes:
     """An explorer view as one offline HTML file (:mod:`explorer.offline`), linking to the view on ``app``."""
     from explorer.offline import offline_html
-    from explorer.views import exploration, request_from_view
+    from explorer.views import exploration
 
     return offline_html(exploration(request_from_view(shot.view)), link=shot.url(app)).encode("utf-8")
 

@@ -73,42 +73,6 @@ class Request:
 INPUT_PREFIX = "var_"        # the explorer page's URL: var_<name>=<spec> for each input
 
 
-def request_from_view(view: str) -> Request:
-    """The :class:`Request` an explorer view shows: ``view`` is its page path and query string, as the app's
-    URL carries it (``explore?mode=function&f=sin(x)&var_x=4``, or ``?f=...`` for the root page).
-
-    >>> request_from_view("?mode=function&f=x**3%20%2B%202*x**2%20%2B%208*x&var_x=4").inputs
-    (('x', '4'),)
-    >>> request_from_view("jacobian?jac_tab=Curl")
-    Traceback (most recent call last):
-    ...
-    explorer.expression.ExpressionError: only a view of the explorer page has a backward pass, not 'jacobian'
-    """
-    from urllib.parse import parse_qsl
-
-    from explorer.shots import ROOT_PAGE, Shot
-
-    path, _, query = Shot.parse_view(view).partition("?")
-    if path.strip("/") not in ("", ROOT_PAGE):
-        raise ExpressionError(f"only a view of the explorer page has a backward pass, not {path.strip('/')!r}")
-    state = dict(parse_qsl(query, keep_blank_values=True))
-
-    def whole(name: str, default: int) -> int:
-        text = state.get(name, str(default)).strip()
-        if not text.isdigit() or len(text) > 12:
-            raise ExpressionError(f"{name} must be a whole number, not {text!r}")
-        return int(text)
-
-    if state.get("mode") == "model":
-        return Request(seed=whole("seed", 0), model=state.get("model", "mlp"), depth=whole("depth", 8))
-    if not state.get("f", "").strip():
-        raise ExpressionError("the view names no function: give f=... in its query string")
-    inputs = tuple((k[len(INPUT_PREFIX):], v) for k, v in state.items() if k.startswith(INPUT_PREFIX))
-    vector = (state.get("v", "ones"), whole("v_index", 0), whole("v_seed", 0), state.get("v_values", ""))
-    return Request(state["f"], inputs, whole("seed", 0), state.get("dtype", "float32"), state.get("device", "auto"),
-                   vector)
-
-
 # The last few explorations of this worker: the page asks for the summary, then a tab, of the same request.
 _RECENT: collections.OrderedDict[Request, Exploration] = collections.OrderedDict()
 _RECENT_LOCK = threading.Lock()
@@ -178,18 +142,9 @@ def drawing(dot: str, timeout: float = DRAWING_TIMEOUT) -> dict:
 # ---------------------------------------------------------------------------
 # The parts.
 
-def output_names(ex: Exploration) -> list[str]:
-    """The user's name of each output, or ``f`` (``f0``, ``f1``... for several); a model's is ``loss``."""
-    names = list(ex.output_names or ())
-    names += [""] * (len(ex.outputs) - len(names))
-    if not any(names) and len(ex.outputs) == 1 and not ex.source:
-        return ["loss"]
-    return [name or ("f" if len(ex.outputs) == 1 else f"f{i}") for i, name in enumerate(names)]
-
-
 def summary(request: Request, ex: Exploration) -> dict:
     """The numbers shown above the tabs: outputs, gradients, shapes, and the seed's numbers for a preset."""
-    lines = [f"{name} = {out!s}" for name, out in zip(output_names(ex), ex.outputs)]
+    lines = [f"{name} = {out!s}" for name, out in zip(ex.output_labels(), ex.outputs)]
     if request.model:
         count = sum(t.numel() for t in ex.grads.values())
         lines.append(f"{len(ex.grads)} parameter tensors ({count:,} numbers); largest |grad| = "
@@ -240,5 +195,5 @@ def steps(ex: Exploration, step: int, options: dict) -> dict:
             "graph": drawing(dot)}
 
 
-__all__ = ["DEFAULT_MAX_NODES", "INPUT_PREFIX", "PARTS", "Request", "drawing", "exploration", "output_names",
-           "request_from_view", "steps", "summary", "view"]
+__all__ = ["DEFAULT_MAX_NODES", "INPUT_PREFIX", "PARTS", "Request", "drawing", "exploration", 
+           "steps", "summary", "view"]

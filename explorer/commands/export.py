@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from explorer.offline import offline_html
     from explorer.shots import Shot, check_base_url
-    from explorer.views import exploration, request_from_view
+    from explorer.shots import request_from_view
+    from explorer.views import exploration
 
     output = Path(args.output)
     if output.suffix.lower() not in (".html", ".htm"):

@@ -16,7 +16,8 @@ import explorer
 from explorer.animation import MAX_STEPS, Animation, animate, frames, received_so_far
 from explorer.offline import offline_html
 from explorer.shots import Shot, figure_text
-from explorer.views import Request, request_from_view
+from explorer.shots import request_from_view
+from explorer.views import Request
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_VIEW = "?mode=function&f=x**3%20%2B%202*x**2%20%2B%208*x&var_x=4"

@@ -66,3 +66,9 @@ def test_trace_leaves_grad_untouched_and_takes_pairs_or_a_mapping():
     assert model.weight.grad is None and model.bias.grad is None
     assert by_pairs.grads["bias"].tolist() == [3.0] and by_mapping.grads["bias"].tolist() == [6.0]
     assert by_pairs.device == "cpu" and by_pairs.dtype == "float32" and by_pairs.source is None
+
+
+def test_outputs_are_named_as_the_user_named_them():
+    assert explore("x * 2", x=1).output_labels() == ["f"]
+    assert explore("a = x * 2\nb = x + 1\na, b", x=1).output_labels() == ["a", "b"]
+    assert explore("x * 2, x + 1", x=1).output_labels() == ["f0", "f1"]

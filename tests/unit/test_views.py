@@ -6,7 +6,7 @@ import pytest
 from explorer import ExpressionError
 from explorer.dot import DEFAULT_MAX_NODES
 from explorer.exploration import explore
-from explorer.views import PARTS, Request, drawing, exploration, output_names, view
+from explorer.views import PARTS, Request, drawing, exploration, view
 
 POLY = Request("x**3 + 2*x**2 + 8*x", (("x", "4"),))
 
@@ -45,12 +45,6 @@ def test_a_model_is_built_by_name_and_an_unknown_one_refused():
 def test_a_worker_keeps_the_exploration_for_the_next_part():
     request = Request("sin(x) * x", (("x", "2"),))
     assert exploration(request) is exploration(request)
-
-
-def test_outputs_are_named_as_the_user_named_them():
-    assert output_names(explore("x * 2", x=1)) == ["f"]
-    assert output_names(explore("a = x * 2\nb = x + 1\na, b", x=1)) == ["a", "b"]
-    assert output_names(explore("x * 2, x + 1", x=1)) == ["f0", "f1"]
 
 
 def test_a_big_graphs_step_shows_the_neighbourhood_of_its_node():
