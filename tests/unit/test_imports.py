@@ -129,6 +129,12 @@ def test_the_exploration_does_not_import_its_notebook_display():
     assert "explorer.notebook" not in GRAPH["explorer.exploration"]
 
 
+def test_the_capture_is_a_data_layer_that_imports_no_drawing():
+    drawings = {"explorer.dot", "explorer.module_view", "explorer.table", "explorer.export", "explorer.notebook"}
+    for capture in ("explorer.graph", "explorer.live", "explorer.modules"):
+        assert not GRAPH[capture] & drawings, capture
+
+
 def loaded_after(code: str) -> set[str]:
     out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
