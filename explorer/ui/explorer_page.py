@@ -239,6 +239,7 @@ def _module_controls(modules: dict) -> None:
                         help="the largest gradient a module received, or its share of the bytes saved for "
                              "backward (activation memory)")
     st.multiselect("open", modules["boxes"], key="open", bind="query-params",
+                   placeholder="modules or runs of blocks",
                    help="modules and runs of identical blocks to draw opened; a click on a box in the drawing "
                         "adds it here")
 
