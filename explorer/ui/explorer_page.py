@@ -255,7 +255,14 @@ def _part(request: Request, part: tuple) -> dict | None:
     return None if answer is None else answer[part[0]]
 
 
+def _describe(request: Request, summary: dict) -> str:
+    """What a drawing shows, for a screen reader: the function (or model) and what it computed."""
+    what = f"f = {request.source}" if not request.model else f"{request.model} of depth {request.depth}"
+    return f"{what}; " + "; ".join(summary["lines"])
+
+
 def _tabs(request: Request, summary: dict) -> None:
+    desc = _describe(request, summary)
     st.session_state.setdefault("tab", TABS[0])
     tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
@@ -264,7 +271,7 @@ def _tabs(request: Request, summary: dict) -> None:
             drawing = _part(request, _annotated())
             if drawing is not None:
                 graph_view(drawing, key="annotated", file_stem="autograd_annotated", alt="Annotated autograd graph",
-                           focus=_start(summary))
+                           focus=_start(summary), desc=desc)
             st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
                        "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
                        "have a double border; each edge says what flowed back along it.")
@@ -283,14 +290,16 @@ def _tabs(request: Request, summary: dict) -> None:
             drawing = _part(request, ("graph", "torchviz", tuple(options.items())))
             if drawing is not None:
                 graph_view(drawing, key="torchviz", file_stem="autograd_torchviz", alt="torchviz graph",
-                           focus=_start(summary))
+                           focus=_start(summary), desc=desc)
             st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
                        "operations, the green output; orange saved tensors with show_saved.")
     with tabs[2]:
         if tabs[2].open:
             table = _part(request, ("table",))
             if table is not None:
-                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table")
+                # the chain rule's columns are the long ones: wide enough to read without a cut
+                wide = {c: st.column_config.TextColumn(c, width="large") for c in ("local derivative", "sent to inputs")}
+                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table", column_config=wide)
                 if table["adds_up"]:
                     st.caption("The numbers add up: every gradient received is the sum of what the node's "
                                "consumers sent it, and each send is the gradient received times the local "
@@ -325,10 +334,12 @@ def _step_through(request: Request, summary: dict) -> None:
         st.session_state["step"] = min(last, max(0, int(st.session_state.get("step") or 0) + delta))
 
     prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="bottom")
+    # Keys as well as Tab and Enter: P and N step from anywhere on the page but a text box (arrows would
+    # also move between the tabs when a tab has the focus).
     prev.button("◀ Previous", on_click=move, args=(-1,), disabled=st.session_state["step"] <= 0,
-                width="stretch", key="step_prev")
+                width="stretch", key="step_prev", shortcut="P")
     nxt.button("Next ▶", on_click=move, args=(1,), disabled=st.session_state["step"] >= last,
-               width="stretch", key="step_next")
+               width="stretch", key="step_next", shortcut="N")
     step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
                                   min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
     shown = _part(request, ("steps", step, tuple(_level_of_detail().items())))
@@ -337,7 +348,7 @@ def _step_through(request: Request, summary: dict) -> None:
     st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
     text_block(shown["text"])
     graph_view(shown["graph"], key="step", file_stem=f"autograd_step_{step}", focus=str(shown["node"]),
-               alt="Autograd graph at this step")
+               alt="Autograd graph at this step", desc=_describe(request, summary))
 
 
 def _vjp(request: Request) -> None:

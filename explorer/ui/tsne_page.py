@@ -114,7 +114,7 @@ def _schedule(snapshot) -> str:
 
 def _gradient_panel(data: tuple, exaggeration: float) -> None:
     """The gradient at a random Y, three ways: heavy work (P, then N² in float64), so done when asked for."""
-    st.subheader("The gradient, three ways")
+    st.header("The gradient, three ways")
     st.markdown(
         "Autograd differentiates the objective; the paper's equation 5 is "
         "`4 Σ_j (p_ij − q_ij)(1 + ‖y_i − y_j‖²)⁻¹ (y_i − y_j)`; the reference code (`tsne.py` on the "
@@ -161,8 +161,9 @@ def _settings_form() -> tuple[dict, bool]:
             perplexity=c2.number_input("perplexity", 2.0, 100.0, 30.0, key="tsne_perplexity", bind="query-params"),
             iterations=c2.number_input("iterations (at most)", 10, MAX_ITERATIONS, 1000, key="tsne_iterations",
                                        bind="query-params"),
-            run_all=c2.checkbox("run every iteration (no stop when KL improves < 0.01 % in 50)",
-                                key="tsne_all", bind="query-params"),
+            run_all=c2.checkbox("run every iteration", key="tsne_all", bind="query-params",
+                                help="no early stop (by default a run stops when KL improves less than "
+                                     "0.01 % in 50 iterations)"),
             exaggeration=c3.number_input("early exaggeration α", 1.0, 50.0, 12.0, key="tsne_exaggeration",
                                          bind="query-params"),
             exploration=c3.number_input("exaggeration iterations", 0, 1000, 250, key="tsne_exploration",
@@ -176,7 +177,7 @@ def _settings_form() -> tuple[dict, bool]:
 
 
 def _comparison(data: tuple, n_points: int, labels: np.ndarray, ours: dict, seed: int) -> None:
-    st.subheader("Against scikit-learn")
+    st.header("Against scikit-learn")
     methods = ("barnes_hut", "exact") if n_points <= EXACT_SKLEARN_POINTS else ("barnes_hut",)
     method = st.radio("scikit-learn's method", methods, horizontal=True, key="tsne_sk_method",
                       format_func=lambda m: "Barnes-Hut (approximate)" if m == "barnes_hut"
@@ -218,7 +219,7 @@ def render() -> None:
     except ExpressionError as err:
         st.error(err.message, icon=":material/error:")
 
-    st.subheader("The embedding")
+    st.header("The embedding")
     stop = st.button("Stop", key="tsne_stop")
     progress = st.progress(0.0, text="press Start")
     left, right = st.columns([3, 2])

@@ -7,9 +7,10 @@ Other pages import these; their signatures are kept stable:
 - :func:`text_block` ``(text) -> None``: monospace text in a box, like ``st.code`` without its highlighter
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
+- :func:`row` ``() -> container``: controls side by side, wrapping where the page is narrow
 - :func:`choice` ``(label, options, *, key, default=None, where=None, help=None) -> str``
-- :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
-- :func:`pan_zoom_html` ``(svg, *, focus=None) -> str`` (plain text, no Streamlit call)
+- :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=..., desc=None) -> None``
+- :func:`pan_zoom_html` ``(svg, *, focus=None, title=None, desc=None) -> str`` (plain text, no Streamlit call)
 - :func:`measured` ``(key, where=None) -> container`` for a timing (a figure blanks it)
 
 Every widget keeps its value under a fixed session-state key that is bound to
@@ -138,14 +139,23 @@ def choice(label: str, options: Sequence[str], *, key: str, default: str | None 
                                            help=help) or default
 
 
+def row():
+    """A row of controls, each as wide as its content, that wraps onto more lines where the page is narrow.
+
+    Columns of fixed shares cut a control off (an ellipsis, or a segmented control's last option) where
+    their share is narrower than the control; a row never does (tests/browser/test_audit_browser.py).
+    """
+    return st.container(horizontal=True, gap="medium")
+
+
 def options_panel(*, key_prefix: str = "") -> Options:
     """Seed, dtype and device widgets in one row (bound to ``?seed=``, ``?dtype=``, ``?device=``)."""
     st.session_state.setdefault(key_prefix + "seed", 0)
-    seed_col, dtype_col, device_col = st.columns([2, 2, 3])
-    seed = seed_col.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
-                                 bind="query-params", help="seed of the random constructors (rand, randn)")
-    dtype = choice("dtype", tuple(DTYPES), key=key_prefix + "dtype", where=dtype_col)
-    device = choice("device", device_choices(), key=key_prefix + "device", where=device_col,
+    line = row()
+    seed = line.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
+                            bind="query-params", help="seed of the random constructors (rand, randn)", width=130)
+    dtype = choice("dtype", tuple(DTYPES), key=key_prefix + "dtype", where=line)
+    device = choice("device", device_choices(), key=key_prefix + "device", where=line,
                     help="auto: CUDA, then Apple MPS, then the CPU")
     return Options(int(seed or 0), dtype, device)
 
@@ -305,16 +315,19 @@ html,body{margin:0;height:100%;overflow:hidden;background:#fff;font-family:sans-
 _UNSAFE_SVG = re.compile(r"<\s*script|javascript:|<\s*foreignObject", re.IGNORECASE)
 
 
-def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
+def pan_zoom_html(svg: str, *, focus: str | None = None, title: str | None = None, desc: str | None = None) -> str:
     """A small HTML page showing ``svg`` with pan (drag), zoom (wheel, buttons), fit and fullscreen.
 
     ``focus`` names a node (its Graphviz ``<title>``) to open the view at,
     zoomed until its text is readable, when the whole drawing is too small to
     read (Fit shows all of it). Written here, no CDN: the app runs
-    without internet.
+    without internet. ``title`` and ``desc`` become the drawing's own ``<title>`` and ``<desc>``, what a
+    screen reader says of it (the function and its output).
 
     >>> html = pan_zoom_html('<svg viewBox="0 0 10 10"><g class="node"><title>a</title></g></svg>')
     >>> 'data-testid="graph-view"' in html and '"a"' not in html
+    True
+    >>> '<title id="graph-title">f &amp; g</title>' in pan_zoom_html('<svg viewBox="0 0 1 1"></svg>', title="f & g")
     True
     """
     start = svg.find("<svg")
@@ -323,6 +336,12 @@ def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
     body = svg[start:]
     if _UNSAFE_SVG.search(body):
         raise ValueError("the SVG holds script or foreign content; it is not shown")
+    if title or desc:
+        opened = body.index(">") + 1
+        label = (f'<title id="graph-title">{html.escape(title or "")}</title>'
+                 f'<desc id="graph-desc">{html.escape(desc or "")}</desc>')
+        body = (body[:4] + ' role="img" aria-labelledby="graph-title" aria-describedby="graph-desc"'
+                + body[4:opened] + label + body[opened:])
     focus_js = json.dumps(focus).replace("</", "<\\/") if focus else "null"
     return _VIEWER.replace("__FOCUS__", focus_js).replace("__SVG__", body)
 
@@ -340,14 +359,15 @@ def _png(dot: str) -> bytes:
 
 
 def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", height: int = 560,
-               focus: str | None = None, alt: str = "Autograd graph") -> None:
+               focus: str | None = None, alt: str = "Autograd graph", desc: str | None = None) -> None:
     """Show a graph as an SVG drawn by Graphviz, with pan, zoom, fullscreen and downloads.
 
     ``drawing`` is what :func:`explorer.views.drawing` returns (DOT and its
     SVG, drawn in the sandbox with the rest of the page's answer), or DOT
     alone, then drawn here. The browser never lays out the graph itself (its
     Graphviz stalls at a few thousand nodes); the page only pans and zooms
-    the drawing. Downloads: SVG, PNG (drawn when asked for) and the DOT source.
+    the drawing. Downloads: SVG, PNG (drawn when asked for) and the DOT source. ``alt`` titles the
+    frame and the drawing; ``desc`` describes the drawing (the function and its output).
     """
     if isinstance(drawing, str):
         try:
@@ -359,13 +379,13 @@ def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", heigh
         if drawing["error"]:
             raise ValueError(drawing["error"])
         svg = drawing["svg"]
-        html = pan_zoom_html(svg, focus=focus)
+        page = pan_zoom_html(svg, focus=focus, title=alt, desc=desc)
     except ValueError as err:
         st.error(f"The graph could not be drawn: {err}", icon=":material/error:")
         st.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz", key=f"{key}_dot",
                            on_click="ignore")
         return
-    st.iframe(html, height=height, alt=alt)
+    st.iframe(page, height=height, alt=alt)
     # One row without columns: every element is work for the browser on each pass over the page.
     row = st.container(horizontal=True)
     row.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
