@@ -24,7 +24,9 @@ from explorer.format import numbers
 from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
-from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error, text_block
+from explorer.ui.widgets import (
+    function_editor, graph_view, inputs_panel, options_panel, show_error, text_block, within_bounds,
+)
 from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
@@ -182,6 +184,7 @@ def _model_form() -> tuple[Request, dict] | None:
         st.session_state.setdefault(name, default)
     if st.session_state["model"] not in MODELS:
         st.session_state["model"] = "mlp"
+    within_bounds("depth", 1, BUDGETS.model_depth)
     a, b, c = st.columns(3)
     name = a.selectbox("model", list(MODELS), key="model", bind="query-params",
                        help="; ".join(f"{m}: {about}" for m, (_, about, _) in MODELS.items()))
@@ -232,6 +235,7 @@ def _graph_options(nodes: int) -> dict:
     """Level-of-detail options, with the choice of how many nodes to draw for large graphs."""
     if nodes > DEFAULT_MAX_NODES:
         st.session_state.setdefault("max_nodes", DEFAULT_MAX_NODES)
+        within_bounds("max_nodes", 20, 2000, name="nodes to draw")
         st.number_input(f"nodes to draw (of {nodes:,}; chains are collapsed)", min_value=20, max_value=2000,
                         step=50, key="max_nodes", bind="query-params",
                         help="Graphviz lays out a few hundred nodes in a second or two; thousands take long")
@@ -327,6 +331,7 @@ def _tabs(request: Request, summary: dict) -> None:
 def _step_through(request: Request, summary: dict) -> None:
     last = summary["nodes"] - 1
     st.session_state.setdefault("step", 0)
+    within_bounds("step", 0, last)
     if not 0 <= int(st.session_state["step"] or 0) <= last:
         st.session_state["step"] = 0
 

@@ -22,7 +22,7 @@ from explorer.expression import ExpressionError
 from explorer.hosting import BUDGETS
 from explorer.sandbox import Unavailable
 from explorer.ui import runner
-from explorer.ui.widgets import measured, table
+from explorer.ui.widgets import measured, table, within_bounds
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
@@ -148,6 +148,9 @@ def _settings_form() -> tuple[dict, bool]:
     fresh page shows.
     """
     devices = device_choices()
+    for key, least, most, name in (("tsne_n", 0, 5000, "points"), ("tsne_perplexity", 2.0, 100.0, "perplexity"),
+                                   ("tsne_iterations", 10, MAX_ITERATIONS, "iterations")):
+        within_bounds(key, least, most, name=name)
     with st.form("tsne_settings"):
         c1, c2, c3, c4 = st.columns(4)
         settings = dict(

@@ -8,6 +8,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
 - :func:`row` ``() -> container``: controls side by side, wrapping where the page is narrow
+- :func:`within_bounds` ``(key, least, most, *, name=None, where=None)``: a URL's number out of range, clamped, said
 - :func:`choice` ``(label, options, *, key, default=None, where=None, help=None) -> str``
 - :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=..., desc=None) -> None``
 - :func:`pan_zoom_html` ``(svg, *, focus=None, title=None, desc=None) -> str`` (plain text, no Streamlit call)
@@ -148,9 +149,27 @@ def row():
     return st.container(horizontal=True, gap="medium")
 
 
+def within_bounds(key: str, least: float, most: float, *, name: str | None = None, where=None) -> None:
+    """Before the number widget bound to ``?{key}=``: a value in the URL beyond ``[least, most]`` is shown
+    at the nearest bound, with a notice that says so ("depth 1000000 is more than the most, 5,000:
+    showing 5,000"). Streamlit itself drops such a value without a word and shows the default."""
+    raw = st.query_params.get(key)
+    try:
+        asked = float(raw)
+    except (TypeError, ValueError):
+        return
+    if least <= asked <= most:
+        return
+    bound, side = (most, "more than the most") if asked > most else (least, "less than the least")
+    shown = int(bound) if float(bound).is_integer() else bound
+    st.session_state[key] = shown
+    (where or st).info(f"{name or key} {raw} is {side}, {shown:,}: showing {shown:,}", icon=":material/info:")
+
+
 def options_panel(*, key_prefix: str = "") -> Options:
     """Seed, dtype and device widgets in one row (bound to ``?seed=``, ``?dtype=``, ``?device=``)."""
     st.session_state.setdefault(key_prefix + "seed", 0)
+    within_bounds(key_prefix + "seed", 0, 2**31 - 1, name="seed")
     line = row()
     seed = line.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
                             bind="query-params", help="seed of the random constructors (rand, randn)", width=130)
@@ -161,12 +180,11 @@ def options_panel(*, key_prefix: str = "") -> Options:
 
 
 def show_error(err: BaseException, source: str | None = None, *, panel: InputsPanel | None = None) -> None:
-    """Show a refusal: under the input it concerns, or with a caret at its place in the function."""
+    """Show a refusal once: under the input it concerns, or with a caret at its place in the function."""
     message = err.message if isinstance(err, ExpressionError) else str(err)
     if panel is not None:
         name, sep, rest = message.partition(": ")
-        if sep and name in panel.specs and panel.show_error(name, rest):
-            st.error(f"The input {name} is not valid: {rest}", icon=":material/error:")
+        if sep and name in panel.specs and panel.show_error(name, f"{name} is not valid: {rest}"):
             return
     st.error(message, icon=":material/error:")
     marker = (error_marker(source, err.line, err.column)
