@@ -79,15 +79,18 @@ def _replay(history, labels: np.ndarray, exploration: int) -> go.Figure:
     play = dict(frame=dict(duration=120, redraw=False), transition=dict(duration=100, easing="linear"),
                 fromcurrent=False, mode="immediate")
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
+    # Top to bottom, each in a band of its own: the title, the points (square, as wide as the column allows:
+    # a taller figure left a blank band under them), the buttons with the iteration at the right, the slider.
     fig.update_layout(
-        height=520, margin=dict(l=10, r=10, t=40, b=10),
+        height=470, margin=dict(l=10, r=10, t=40, b=120),
         title=f"replay · exaggerated to iteration {exploration}" if exploration else "replay",
-        xaxis=dict(visible=False, range=_bounds(last.Y)), yaxis=dict(visible=False, range=_bounds(last.Y)),
+        xaxis=dict(visible=False, range=_bounds(last.Y)),
+        yaxis=dict(visible=False, range=_bounds(last.Y), scaleanchor="x"),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
-                          pad=dict(t=45), buttons=[dict(label="▶ replay", method="animate", args=[None, play]),
+                          pad=dict(t=12), buttons=[dict(label="▶ replay", method="animate", args=[None, play]),
                                                    dict(label="❚❚", method="animate", args=[[None], still])])],
-        sliders=[dict(active=len(frames) - 1, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=30),
-                      currentvalue=dict(prefix="iteration "),
+        sliders=[dict(active=len(frames) - 1, x=0, len=1, y=0, yanchor="top", pad=dict(t=60),
+                      currentvalue=dict(prefix="iteration ", xanchor="right"),
                       steps=[dict(label=f.name, method="animate", args=[[f.name], still]) for f in frames])])
     return fig
 
