@@ -25,7 +25,7 @@ from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
 from explorer.ui.widgets import (
-    function_editor, graph_view, inputs_panel, options_panel, show_error, text_block, within_bounds,
+    function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block, within_bounds,
 )
 from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
@@ -283,12 +283,12 @@ def _tabs(request: Request, summary: dict) -> None:
         if tabs[1].open:
             for name in ("attrs", "saved"):
                 st.session_state.setdefault(name, False)
-            a, b, c = st.columns([1, 1, 3])
-            show_attrs = a.toggle("show_attrs", key="attrs", bind="query-params",
+            line = row()  # columns cut the toggles' names off beside the sidebar
+            show_attrs = line.toggle("show_attrs", key="attrs", bind="query-params",
                                   help="the attributes each backward node keeps (exponents, dims, ...)")
-            show_saved = b.toggle("show_saved", key="saved", bind="query-params",
+            show_saved = line.toggle("show_saved", key="saved", bind="query-params",
                                   help="the tensors saved for backward")
-            with c:
+            with line:
                 options = _graph_options(summary["nodes"])
             options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
             drawing = _part(request, ("graph", "torchviz", tuple(options.items())))
@@ -338,14 +338,14 @@ def _step_through(request: Request, summary: dict) -> None:
     def move(delta: int) -> None:
         st.session_state["step"] = min(last, max(0, int(st.session_state.get("step") or 0) + delta))
 
-    prev, nxt, where = st.columns([1, 1, 4], vertical_alignment="bottom")
+    line = row(vertical_alignment="bottom")  # columns cut "◀ Previous" off beside the sidebar
     # Keys as well as Tab and Enter: P and N step from anywhere on the page but a text box (arrows would
     # also move between the tabs when a tab has the focus).
-    prev.button("◀ Previous", on_click=move, args=(-1,), disabled=st.session_state["step"] <= 0,
-                width="stretch", key="step_prev", shortcut="P")
-    nxt.button("Next ▶", on_click=move, args=(1,), disabled=st.session_state["step"] >= last,
-               width="stretch", key="step_next", shortcut="N")
-    step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
+    line.button("◀ Previous", on_click=move, args=(-1,), disabled=st.session_state["step"] <= 0,
+                key="step_prev", shortcut="P")
+    line.button("Next ▶", on_click=move, args=(1,), disabled=st.session_state["step"] >= last,
+               key="step_next", shortcut="N")
+    step = int(line.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
                                   min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
     shown = _part(request, ("steps", step, tuple(_level_of_detail().items())))
     if shown is None:

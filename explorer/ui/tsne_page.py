@@ -167,7 +167,7 @@ def _settings_form() -> tuple[dict, bool]:
             perplexity=c2.number_input("perplexity", 2.0, 100.0, 30.0, key="tsne_perplexity", bind="query-params"),
             iterations=c2.number_input("iterations (at most)", 10, MAX_ITERATIONS, 1000, key="tsne_iterations",
                                        bind="query-params"),
-            run_all=c2.checkbox("run every iteration", key="tsne_all", bind="query-params",
+            run_all=st.checkbox("run every iteration", key="tsne_all", bind="query-params",
                                 help="no early stop (by default a run stops when KL improves less than "
                                      "0.01 % in 50 iterations)"),
             exaggeration=c3.number_input("early exaggeration α", 1.0, 50.0, 12.0, key="tsne_exaggeration",

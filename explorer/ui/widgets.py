@@ -7,7 +7,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`text_block` ``(text) -> None``: monospace text in a box, like ``st.code`` without its highlighter
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
-- :func:`row` ``() -> container``: controls side by side, wrapping where the page is narrow
+- :func:`row` ``(vertical_alignment="top") -> container``: controls side by side, wrapping where the page is narrow
 - :func:`within_bounds` ``(key, least, most, *, name=None, where=None)``: a URL's number out of range, clamped, said
 - :func:`choice` ``(label, options, *, key, default=None, where=None, help=None) -> str``
 - :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=..., desc=None) -> None``
@@ -140,13 +140,13 @@ def choice(label: str, options: Sequence[str], *, key: str, default: str | None 
                                            help=help) or default
 
 
-def row():
+def row(vertical_alignment: str = "top"):
     """A row of controls, each as wide as its content, that wraps onto more lines where the page is narrow.
 
     Columns of fixed shares cut a control off (an ellipsis, or a segmented control's last option) where
     their share is narrower than the control; a row never does (tests/browser/test_audit_browser.py).
     """
-    return st.container(horizontal=True, gap="medium")
+    return st.container(horizontal=True, gap="medium", vertical_alignment=vertical_alignment)
 
 
 def within_bounds(key: str, least: float, most: float, *, name: str | None = None, where=None) -> None:

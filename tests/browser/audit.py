@@ -28,7 +28,7 @@ _LAYOUT_JS = """
     if (el.closest('[style*="clip: rect(0px, 0px, 0px, 0px)"]')) continue;  // visually hidden (a slider's input)
     let box = el.getBoundingClientRect();
     if (box.width < 2 || box.height < 2) continue;
-    el.scrollIntoView({block: 'center', inline: 'center'});
+    el.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});  // a tab list scrolls smoothly otherwise
     box = el.getBoundingClientRect();
     for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
       const s = getComputedStyle(a);
