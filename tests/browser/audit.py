@@ -15,7 +15,7 @@ CONTROLS = ("button, input:not([type=checkbox]):not([type=radio]):not([type=hidd
 # its own text must not overflow a box that clips it (an ellipsis), and elementFromPoint at its left, middle
 # and right must find it or something inside it (nothing lies on top). Zero-sized or hidden controls are skipped.
 _LAYOUT_JS = """
-([selector, mainOnly]) => {
+async ([selector, mainOnly]) => {
   const faults = [];
   const root = mainOnly ? document.querySelector('[data-testid=stMain]') || document : document;
   const name = (el) => (el.getAttribute('aria-label') || el.innerText || el.value || el.placeholder
@@ -29,6 +29,11 @@ _LAYOUT_JS = """
     let box = el.getBoundingClientRect();
     if (box.width < 2 || box.height < 2) continue;
     el.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});  // a tab list scrolls smoothly otherwise
+    const moved = el.getBoundingClientRect();
+    if (moved.left !== box.left || moved.top !== box.top) {
+      // what a scroll changes (a tab list's arrows) is drawn a moment after it
+      await new Promise((done) => setTimeout(done, 150));
+    }
     box = el.getBoundingClientRect();
     for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
       const s = getComputedStyle(a);
