@@ -47,7 +47,8 @@ PAGE_CHUNKS: dict[str, tuple[str, ...]] = {
 
 # What Streamlit's theme cannot set, for WCAG AA contrast (4.5:1 for text; axe-core checks it,
 # tests/browser/test_audit_browser.py): captions (text at 60 % opacity, 3.9:1 on white; #6b6a69 is 5.4:1)
-# and the code highlighter's greens (#29b09d and #21c354 on #fcfcfb, 2.6 and 2.3).
+# and the code highlighter's colours (its greens #29b09d and #21c354 on #fcfcfb: 2.6 and 2.3; its blue,
+# orange, grey and red: 2.8 to 3.8), each darkened to 4.5:1 or more on the code's background.
 # ``.stApp`` outranks Streamlit's own rules.
 STYLE = """<style>
 .stApp [data-testid="stCaptionContainer"] { color: #6b6a69; opacity: 1; }
@@ -55,6 +56,14 @@ STYLE = """<style>
 .stApp .stCode .token.string, .stApp .stCode .token.char, .stApp .stCode .token.attr-value,
 .stApp .stCode .token.boolean, .stApp .stCode .token.constant, .stApp .stCode .token.symbol,
 .stApp .stCode .token.inserted { color: #158237; }
+.stApp .stCode .token.keyword, .stApp .stCode .token.tag, .stApp .stCode .token.function,
+.stApp .stCode .token.class-name, .stApp .stCode .token.selector { color: #0b6bc4; }
+.stApp .stCode .token.attr-name, .stApp .stCode .token.property, .stApp .stCode .token.variable { color: #0077a3; }
+.stApp .stCode .token.operator, .stApp .stCode .token.entity, .stApp .stCode .token.decorator,
+.stApp .stCode .token.atrule { color: #b34d00; }
+.stApp .stCode .token.comment, .stApp .stCode .token.prolog, .stApp .stCode .token.punctuation,
+.stApp .stCode .token.unchanged { color: #666a78; }
+.stApp .stCode .token.important, .stApp .stCode .token.deleted { color: #c41e1e; }
 </style>
 """
 
