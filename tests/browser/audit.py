@@ -11,7 +11,8 @@ from __future__ import annotations
 CONTROLS = ("button, input:not([type=checkbox]):not([type=radio]):not([type=hidden]), textarea, [role=tab], "
             "[role=slider], [data-testid=stWidgetLabel], label[data-baseweb=checkbox], label[data-baseweb=radio]")
 
-# For each control: scrolled into view, it must lie inside every ancestor that clips (overflow not visible),
+# For each control: no ancestor that clips may be wider inside than it shows (a row scrolling sideways); scrolled
+# into view, the control must lie inside every ancestor that clips (overflow not visible),
 # its own text must not overflow a box that clips it (an ellipsis), and elementFromPoint at its left, middle
 # and right must find it or something inside it (nothing lies on top). Zero-sized or hidden controls are skipped.
 _LAYOUT_JS = """
@@ -28,6 +29,16 @@ async ([selector, mainOnly]) => {
     if (el.closest('[style*="clip: rect(0px, 0px, 0px, 0px)"]')) continue;  // visually hidden (a slider's input)
     let box = el.getBoundingClientRect();
     if (box.width < 2 || box.height < 2) continue;
+    // A row that scrolls sideways hides what it cannot show until a visitor thinks of scrolling it (a segmented
+    // control's last option): cut off as well. A tab list says so with its arrows.
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      if (a.matches('[role=tablist]')) break;
+      if (clips(getComputedStyle(a)) && a.scrollWidth > a.clientWidth + 1) {
+        faults.push({control: name(el), fault: 'in a row that scrolls sideways', by: a.className.toString().slice(0, 80),
+                     box: [box.left, box.top, box.width, box.height].map(Math.round)});
+        break;
+      }
+    }
     el.scrollIntoView({block: 'center', inline: 'center', behavior: 'instant'});  // a tab list scrolls smoothly otherwise
     const moved = el.getBoundingClientRect();
     if (moved.left !== box.left || moved.top !== box.top) {
