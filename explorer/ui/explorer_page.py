@@ -25,7 +25,8 @@ from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
 from explorer.ui.widgets import (
-    function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block, within_bounds,
+    fitted_columns, function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block,
+    within_bounds,
 )
 from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
@@ -301,9 +302,8 @@ def _tabs(request: Request, summary: dict) -> None:
         if tabs[2].open:
             table = _part(request, ("table",))
             if table is not None:
-                # the chain rule's columns are the long ones: wide enough to read without a cut
-                wide = {c: st.column_config.TextColumn(c, width="large") for c in ("local derivative", "sent to inputs")}
-                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table", column_config=wide)
+                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table",
+                             column_config=fitted_columns(table["rows"]))
                 if table["adds_up"]:
                     st.caption("The numbers add up: every gradient received is the sum of what the node's "
                                "consumers sent it, and each send is the gradient received times the local "

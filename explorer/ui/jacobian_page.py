@@ -59,8 +59,9 @@ def _jacobian_section() -> None:
         names = tuple(inputs)
         st.session_state.setdefault("jac_wrt", list(names))
         st.session_state["jac_wrt"] = [n for n in st.session_state["jac_wrt"] if n in names] or list(names)
-        wrt = st.multiselect("with respect to", names, key="jac_wrt",
-                             help="the inputs to differentiate with respect to (the others are held fixed)")
+        # pills wrap where the column is narrow; a multiselect's chips were cut off beside the sidebar
+        wrt = st.pills("with respect to", names, selection_mode="multi", key="jac_wrt",
+                       help="the inputs to differentiate with respect to (the others are held fixed)")
     with shown:
         result = run("jacobian", source, inputs, wrt=tuple(wrt or names), **options)
         if result is not None:

@@ -37,7 +37,7 @@ _FORM = ("ButtonGroup", "TextArea", "TextInput")
 _DRAWING = ("Html", "IFrame", "DownloadButton")
 PAGE_CHUNKS: dict[str, tuple[str, ...]] = {
     "explore": _FORM + ("NumberInput",) + _DRAWING,
-    "jacobian": _FORM + ("NumberInput", "Multiselect", "Metric", "rehype-katex", "rehype-raw"),
+    "jacobian": _FORM + ("NumberInput", "Metric", "rehype-katex", "rehype-raw"),
     "higher-order": _FORM + ("Slider", "rehype-raw") + _DRAWING,
     "four-ways": _FORM + ("Slider", "Html", "rehype-katex", "rehype-raw"),
     "mechanics": _FORM + ("NumberInput", "Checkbox", "Slider", "StreamlitSyntaxHighlighter"),

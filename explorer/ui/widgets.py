@@ -229,8 +229,22 @@ def table(rows: Sequence[Mapping[str, object]], where=None) -> None:
 
     head = "".join(f'<th style="{_HEAD}">{html.escape(c)}</th>' for c in columns)
     body = "".join("<tr>" + "".join(cell(row.get(c, "")) for c in columns) + "</tr>" for row in rows)
-    (where or st).html(f'<table class="explorer-table" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
-                       f"<tbody>{body}</tbody></table>")
+    # A table wider than a phone scrolls in its own box (focusable, so a keyboard scrolls it too), not the page.
+    (where or st).html(f'<div class="explorer-table-box" style="overflow-x:auto" tabindex="0" role="region" '
+                       f'aria-label="table"><table class="explorer-table" style="{_TABLE}"><thead><tr>{head}</tr>'
+                       f"</thead><tbody>{body}</tbody></table></div>")
+
+
+def fitted_columns(rows: Sequence[Mapping[str, object]], most: int = 360) -> dict:
+    """An ``st.dataframe`` ``column_config`` that makes each column as wide as its longest text (at most
+    ``most`` px): the table widget's own widths cut the chain-rule columns of the node table off while
+    short columns kept room they did not need.
+
+    >>> fitted_columns([{"op": "MulBackward0", "sent to inputs": "→ x: 8"}])["op"]["width"]
+    114
+    """
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in (rows[0] if rows else ())}
+    return {c: st.column_config.Column(c, width=min(most, 18 + 8 * n)) for c, n in widths.items()}
 
 
 def chart(svg: str, where=None) -> None:
