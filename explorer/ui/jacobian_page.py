@@ -115,7 +115,8 @@ def _divergence_section() -> None:
                 "the identity (one backward pass per row) always. *Know your Jacobian.*")
     examples = st.columns(len(FIELDS))
     for i, (label, *_) in enumerate(FIELDS):
-        examples[i].button(label, key=f"div_example_{i}", on_click=_load_field, args=(i,), width="stretch")
+        examples[i].button(label, key=f"div_example_{i}", on_click=_load_field, args=(i,), width="stretch",
+                           wrap=True)  # in a column a label is cut to one line otherwise
     setup, shown = st.columns([2, 3], gap="large")
     with setup:
         got = function_and_inputs("div", FIELDS[3][1], FIELDS[3][2])
@@ -131,8 +132,8 @@ def _divergence_section() -> None:
             _divergence_result(result)
         # Timing as n grows is heavy work (five sizes, two ways, up to n = 1000): asked for, not done on load.
         st.session_state.setdefault("div_timing", False)
-        if st.toggle("time both ways as n grows (x = rand(n), n up to 1000)", key="div_timing",
-                     bind="query-params"):
+        if st.toggle("time both ways as n grows", key="div_timing", bind="query-params",
+                     help="x = rand(n), n up to 1000"):
             timed = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, lane="heavy",
                         **options)
             if timed is not None:

@@ -50,11 +50,13 @@ PAGE_CHUNKS: dict[str, tuple[str, ...]] = {
 # and the code highlighter's colours (its greens #29b09d and #21c354 on #fcfcfb: 2.6 and 2.3; its blue,
 # orange, grey and red: 2.8 to 3.8), each darkened to 4.5:1 or more on the code's background.
 # A segmented control wraps its options onto a second line where its column is narrow: Streamlit's own
-# scrolls them sideways, which cut "random" of v off beside the sidebar at 1024 px.
+# scrolls them sideways, which cut "random" of v off beside the sidebar at 1024 px. A checkbox's or a
+# toggle's name wraps too, where Streamlit ends it with an ellipsis in a narrow column.
 # ``.stApp`` outranks Streamlit's own rules.
 STYLE = """<style>
 .stApp [data-testid="stCaptionContainer"] { color: #6b6a69; opacity: 1; }
 .stApp [data-testid="stButtonGroup"] [role="radiogroup"] { flex-wrap: wrap; }
+.stApp label .stMarkdownEllipsis { white-space: normal; overflow: visible; text-overflow: clip; }
 .stApp .stCode .token.number, .stApp .stCode .token.regex { color: #1a7f6f; }
 .stApp .stCode .token.string, .stApp .stCode .token.char, .stApp .stCode .token.attr-value,
 .stApp .stCode .token.boolean, .stApp .stCode .token.constant, .stApp .stCode .token.symbol,

@@ -16,7 +16,8 @@ from audit import axe_findings, layout_faults  # noqa: E402
 
 # Every page of app.py's PAGES bare, and the explorer's other views with controls of their own.
 VIEWS = ("", "jacobian", "higher-order", "four-ways", "mechanics", "regression", "tsne",
-         "?tab=Step+through+backward", "?tab=torchviz+graph", "?mode=model")
+         "?tab=Step+through+backward", "?tab=torchviz+graph", "?mode=model",
+         "jacobian?jac_tab=Divergence+%26+Laplacian", "jacobian?jac_tab=Curl")
 AXE_WIDTHS = (1400, 390)
 
 
