@@ -9,6 +9,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
 - :func:`row` ``(vertical_alignment="top") -> container``: controls side by side, wrapping where the page is narrow
 - :func:`within_bounds` ``(key, least, most, *, name=None, where=None)``: a URL's number out of range, clamped, said
+- :func:`fitted_columns` ``(rows) -> column_config``: ``st.dataframe`` columns as wide as their text
 - :func:`choice` ``(label, options, *, key, default=None, where=None, help=None) -> str``
 - :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=..., desc=None) -> None``
 - :func:`pan_zoom_html` ``(svg, *, focus=None, title=None, desc=None) -> str`` (plain text, no Streamlit call)
