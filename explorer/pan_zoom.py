@@ -10,6 +10,7 @@ True
 """
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -21,7 +22,7 @@ VIEWER_STYLE = """#view{position:absolute;top:34px;left:0;right:0;bottom:0;overf
 #bar button{border:1px solid #d0d0d8;background:#fafafa;border-radius:6px;padding:2px 9px;
   cursor:pointer;font-size:14px;color:#333}
 #bar button:hover{background:#eef}
-#hint{position:absolute;left:8px;bottom:4px;font-size:11px;color:#999;pointer-events:none}
+#hint{position:absolute;left:8px;bottom:4px;font-size:11px;color:#6b6a69;pointer-events:none}
 """
 
 _VIEWER_BODY = """<div id="view" data-testid="graph-view">__SVG__</div>
@@ -119,13 +120,15 @@ _PAGE = ('<!doctype html><html><head><meta charset="utf-8"><style>\n'
 _UNSAFE_SVG = re.compile(r"<\s*script|javascript:|<\s*foreignObject", re.IGNORECASE)
 
 
-def viewer_parts(svg: str, *, focus: str | None = None) -> tuple[str, str, str]:
+def viewer_parts(svg: str, *, focus: str | None = None, title: str | None = None,
+                 desc: str | None = None) -> tuple[str, str, str]:
     """``(style, body, script)`` of the viewer of ``svg``, to put into a page of one's own: the body is
     ``#view`` (the drawing) and ``#bar`` (the buttons), absolutely placed in their containing block.
 
     ``focus`` names a node (its Graphviz ``<title>``) to open the view at, zoomed until its text is
-    readable, when the whole drawing is too small to read (Fit shows all of it). An SVG holding script or
-    foreign content is refused (``ValueError``).
+    readable, when the whole drawing is too small to read (Fit shows all of it). ``title`` and ``desc``
+    become the drawing's own ``<title>`` and ``<desc>``, what a screen reader says of it (the function
+    and its output). An SVG holding script or foreign content is refused (``ValueError``).
     """
     start = svg.find("<svg")
     if start < 0:
@@ -133,18 +136,26 @@ def viewer_parts(svg: str, *, focus: str | None = None) -> tuple[str, str, str]:
     drawing = svg[start:]
     if _UNSAFE_SVG.search(drawing):
         raise ValueError("the SVG holds script or foreign content; it is not shown")
+    if title or desc:
+        opened = drawing.index(">") + 1
+        label = (f'<title id="graph-title">{html.escape(title or "")}</title>'
+                 f'<desc id="graph-desc">{html.escape(desc or "")}</desc>')
+        drawing = (drawing[:4] + ' role="img" aria-labelledby="graph-title" aria-describedby="graph-desc"'
+                   + drawing[4:opened] + label + drawing[opened:])
     focus_js = json.dumps(focus).replace("</", "<\\/") if focus else "null"
     return VIEWER_STYLE, _VIEWER_BODY.replace("__SVG__", drawing), _VIEWER_SCRIPT.replace("__FOCUS__", focus_js)
 
 
-def pan_zoom_html(svg: str, *, focus: str | None = None) -> str:
+def pan_zoom_html(svg: str, *, focus: str | None = None, title: str | None = None, desc: str | None = None) -> str:
     """A small HTML page showing ``svg`` in the viewer (:func:`viewer_parts`), for an iframe.
 
-    >>> html = pan_zoom_html('<svg viewBox="0 0 10 10"><g class="node"><title>a</title></g></svg>')
-    >>> 'data-testid="graph-view"' in html and "var focus = null;" in html   # no node to open at
+    >>> page = pan_zoom_html('<svg viewBox="0 0 10 10"><g class="node"><title>a</title></g></svg>')
+    >>> 'data-testid="graph-view"' in page and "var focus = null;" in page   # no node to open at
+    True
+    >>> '<title id="graph-title">f &amp; g</title>' in pan_zoom_html('<svg viewBox="0 0 1 1"></svg>', title="f & g")
     True
     """
-    style, body, script = viewer_parts(svg, focus=focus)
+    style, body, script = viewer_parts(svg, focus=focus, title=title, desc=desc)
     return _PAGE.replace("__STYLE__", style).replace("__BODY__", body).replace("__SCRIPT__", script)
 
 

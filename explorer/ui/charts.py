@@ -162,12 +162,41 @@ class _Axis:
 
     def ticks(self) -> list[tuple[float, str]]:
         if self.log:
-            first, last = math.ceil(self.lo - 1e-9), math.floor(self.hi + 1e-9)
-            every = max(1, math.ceil((last - first + 1) / 9))
-            return [(10.0 ** e, f"1e{e}") for e in range(first, last + 1, every)]
+            return [(v, tick_label(v)) for v in log_ticks(10.0 ** self.lo, 10.0 ** self.hi)]
         step = _step(self.hi - self.lo)
         first = math.ceil(self.lo / step - 1e-9)
         return [(k * step, f"{k * step:.10g}") for k in range(first, math.floor(self.hi / step + 1e-9) + 1)]
+
+
+def log_ticks(lo: float, hi: float, most: int = 9) -> list[float]:
+    """Round values for a log axis from ``lo`` to ``hi``: 1, 2 and 5 times each power of ten where that
+    makes at most ``most`` ticks, else the powers of ten (every one, or every second...). Only the values
+    get labels: a minor tick's lone digit ("2", "5") reads as a value of its own.
+
+    >>> log_ticks(0.9, 60)
+    [1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+    >>> log_ticks(1e-7, 1)
+    [1e-07, 1e-06, 1e-05, 0.0001, 0.001, 0.01, 0.1, 1.0]
+    >>> log_ticks(1e-12, 1e6)
+    [1e-12, 1e-09, 1e-06, 0.001, 1.0, 1000.0, 1000000.0]
+    """
+    first, last = math.floor(math.log10(lo) + 1e-9), math.ceil(math.log10(hi) - 1e-9)
+    inside = lambda v: lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9)  # noqa: E731
+    fine = [float(f"{m}e{e}") for e in range(first, last + 1) for m in (1, 2, 5) if inside(float(f"{m}e{e}"))]
+    if len(fine) <= most:
+        return fine
+    powers = [e for e in range(first, last + 1) if inside(10.0 ** e)]
+    every = max(1, math.ceil(len(powers) / most))
+    return [float(f"1e{e}") for e in powers if (e - powers[0]) % every == 0]
+
+
+def tick_label(v: float) -> str:
+    """A tick's value as people write it: ``0.001``, ``20``, ``5e+06``, ``1e-07``.
+
+    >>> [tick_label(v) for v in (0.001, 20.0, 5e6, 1e-7)]
+    ['0.001', '20', '5e+06', '1e-07']
+    """
+    return f"{v:.6g}"
 
 
 def _step(span: float) -> float:
@@ -276,4 +305,4 @@ def _text(value: str) -> str:
     return html.escape(str(value), quote=True)
 
 
-__all__ = ["heat_map", "lines"]
+__all__ = ["heat_map", "lines", "log_ticks", "tick_label"]

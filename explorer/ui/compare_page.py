@@ -10,7 +10,7 @@ from explorer.compare import STEPS, optimal_step
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import chart, choice, measured, table
+from explorer.ui.widgets import chart, choice, measured, row, table
 
 MAX_FORMULAS = 12
 COSTS = {
@@ -81,10 +81,10 @@ def render() -> None:
     source, inputs = got
     for name, default in (("h", 1e-3), ("dtype", "float32")):
         st.session_state.setdefault(f"cmp_{name}", default)
-    left, right = st.columns(2)
-    step = left.select_slider("step h of the table's finite differences", STEPS, key="cmp_h",
-                              format_func=lambda h: f"{h:.0e}", bind="query-params")
-    dtype = choice("dtype", tuple(DTYPES), key="cmp_dtype", where=right, help="the table's dtype; the plot shows both")
+    line = row()
+    step = line.select_slider("step h of the table's finite differences", STEPS, key="cmp_h",
+                              format_func=lambda h: f"{h:.0e}", bind="query-params", width=260)
+    dtype = choice("dtype", tuple(DTYPES), key="cmp_dtype", where=line, help="the table's dtype; the plot shows both")
     r = run("compare", source, inputs, step=float(step), dtype=dtype)
     if r is None:
         return

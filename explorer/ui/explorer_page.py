@@ -26,7 +26,10 @@ from explorer.format import numbers
 from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import runner
-from explorer.ui.widgets import function_editor, graph_view, inputs_panel, options_panel, show_error, text_block
+from explorer.ui.widgets import (
+    fitted_columns, function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block,
+    within_bounds,
+)
 from explorer.views import DEFAULT_MAX_NODES, Request, view
 from explorer.vjp import VECTOR_KINDS, VectorChoice
 
@@ -196,6 +199,7 @@ def _model_form() -> tuple[Request, dict] | None:
     name = a.selectbox("model", list(choices), key="model", bind="query-params",
                        help="; ".join(f"{m}: {about}" for m, (about, _) in choices.items())) or "mlp"
     most = choices[name][1]
+    within_bounds("depth", 1, most)   # a URL's depth beyond this model's: said, and shown at the bound
     if int(st.session_state.get("depth") or 1) > most:   # another model's depth, beyond this one's
         st.session_state["depth"] = most
     depth = b.number_input("layers / blocks / time steps", min_value=1, max_value=most, step=1, key="depth",
@@ -292,6 +296,7 @@ def _graph_options(nodes: int) -> dict:
     """Level-of-detail options, with the choice of how many nodes to draw for large graphs."""
     if nodes > DEFAULT_MAX_NODES:
         st.session_state.setdefault("max_nodes", DEFAULT_MAX_NODES)
+        within_bounds("max_nodes", 20, 2000, name="nodes to draw")
         st.number_input(f"nodes to draw (of {nodes:,}; chains are collapsed)", min_value=20, max_value=2000,
                         step=50, key="max_nodes", bind="query-params",
                         help="Graphviz lays out a few hundred nodes in a second or two; thousands take long")
@@ -315,7 +320,14 @@ def _part(request: Request, part: tuple) -> dict | None:
     return None if answer is None else answer[part[0]]
 
 
+def _describe(request: Request, summary: dict) -> str:
+    """What a drawing shows, for a screen reader: the function (or model) and what it computed."""
+    what = f"f = {request.source}" if not request.model else f"{request.model} of depth {request.depth}"
+    return f"{what}; " + "; ".join(summary["lines"])
+
+
 def _tabs(request: Request, summary: dict) -> None:
+    desc = _describe(request, summary)
     _share(request)
     st.session_state.setdefault("tab", TABS[0])
     tabs = st.tabs(TABS, key="tab", bind="query-params")
@@ -325,7 +337,7 @@ def _tabs(request: Request, summary: dict) -> None:
             drawing = _part(request, _annotated())
             if drawing is not None:
                 graph_view(drawing, key="annotated", file_stem="autograd_annotated", alt="Annotated autograd graph",
-                           focus=_start(summary))
+                           focus=_start(summary), desc=desc)
             st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
                        "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
                        "have a double border; each edge says what flowed back along it.")
@@ -333,25 +345,26 @@ def _tabs(request: Request, summary: dict) -> None:
         if tabs[1].open:
             for name in ("attrs", "saved"):
                 st.session_state.setdefault(name, False)
-            a, b, c = st.columns([1, 1, 3])
-            show_attrs = a.toggle("show_attrs", key="attrs", bind="query-params",
+            line = row()  # columns cut the toggles' names off beside the sidebar
+            show_attrs = line.toggle("show_attrs", key="attrs", bind="query-params",
                                   help="the attributes each backward node keeps (exponents, dims, ...)")
-            show_saved = b.toggle("show_saved", key="saved", bind="query-params",
+            show_saved = line.toggle("show_saved", key="saved", bind="query-params",
                                   help="the tensors saved for backward")
-            with c:
+            with line:
                 options = _graph_options(summary["nodes"])
             options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
             drawing = _part(request, ("graph", "torchviz", tuple(options.items())))
             if drawing is not None:
                 graph_view(drawing, key="torchviz", file_stem="autograd_torchviz", alt="torchviz graph",
-                           focus=_start(summary))
+                           focus=_start(summary), desc=desc)
             st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
                        "operations, the green output; orange saved tensors with show_saved.")
     with tabs[2]:
         if tabs[2].open:
             table = _part(request, ("table",))
             if table is not None:
-                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table")
+                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table",
+                             column_config=fitted_columns(table["rows"]))
                 if table["adds_up"]:
                     st.caption("The numbers add up: every gradient received is the sum of what the node's "
                                "consumers sent it, and each send is the gradient received times the local "
@@ -379,16 +392,17 @@ def _tabs(request: Request, summary: dict) -> None:
 def _step_through(request: Request, summary: dict) -> None:
     last = summary["nodes"] - 1
     st.session_state.setdefault("step", 0)
+    within_bounds("step", 0, last)
     if not 0 <= int(st.session_state["step"] or 0) <= last:
         st.session_state["step"] = 0
     # Stepping and playing rerun this fragment only, never the whole page; while playing it reruns itself
     # every PLAY_SECONDS (a timer Streamlit sets when a whole run declares it: Play and the end of the
     # play each cost one run of the page, the steps none).
     playing = bool(st.session_state.get("step_playing"))
-    st.fragment(_stepper, run_every=PLAY_SECONDS if playing else None)(request, last)
+    st.fragment(_stepper, run_every=PLAY_SECONDS if playing else None)(request, last, _describe(request, summary))
 
 
-def _stepper(request: Request, last: int) -> None:
+def _stepper(request: Request, last: int, desc: str) -> None:
     """The step-through: ◀/▶ (and the ←/→ keys), Play/Pause (K), the step, its chain rule and graph."""
     step = int(st.session_state.get("step") or 0)
     playing = bool(st.session_state.get("step_playing"))
@@ -405,16 +419,16 @@ def _stepper(request: Request, last: int) -> None:
         st.session_state["step_playing"] = not playing
         st.session_state["step_played_at"] = time.monotonic()
 
-    prev, toggle, nxt, where = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    prev.button("◀ Previous", on_click=move, args=(-1,), disabled=step <= 0, width="stretch", key="step_prev",
+    line = row(vertical_alignment="bottom")  # columns cut "◀ Previous" off beside the sidebar
+    line.button("◀ Previous", on_click=move, args=(-1,), disabled=step <= 0, width="stretch", key="step_prev",
                 shortcut="Left")
-    if toggle.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
+    if line.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
                      on_click=play, width="stretch", key="step_play", shortcut="K",
                      help=f"one step every {PLAY_SECONDS:g} s; ← and → step by hand"):
         st.rerun()   # the whole page once, so that the play timer starts (or stops)
-    nxt.button("Next ▶", on_click=move, args=(1,), disabled=step >= last, width="stretch", key="step_next",
+    line.button("Next ▶", on_click=move, args=(1,), disabled=step >= last, width="stretch", key="step_next",
                shortcut="Right")
-    step = int(where.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
+    step = int(line.number_input(f"step (0 to {last}, in the order PyTorch's engine runs the nodes)",
                                   min_value=0, max_value=last, step=1, key="step", bind="query-params") or 0)
     if playing and step >= last:
         st.session_state["step_playing"] = False
@@ -423,7 +437,7 @@ def _stepper(request: Request, last: int) -> None:
         st.markdown(f"**Step {step} of {last}: {shown['heading']}**")
         text_block(shown["text"])
         graph_view(shown["graph"], key="step", file_stem=f"autograd_step_{step}", focus=str(shown["node"]),
-                   alt="Autograd graph at this step")
+                   alt="Autograd graph at this step", desc=desc)
     if playing and not st.session_state["step_playing"]:
         st.rerun()   # the last step is shown: the whole page once more, without the play timer
 

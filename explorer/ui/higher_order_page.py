@@ -11,7 +11,7 @@ from explorer.derivatives import MAX_ORDER
 from explorer.inputs import DTYPES
 from explorer.ui.charts import lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import chart, choice, graph_view, table
+from explorer.ui.widgets import chart, choice, graph_view, row, table
 
 
 def _prime(k: int) -> str:
@@ -58,9 +58,9 @@ def render() -> None:
             return
         source, inputs = got
         st.session_state.setdefault("ho_order", 2)
-        left, right = st.columns(2)
-        order = left.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params")
-        dtype = choice("dtype", tuple(DTYPES), key="ho_dtype", where=right)
+        line = row()
+        order = line.slider("highest order", 1, MAX_ORDER, key="ho_order", bind="query-params", width=200)
+        dtype = choice("dtype", tuple(DTYPES), key="ho_dtype", where=line)
     r = run("higher_order", source, inputs, order=int(order), dtype=dtype)
     if r is None:
         return
@@ -70,7 +70,7 @@ def render() -> None:
         x = r.x.tolist()
         chart(lines({_prime(k): (x, values.tolist()) for k, values in enumerate(r.derivatives)},
                     "f and its derivatives, by autograd", "x", "", points=len(x) == 1, height=460))
-    st.subheader("The graph of f and the graph of its derivative")
+    st.header("The graph of f and the graph of its derivative")
     st.caption("Left: what the forward pass recorded. Right: what backward(create_graph=True) recorded while "
                "computing f' — the graph that a second backward walks.")
     if r.graph_refusal:

@@ -12,7 +12,7 @@ import streamlit as st
 from explorer.inputs import DTYPES
 from explorer.ui.charts import heat_map, lines
 from explorer.ui.lab import function_and_inputs, run
-from explorer.ui.widgets import chart, choice, measured, table
+from explorer.ui.widgets import chart, choice, measured, row, table
 
 MAX_DRAWN = 62_500  # entries of a heat map drawn in the browser (250 × 250)
 SIZES = (10, 30, 100, 300, 1000)
@@ -37,10 +37,10 @@ def _matrix(matrix, title: str, rows: str, cols: str, key: str, row_blocks=(), c
 
 def _options(prefix: str) -> dict:
     st.session_state.setdefault(f"{prefix}_seed", 0)
-    left, right = st.columns(2)
-    dtype = choice("dtype", tuple(DTYPES), key=f"{prefix}_dtype", default="float64", where=left)
-    seed = right.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{prefix}_seed",
-                              bind="query-params", help="seed of the random constructors (rand, randn)")
+    line = row()
+    dtype = choice("dtype", tuple(DTYPES), key=f"{prefix}_dtype", default="float64", where=line)
+    seed = line.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{prefix}_seed",
+                             bind="query-params", help="seed of the random constructors (rand, randn)", width=130)
     return {"dtype": dtype, "seed": int(seed or 0)}
 
 
@@ -59,8 +59,9 @@ def _jacobian_section() -> None:
         names = tuple(inputs)
         st.session_state.setdefault("jac_wrt", list(names))
         st.session_state["jac_wrt"] = [n for n in st.session_state["jac_wrt"] if n in names] or list(names)
-        wrt = st.multiselect("with respect to", names, key="jac_wrt",
-                             help="the inputs to differentiate with respect to (the others are held fixed)")
+        # pills wrap where the column is narrow; a multiselect's chips were cut off beside the sidebar
+        wrt = st.pills("with respect to", names, selection_mode="multi", key="jac_wrt",
+                       help="the inputs to differentiate with respect to (the others are held fixed)")
     with shown:
         result = run("jacobian", source, inputs, wrt=tuple(wrt or names), **options)
         if result is not None:
@@ -69,15 +70,17 @@ def _jacobian_section() -> None:
 
 def _jacobian_result(result) -> None:
     st.info(result.verdict, icon=":material/balance:")
-    cols = st.columns(4)
-    cols[0].metric("outputs m", f"{result.outputs:,}", help="backward passes reverse mode takes")
-    cols[1].metric("inputs n", f"{result.inputs:,}", help="forward passes forward mode takes")
-    measured("jac_reverse", cols[2]).metric("reverse mode", f"{result.seconds['reverse'] * 1e3:.3f} ms")
+    line = row()  # columns of a quarter each cut the timings off ("0.642…") beside the sidebar
+    line.metric("outputs m", f"{result.outputs:,}", help="backward passes reverse mode takes", width="content")
+    line.metric("inputs n", f"{result.inputs:,}", help="forward passes forward mode takes", width="content")
+    measured("jac_reverse", line).metric("reverse mode", f"{result.seconds['reverse'] * 1e3:.3f} ms",
+                                         width="content")
     if "forward" in result.seconds:
-        measured("jac_forward", cols[3]).metric("forward mode", f"{result.seconds['forward'] * 1e3:.3f} ms",
-                                                help=f"largest difference from reverse: {result.difference:.2g}")
+        measured("jac_forward", line).metric("forward mode", f"{result.seconds['forward'] * 1e3:.3f} ms",
+                                             help=f"largest difference from reverse: {result.difference:.2g}",
+                                             width="content")
     else:
-        cols[3].metric("forward mode", "n/a", help=result.forward_refusal)
+        line.metric("forward mode", "n/a", help=result.forward_refusal, width="content")
     st.caption("Reverse mode by `torch.func.jacrev`, forward mode by `torch.func.jacfwd`, their passes batched "
                "with vmap; best of one timed run after a warm-up.")
     shapes = result.output_shapes
@@ -112,7 +115,8 @@ def _divergence_section() -> None:
                 "the identity (one backward pass per row) always. *Know your Jacobian.*")
     examples = st.columns(len(FIELDS))
     for i, (label, *_) in enumerate(FIELDS):
-        examples[i].button(label, key=f"div_example_{i}", on_click=_load_field, args=(i,), width="stretch")
+        examples[i].button(label, key=f"div_example_{i}", on_click=_load_field, args=(i,), width="stretch",
+                           wrap=True)  # in a column a label is cut to one line otherwise
     setup, shown = st.columns([2, 3], gap="large")
     with setup:
         got = function_and_inputs("div", FIELDS[3][1], FIELDS[3][2])
@@ -128,8 +132,8 @@ def _divergence_section() -> None:
             _divergence_result(result)
         # Timing as n grows is heavy work (five sizes, two ways, up to n = 1000): asked for, not done on load.
         st.session_state.setdefault("div_timing", False)
-        if st.toggle("time both ways as n grows (x = rand(n), n up to 1000)", key="div_timing",
-                     bind="query-params"):
+        if st.toggle("time both ways as n grows", key="div_timing", bind="query-params",
+                     help="x = rand(n), n up to 1000"):
             timed = run("divergence", source, inputs, laplacian=bool(laplacian), sizes=SIZES, lane="heavy",
                         **options)
             if timed is not None:
@@ -188,9 +192,9 @@ def _curl_section() -> None:
 
 
 def _curl_result(result) -> None:
-    cols = st.columns(3)
-    for col, axis, value in zip(cols, ("x", "y", "z"), result.curl.tolist()):
-        col.metric(f"(∇×F) along {axis}", f"{value:.6g}")
+    line = row()
+    for axis, value in zip(("x", "y", "z"), result.curl.tolist()):
+        line.metric(f"(∇×F) along {axis}", f"{value:.6g}", width="content")
     labels = [f"∂/∂{c}" for c in result.coordinates] if len(result.coordinates) == 3 else \
         [f"∂/∂{result.coordinates[0]}[{i}]" for i in range(3)]
     table([{"": f"F{i + 1}", **{labels[j]: float(result.jacobian[i, j]) for j in range(3)}} for i in range(3)])

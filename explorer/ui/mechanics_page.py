@@ -25,10 +25,10 @@ LESSONS = (
 def _event(event) -> None:
     prompt = "\n".join((">>> " if i == 0 else "... ") + line for i, line in enumerate(event.code.splitlines()))
     if event.kind == "error":
-        st.code(prompt, language="python")
+        st.code(prompt, language="python", wrap_lines=True)
         st.error(event.shows, icon=":material/error:")
     else:
-        st.code(f"{prompt}\n{event.shows}" if event.shows else prompt, language="python")
+        st.code(f"{prompt}\n{event.shows}" if event.shows else prompt, language="python", wrap_lines=True)
     if event.kind == "warning":
         st.warning(event.note, icon=":material/warning:")
     elif event.note:
@@ -59,7 +59,7 @@ def render() -> None:
     dtype = choice("dtype", tuple(DTYPES), key="mech_dtype")
     for name, title, about in LESSONS:
         with st.container(border=True):
-            st.subheader(title)
+            st.header(title)
             st.caption(about)
             options = {"dtype": dtype or "float32"}
             if name == "second_backward":

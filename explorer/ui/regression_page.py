@@ -15,31 +15,59 @@ from explorer.demos.regression import OPTIMIZERS, live, loss_graph, loss_grid, l
 from explorer.device import device_choices
 from explorer.expression import ExpressionError
 from explorer.ui import runner
-from explorer.ui.widgets import graph_view, table
+from explorer.ui.charts import log_ticks, tick_label
+from explorer.ui.widgets import graph_view, row, table
 
 FRAME_SECONDS = 0.25  # redraw at most four times a second; training never waits for drawing
+CHART_WIDTH = 380     # px: room for a log axis's 1, 2, 5 ticks unrotated
 RUN_SECONDS = 180.0   # a run's hard limit in the heavy lane (its budget keeps it near a minute)
+
+
+PATH_COLOUR = "#d62728"   # the path in red over blue contours: it must stand out from them
+SERIES_COLOUR = "#1f77b4"
+
+
+def _log_axis(values, title: str) -> dict:
+    """A Plotly log axis with ticks at 1, 2, 5 x 10^k only, each labelled with its value: Plotly's own log
+    ticks label the minor ones with a lone digit ("8 7 6 5 4 3 2 1 9 8" on a loss axis)."""
+    shown = [v for v in values if np.isfinite(v) and v > 0] or [1.0]
+    ticks = log_ticks(min(shown), max(shown))
+    if len(ticks) < 2:  # a narrow range: the ends themselves, written to three figures
+        ticks = sorted({float(f"{min(shown):.3g}"), float(f"{max(shown):.3g}")})
+    return dict(type="log", title=title, tickmode="array", tickvals=ticks, ticktext=[tick_label(t) for t in ticks],
+                minor=dict(showgrid=False, ticks=""))
 
 
 def _contours(data: dict, path) -> go.Figure:
     ols = data["ols"]
     g0, g1, log_loss = loss_grid(data["moments"], [*path, ols])
-    fig = go.Figure(go.Contour(x=g0, y=g1, z=log_loss, colorscale="Blues",
-                               showscale=False, contours_coloring="lines", name="log10 loss"))
-    fig.add_scatter(x=[p[0] for p in path], y=[p[1] for p in path], mode="lines+markers",
-                    marker_size=4, name="path")
-    fig.add_scatter(x=[ols[0]], y=[ols[1]], mode="markers", marker=dict(symbol="star", size=14),
+    # pale contours under a dark, thick path: the path is what the chart is about
+    fig = go.Figure(go.Contour(x=g0, y=g1, z=log_loss,
+                               colorscale=[[0, "#9ecae1"], [1, "#deebf7"]], showscale=False,
+                               contours_coloring="lines", line_width=1, name="log10 loss", hoverinfo="skip"))
+    fig.add_scatter(x=[p[0] for p in path], y=[p[1] for p in path], mode="lines+markers", name="path",
+                    line=dict(color=PATH_COLOUR, width=3), marker=dict(size=5, color=PATH_COLOUR))
+    fig.add_scatter(x=[ols[0]], y=[ols[1]], mode="markers+text", text=["least squares"], textposition="top center",
+                    marker=dict(symbol="star", size=16, color="#ffbf00", line=dict(color="#333", width=1)),
                     name="least squares")
     fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), title="parameters on the loss contours",
-                      xaxis_title="b0", yaxis_title="b1")
+                      xaxis_title="b0", yaxis_title="b1", showlegend=False)
     return fig
 
 
 def _loss_curve(history, ols_loss: float, log_scale: bool) -> go.Figure:
-    fig = go.Figure(go.Scatter(x=[s.epoch for s in history], y=[s.loss for s in history], name="loss"))
-    fig.add_hline(y=ols_loss, line_dash="dot", annotation_text="least squares")
-    fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), title="loss",
-                      xaxis_title="epoch", yaxis_type="log" if log_scale else "linear")
+    """The loss against the epochs done, on a log x axis: the first epochs, where the loss falls most, get as
+    much room as the last ones (on a linear axis they were squashed against the left edge)."""
+    done = [s.epoch + 1 for s in history]
+    losses = [s.loss for s in history]
+    ends = [1, max(done, default=1)]
+    fig = go.Figure(go.Scatter(x=done, y=losses, name="loss", line=dict(color=SERIES_COLOUR)))
+    # A trace, not add_hline: its label is placed in data coordinates, so it sits on its line on a log axis too.
+    fig.add_scatter(x=ends, y=[ols_loss, ols_loss], mode="lines+text", name="least squares",
+                    text=["", "least squares"], textposition="top left", line=dict(color="#555", dash="dot"))
+    y_axis = _log_axis(losses + [ols_loss], "loss") if log_scale else dict(type="linear", title="loss")
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=30, b=10), title="loss", showlegend=False,
+                      xaxis=_log_axis(ends, "epochs done"), yaxis=y_axis)
     return fig
 
 
@@ -65,10 +93,11 @@ def _draw(slots, data: dict, history, log_scale, frame: int):
     # Each frame replaces the last one in the same slot; a new key per frame keeps Streamlit's ids apart.
     last = history[-1] if history else None
     slots["loss"].plotly_chart(_loss_curve(history, data["ols_loss"], log_scale), key=f"reg_loss_{frame}",
-                               width="stretch")
-    slots["line"].plotly_chart(_fit_line(data, last), key=f"reg_line_{frame}", width="stretch")
-    path = [(s.b0, s.b1) for s in history if np.isfinite(s.b0) and np.isfinite(s.b1)][-400:] or [(0.0, 0.0)]
-    slots["path"].plotly_chart(_contours(data, path), key=f"reg_path_{frame}", width="stretch")
+                               width=CHART_WIDTH)
+    slots["line"].plotly_chart(_fit_line(data, last), key=f"reg_line_{frame}", width=CHART_WIDTH)
+    path = [(s.b0, s.b1) for s in history if np.isfinite(s.b0) and np.isfinite(s.b1)]
+    path = path[::max(1, len(path) // 400)] + path[-1:] if path else [(0.0, 0.0)]  # from the start, ~400 points
+    slots["path"].plotly_chart(_contours(data, path), key=f"reg_path_{frame}", width=CHART_WIDTH)
 
 
 def render() -> None:
@@ -103,8 +132,8 @@ def render() -> None:
         st.warning(f"The learning rate {lr:g} is above the stability limit {limit:.4g}: expect divergence.")
     stop = st.button("Stop", key="regression_stop")
     progress = st.progress(0.0, text="press Start")
-    cols = st.columns(3)
-    slots = {"loss": cols[0].empty(), "line": cols[1].empty(), "path": cols[2].empty()}
+    charts = row()  # as many charts to a line as fit: three columns squeezed each to 200 px beside the sidebar
+    slots = {"loss": charts.empty(), "line": charts.empty(), "path": charts.empty()}
     log_slot = st.empty()
     state = st.session_state.setdefault("regression_run", {"history": [], "log": [], "done": False})
     if started:

@@ -37,13 +37,40 @@ _FORM = ("ButtonGroup", "TextArea", "TextInput")
 _DRAWING = ("Html", "IFrame", "DownloadButton")
 PAGE_CHUNKS: dict[str, tuple[str, ...]] = {
     "explore": _FORM + ("NumberInput",) + _DRAWING,
-    "jacobian": _FORM + ("NumberInput", "Multiselect", "Metric", "rehype-katex", "rehype-raw"),
+    "jacobian": _FORM + ("NumberInput", "Metric", "rehype-katex", "rehype-raw"),
     "higher-order": _FORM + ("Slider", "rehype-raw") + _DRAWING,
     "four-ways": _FORM + ("Slider", "Html", "rehype-katex", "rehype-raw"),
     "mechanics": _FORM + ("NumberInput", "Checkbox", "Slider", "StreamlitSyntaxHighlighter"),
     "regression": ("PageLink", "NumberInput", "Selectbox", "Checkbox", "Button", "Progress"),
     "tsne": ("PageLink", "NumberInput", "Selectbox", "Checkbox", "Button", "Progress"),
 }
+
+# What Streamlit's theme cannot set, for WCAG AA contrast (4.5:1 for text; axe-core checks it,
+# tests/browser/test_audit_browser.py): captions (text at 60 % opacity, 3.9:1 on white; #6b6a69 is 5.4:1)
+# and the code highlighter's colours (its greens #29b09d and #21c354 on #fcfcfb: 2.6 and 2.3; its blue,
+# orange, grey and red: 2.8 to 3.8), each darkened to 4.5:1 or more on the code's background.
+# A segmented control wraps its options onto a second line where its column is narrow: Streamlit's own
+# scrolls them sideways, which cut "random" of v off beside the sidebar at 1024 px. A checkbox's or a
+# toggle's name wraps too, where Streamlit ends it with an ellipsis in a narrow column.
+# ``.stApp`` outranks Streamlit's own rules.
+STYLE = """<style>
+.stApp [data-testid="stCaptionContainer"] { color: #6b6a69; opacity: 1; }
+.stApp [data-testid="stButtonGroup"] [role="radiogroup"] { flex-wrap: wrap; }
+.stApp label .stMarkdownEllipsis { white-space: normal; overflow: visible; text-overflow: clip; }
+.stApp .stCode .token.number, .stApp .stCode .token.regex { color: #1a7f6f; }
+.stApp .stCode .token.string, .stApp .stCode .token.char, .stApp .stCode .token.attr-value,
+.stApp .stCode .token.boolean, .stApp .stCode .token.constant, .stApp .stCode .token.symbol,
+.stApp .stCode .token.inserted { color: #158237; }
+.stApp .stCode .token.keyword, .stApp .stCode .token.tag, .stApp .stCode .token.function,
+.stApp .stCode .token.class-name, .stApp .stCode .token.selector { color: #0b6bc4; }
+.stApp .stCode .token.attr-name, .stApp .stCode .token.property, .stApp .stCode .token.variable { color: #0077a3; }
+.stApp .stCode .token.operator, .stApp .stCode .token.entity, .stApp .stCode .token.decorator,
+.stApp .stCode .token.atrule { color: #b34d00; }
+.stApp .stCode .token.comment, .stApp .stCode .token.prolog, .stApp .stCode .token.punctuation,
+.stApp .stCode .token.unchanged { color: #666a78; }
+.stApp .stCode .token.important, .stApp .stCode .token.deleted { color: #c41e1e; }
+</style>
+"""
 
 _FILES = re.compile(r"m\.f=\[([^\]]*)\]")
 _LAZY = re.compile(r"import\(`\./([^`]+)`\)(?:,__vite__mapDeps\(\[([\d,]*)\]\))?")
@@ -82,12 +109,12 @@ def chunk_files(chunks: Sequence[str], static_dir: Path | None = None) -> list[s
 
 
 def shell_html(chunks: Sequence[str], static_dir: Path | None = None) -> str:
-    """Streamlit's ``index.html`` with a ``modulepreload`` hint for each file ``chunks`` load."""
+    """Streamlit's ``index.html`` with a ``modulepreload`` hint for each file ``chunks`` load, and :data:`STYLE`."""
     static_dir = static_dir or streamlit_static_dir()
     page = (static_dir / "index.html").read_text(encoding="utf-8")
     hints = "".join(f'<link rel="modulepreload" crossorigin href="./static/js/{f}">\n'
                     for f in chunk_files(chunks, static_dir) if f'/static/js/{f}"' not in page)
-    return page.replace("</head>", hints + "</head>", 1)
+    return page.replace("</head>", hints + STYLE + "</head>", 1)
 
 
 def routes(paths: Sequence[str], default: str) -> list:
@@ -111,4 +138,4 @@ def routes(paths: Sequence[str], default: str) -> list:
     return [Route("/", endpoint(default)), *(Route(f"/{path}", endpoint(path)) for path in paths)]
 
 
-__all__ = ["PAGE_CHUNKS", "chunk_files", "routes", "shell_html"]
+__all__ = ["PAGE_CHUNKS", "STYLE", "chunk_files", "routes", "shell_html"]

@@ -21,7 +21,7 @@ from explorer.device import device_choices
 from explorer.expression import ExpressionError
 from explorer.budgets import BUDGETS
 from explorer.ui import runner
-from explorer.ui.widgets import measured, table
+from explorer.ui.widgets import measured, table, within_bounds
 
 FRAME_SECONDS = 0.25   # redraw at most four times a second; the optimiser never waits for drawing
 REPLAY_FRAMES = 60     # frames of the replay animation (snapshots in between are skipped)
@@ -77,15 +77,18 @@ def _replay(history, labels: np.ndarray, exploration: int) -> go.Figure:
     play = dict(frame=dict(duration=120, redraw=False), transition=dict(duration=100, easing="linear"),
                 fromcurrent=False, mode="immediate")
     still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
+    # Top to bottom, each in a band of its own: the title, the points (square, as wide as the column allows:
+    # a taller figure left a blank band under them), the buttons with the iteration at the right, the slider.
     fig.update_layout(
-        height=520, margin=dict(l=10, r=10, t=40, b=10),
+        height=470, margin=dict(l=10, r=10, t=40, b=120),
         title=f"replay · exaggerated to iteration {exploration}" if exploration else "replay",
-        xaxis=dict(visible=False, range=_bounds(last.Y)), yaxis=dict(visible=False, range=_bounds(last.Y)),
+        xaxis=dict(visible=False, range=_bounds(last.Y)),
+        yaxis=dict(visible=False, range=_bounds(last.Y), scaleanchor="x"),
         updatemenus=[dict(type="buttons", direction="left", x=0, y=0, xanchor="left", yanchor="top",
-                          pad=dict(t=45), buttons=[dict(label="▶ replay", method="animate", args=[None, play]),
+                          pad=dict(t=12), buttons=[dict(label="▶ replay", method="animate", args=[None, play]),
                                                    dict(label="❚❚", method="animate", args=[[None], still])])],
-        sliders=[dict(active=len(frames) - 1, x=0.2, len=0.8, y=0, yanchor="top", pad=dict(t=30),
-                      currentvalue=dict(prefix="iteration "),
+        sliders=[dict(active=len(frames) - 1, x=0, len=1, y=0, yanchor="top", pad=dict(t=60),
+                      currentvalue=dict(prefix="iteration ", xanchor="right"),
                       steps=[dict(label=f.name, method="animate", args=[[f.name], still]) for f in frames])])
     return fig
 
@@ -112,7 +115,7 @@ def _schedule(snapshot) -> str:
 
 def _gradient_panel(data: tuple, exaggeration: float) -> None:
     """The gradient at a random Y, three ways: heavy work (P, then N² in float64), so done when asked for."""
-    st.subheader("The gradient, three ways")
+    st.header("The gradient, three ways")
     st.markdown(
         "Autograd differentiates the objective; the paper's equation 5 is "
         "`4 Σ_j (p_ij − q_ij)(1 + ‖y_i − y_j‖²)⁻¹ (y_i − y_j)`; the reference code (`tsne.py` on the "
@@ -146,6 +149,9 @@ def _settings_form() -> tuple[dict, bool]:
     fresh page shows.
     """
     devices = device_choices()
+    for key, least, most, name in (("tsne_n", 0, 5000, "points"), ("tsne_perplexity", 2.0, 100.0, "perplexity"),
+                                   ("tsne_iterations", 10, MAX_ITERATIONS, "iterations")):
+        within_bounds(key, least, most, name=name)
     with st.form("tsne_settings"):
         c1, c2, c3, c4 = st.columns(4)
         settings = dict(
@@ -159,8 +165,9 @@ def _settings_form() -> tuple[dict, bool]:
             perplexity=c2.number_input("perplexity", 2.0, 100.0, 30.0, key="tsne_perplexity", bind="query-params"),
             iterations=c2.number_input("iterations (at most)", 10, MAX_ITERATIONS, 1000, key="tsne_iterations",
                                        bind="query-params"),
-            run_all=c2.checkbox("run every iteration (no stop when KL improves < 0.01 % in 50)",
-                                key="tsne_all", bind="query-params"),
+            run_all=st.checkbox("run every iteration", key="tsne_all", bind="query-params",
+                                help="no early stop (by default a run stops when KL improves less than "
+                                     "0.01 % in 50 iterations)"),
             exaggeration=c3.number_input("early exaggeration α", 1.0, 50.0, 12.0, key="tsne_exaggeration",
                                          bind="query-params"),
             exploration=c3.number_input("exaggeration iterations", 0, 1000, 250, key="tsne_exploration",
@@ -174,7 +181,7 @@ def _settings_form() -> tuple[dict, bool]:
 
 
 def _comparison(data: tuple, n_points: int, labels: np.ndarray, ours: dict, seed: int) -> None:
-    st.subheader("Against scikit-learn")
+    st.header("Against scikit-learn")
     methods = ("barnes_hut", "exact") if n_points <= BUDGETS.sklearn_exact_points else ("barnes_hut",)
     method = st.radio("scikit-learn's method", methods, horizontal=True, key="tsne_sk_method",
                       format_func=lambda m: "Barnes-Hut (approximate)" if m == "barnes_hut"
@@ -216,7 +223,7 @@ def render() -> None:
     except ExpressionError as err:
         st.error(err.message, icon=":material/error:")
 
-    st.subheader("The embedding")
+    st.header("The embedding")
     stop = st.button("Stop", key="tsne_stop")
     progress = st.progress(0.0, text="press Start")
     left, right = st.columns([3, 2])

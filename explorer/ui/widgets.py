@@ -7,9 +7,12 @@ Other pages import these; their signatures are kept stable:
 - :func:`text_block` ``(text) -> None``: monospace text in a box, like ``st.code`` without its highlighter
 - :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
+- :func:`row` ``(vertical_alignment="top") -> container``: controls side by side, wrapping where the page is narrow
+- :func:`within_bounds` ``(key, least, most, *, name=None, where=None)``: a URL's number out of range, clamped, said
+- :func:`fitted_columns` ``(rows) -> column_config``: ``st.dataframe`` columns as wide as their text
 - :func:`choice` ``(label, options, *, key, default=None, where=None, help=None) -> str``
-- :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=...) -> None``
-- :func:`pan_zoom_html` ``(svg, *, focus=None) -> str`` (plain text, from :mod:`explorer.pan_zoom`)
+- :func:`graph_view` ``(drawing, *, key, file_stem="graph", height=560, focus=None, alt=..., desc=None) -> None``
+- :func:`pan_zoom_html` ``(svg, *, focus=None, title=None, desc=None) -> str`` (plain text, from :mod:`explorer.pan_zoom`)
 - :func:`measured` ``(key, where=None) -> container`` for a timing (a figure blanks it)
 
 Every widget keeps its value under a fixed session-state key that is bound to
@@ -137,25 +140,51 @@ def choice(label: str, options: Sequence[str], *, key: str, default: str | None 
                                            help=help) or default
 
 
+def row(vertical_alignment: str = "top"):
+    """A row of controls, each as wide as its content, that wraps onto more lines where the page is narrow.
+
+    Columns of fixed shares cut a control off (an ellipsis, or a segmented control's last option) where
+    their share is narrower than the control; a row never does (tests/browser/test_audit_browser.py).
+    """
+    return st.container(horizontal=True, gap="medium", vertical_alignment=vertical_alignment)
+
+
+def within_bounds(key: str, least: float, most: float, *, name: str | None = None, where=None) -> None:
+    """Before the number widget bound to ``?{key}=``: a value in the URL beyond ``[least, most]`` is shown
+    at the nearest bound, with a notice that says so ("depth 1000000 is more than the most, 5,000:
+    showing 5,000"). Streamlit itself drops such a value without a word and shows the default."""
+    raw = st.query_params.get(key)
+    try:
+        asked = float(raw)
+    except (TypeError, ValueError):
+        return
+    if least <= asked <= most:
+        return
+    bound, side = (most, "more than the most") if asked > most else (least, "less than the least")
+    shown = int(bound) if float(bound).is_integer() else bound
+    st.session_state[key] = shown
+    (where or st).info(f"{name or key} {raw} is {side}, {shown:,}: showing {shown:,}", icon=":material/info:")
+
+
 def options_panel(*, key_prefix: str = "") -> Options:
     """Seed, dtype and device widgets in one row (bound to ``?seed=``, ``?dtype=``, ``?device=``)."""
     st.session_state.setdefault(key_prefix + "seed", 0)
-    seed_col, dtype_col, device_col = st.columns([2, 2, 3])
-    seed = seed_col.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
-                                 bind="query-params", help="seed of the random constructors (rand, randn)")
-    dtype = choice("dtype", tuple(DTYPES), key=key_prefix + "dtype", where=dtype_col)
-    device = choice("device", device_choices(), key=key_prefix + "device", where=device_col,
+    within_bounds(key_prefix + "seed", 0, 2**31 - 1, name="seed")
+    line = row()
+    seed = line.number_input("seed", min_value=0, max_value=2**31 - 1, step=1, key=key_prefix + "seed",
+                            bind="query-params", help="seed of the random constructors (rand, randn)", width=130)
+    dtype = choice("dtype", tuple(DTYPES), key=key_prefix + "dtype", where=line)
+    device = choice("device", device_choices(), key=key_prefix + "device", where=line,
                     help="auto: CUDA, then Apple MPS, then the CPU")
     return Options(int(seed or 0), dtype, device)
 
 
 def show_error(err: BaseException, source: str | None = None, *, panel: InputsPanel | None = None) -> None:
-    """Show a refusal: under the input it concerns, or with a caret at its place in the function."""
+    """Show a refusal once: under the input it concerns, or with a caret at its place in the function."""
     message = err.message if isinstance(err, ExpressionError) else str(err)
     if panel is not None:
         name, sep, rest = message.partition(": ")
-        if sep and name in panel.specs and panel.show_error(name, rest):
-            st.error(f"The input {name} is not valid: {rest}", icon=":material/error:")
+        if sep and name in panel.specs and panel.show_error(name, f"{name} is not valid: {rest}"):
             return
     st.error(message, icon=":material/error:")
     marker = (error_marker(source, err.line, err.column)
@@ -200,8 +229,22 @@ def table(rows: Sequence[Mapping[str, object]], where=None) -> None:
 
     head = "".join(f'<th style="{_HEAD}">{html.escape(c)}</th>' for c in columns)
     body = "".join("<tr>" + "".join(cell(row.get(c, "")) for c in columns) + "</tr>" for row in rows)
-    (where or st).html(f'<table class="explorer-table" style="{_TABLE}"><thead><tr>{head}</tr></thead>'
-                       f"<tbody>{body}</tbody></table>")
+    # A table wider than a phone scrolls in its own box (focusable, so a keyboard scrolls it too), not the page.
+    (where or st).html(f'<div class="explorer-table-box" style="overflow-x:auto" tabindex="0" role="region" '
+                       f'aria-label="table"><table class="explorer-table" style="{_TABLE}"><thead><tr>{head}</tr>'
+                       f"</thead><tbody>{body}</tbody></table></div>")
+
+
+def fitted_columns(rows: Sequence[Mapping[str, object]], most: int = 360) -> dict:
+    """An ``st.dataframe`` ``column_config`` that makes each column as wide as its longest text (at most
+    ``most`` px): the table widget's own widths cut the chain-rule columns of the node table off while
+    short columns kept room they did not need.
+
+    >>> fitted_columns([{"op": "MulBackward0", "sent to inputs": "→ x: 8"}])["op"]["width"]
+    114
+    """
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in (rows[0] if rows else ())}
+    return {c: st.column_config.Column(c, width=min(most, 18 + 8 * n)) for c, n in widths.items()}
 
 
 def chart(svg: str, where=None) -> None:
@@ -231,14 +274,15 @@ def _png(dot: str) -> bytes:
 
 
 def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", height: int = 560,
-               focus: str | None = None, alt: str = "Autograd graph") -> None:
+               focus: str | None = None, alt: str = "Autograd graph", desc: str | None = None) -> None:
     """Show a graph as an SVG drawn by Graphviz, with pan, zoom, fullscreen and downloads.
 
     ``drawing`` is what :func:`explorer.views.drawing` returns (DOT and its
     SVG, drawn in the sandbox with the rest of the page's answer), or DOT
     alone, then drawn here. The browser never lays out the graph itself (its
     Graphviz stalls at a few thousand nodes); the page only pans and zooms
-    the drawing. Downloads: SVG, PNG (drawn when asked for) and the DOT source.
+    the drawing. Downloads: SVG, PNG (drawn when asked for) and the DOT source. ``alt`` titles the
+    frame and the drawing; ``desc`` describes the drawing (the function and its output).
     """
     if isinstance(drawing, str):
         try:
@@ -250,13 +294,13 @@ def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", heigh
         if drawing["error"]:
             raise ValueError(drawing["error"])
         svg = drawing["svg"]
-        html = pan_zoom_html(svg, focus=focus)
+        page = pan_zoom_html(svg, focus=focus, title=alt, desc=desc)
     except ValueError as err:
         st.error(f"The graph could not be drawn: {err}", icon=":material/error:")
         st.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz", key=f"{key}_dot",
                            on_click="ignore")
         return
-    st.iframe(html, height=height, alt=alt)
+    st.iframe(page, height=height, alt=alt)
     # One row without columns: every element is work for the browser on each pass over the page.
     row = st.container(horizontal=True)
     row.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",

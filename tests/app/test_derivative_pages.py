@@ -80,7 +80,7 @@ def test_jacobian_page_draws_the_hessian_of_every_pair_of_inputs():
     at.text_area(key="jac_f").set_value("sum(x**2) * y[0] + sum(y)").run()
     at.text_input(key="jac_var_x").set_value("[1.0, 2.0]").run()
     at.text_input(key="jac_var_y").set_value("[3.0, 4.0, 5.0]").run()
-    at.multiselect(key="jac_wrt").set_value(["x", "y"]).run()
+    at.pills(key="jac_wrt").set_value(["x", "y"]).run()
     no_exception(at)
     assert not at.error
     hessian = charts(at)[1]

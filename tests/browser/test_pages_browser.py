@@ -40,7 +40,7 @@ def test_tsne_scatter_moves_and_stops(ui, page, app_url, screenshot):
     page.goto(f"{app_url}/tsne?tsne_dataset=blobs&tsne_n=2000&tsne_iterations=20000&tsne_all=true")
     ui.wait(page)
     page.get_by_text("2000 points of 10 dimensions").wait_for(timeout=SLOW)
-    assert page.get_by_label("run every iteration").is_checked()
+    assert page.get_by_role("checkbox", name="run every iteration").is_checked()
     assert page.get_by_label("iterations (at most)").input_value() == "20000"
     page.get_by_text("check the gradient three ways at a random Y").click()  # heavy work: asked for
     page.get_by_text("max |autograd − paper|").nth(1).wait_for(timeout=SLOW)  # both checks are in
