@@ -154,6 +154,11 @@ class Node:
             self.local = found.local(self.id) if found else []
         return self.__dict__[name]
 
+    @property
+    def is_live(self) -> bool:
+        """Whether details of the node are still to be read from the live graph of its capture."""
+        return "_live" in self.__dict__
+
     def complete(self) -> None:
         """Compute the node's details now (each is computed once)."""
         for name in ("value", "sends", "saved", "local", "saved_bytes"):   # one attribute of each group
