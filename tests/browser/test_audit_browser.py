@@ -67,12 +67,12 @@ def test_the_step_through_is_driven_by_the_keyboard(browser, app_url):
     try:
         step = page.get_by_label("step (0 to", exact=False)
         assert step.input_value() == "0"
-        page.locator("body").press("n")  # the Next button's shortcut, from anywhere but a text box
+        page.locator("body").press("ArrowRight")  # the Next button's shortcut, from anywhere but a text box
         page.wait_for_function("() => document.querySelector('input[aria-label^=\"step (0 to\"]').value === '1'")
         page.get_by_role("button", name="Next").focus()  # and Tab's way: focus the button, press Enter
         page.keyboard.press("Enter")
         page.wait_for_function("() => document.querySelector('input[aria-label^=\"step (0 to\"]').value === '2'")
-        page.locator("body").press("p")
+        page.locator("body").press("ArrowLeft")
         page.wait_for_function("() => document.querySelector('input[aria-label^=\"step (0 to\"]').value === '1'")
     finally:
         context.close()
