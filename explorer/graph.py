@@ -71,6 +71,7 @@ from explorer.format import chain_rule, numbers, to_jsonable
 from explorer.live import Saved, dtype_name
 
 # A node's details, computed together on first use: the attribute -> what computes it.
+LEAF_COPY_BUDGET = 4_000_000   # elements of leaves' values copied at capture; past it, copied when first read
 _REDUCE_ALONE = 16_384   # elements from which a gradient's largest entry is found on its own, not concatenated
 _DETAILS = {"value": "value", "sends": "edges", "reduced": "edges", "saved": "saved", "attrs": "saved",
             "local": "local", "saved_bytes": "bytes"}
@@ -693,6 +694,7 @@ def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: 
     dtypes: dict = {}
     consumers: list[list[int]] = [[] for _ in found.order]
     nodes: list[Node] = []
+    copied = 0   # elements of leaves copied so far
     for node_id, (fn, op, edges, meta, received) in enumerate(
             zip(found.order, found.ops, found.nexts, found.metadata, ran.received)):
         leaf = op == "AccumulateGrad"
@@ -708,10 +710,12 @@ def _nodes(found: live.Walk, names: dict, produced: dict, output_ids: set, ran: 
                     dtype="" if first is None else dtypes.get(first.dtype) or dtypes.setdefault(first.dtype,
                                                                                                 dtype_name(first.dtype)),
                     received=grads, grad=grads[0] if len(grads) == 1 else None)
-        if leaf:   # a parameter's value is copied when first read (a model's parameters are the model)
+        if leaf and copied + produced[fn].numel() > LEAF_COPY_BUDGET:
+            # A big model's parameters are the model: copied when first read (refused if changed by then).
             variable = produced[fn]
             node.shape, node.dtype = tuple(variable.shape), dtype_name(variable.dtype)
         elif fn in produced:
+            copied += produced[fn].numel() if leaf else 0
             node.value = value = live.snapshot(produced[fn])
             node.shape, node.dtype = tuple(value.shape), dtype_name(value.dtype)
         nodes.append(node)

@@ -436,7 +436,7 @@ class LiveGraph:
         """Node ``node_id``'s output, where a node saved it for backward (a copy: the first found, in id
         order, among its consumers and itself); None for a node with several outputs."""
         fn = self.order[node_id]
-        if self.ops[node_id] == _LEAF:
+        if self.ops[node_id] == _LEAF:   # a leaf past the capture's copy budget (graph.LEAF_COPY_BUDGET)
             if fn.variable._version != self.versions[node_id]:   # PyTorch's count of in-place changes
                 raise GraphGone(f"node {node_id} (a leaf) was changed in place after the capture (an optimiser "
                                 "step?) before its value was read. Capture with lazy=False, or call "
