@@ -25,9 +25,9 @@ def test_each_page_names_the_scripts_of_its_elements(app_url):
     assert status == 200 and headers["Cache-Control"] == "no-cache"
     assert set(shell.chunk_files(shell.PAGE_CHUNKS["explore"])) <= hinted(root)
     assert any(f.startswith("IFrame.") for f in hinted(root) - STREAMLITS)
-    _, _, jacobian = get(f"{app_url}/jacobian")
-    assert any(f.startswith("Multiselect.") for f in hinted(jacobian))
-    assert not any(f.startswith("Multiselect.") for f in hinted(root))  # each page its own
+    _, _, mechanics = get(f"{app_url}/mechanics")
+    assert any(f.startswith("StreamlitSyntaxHighlighter.") for f in hinted(mechanics))
+    assert not any(f.startswith("StreamlitSyntaxHighlighter.") for f in hinted(root))  # each page its own
     for name in hinted(root) - STREAMLITS:  # every hint is a file the server has
         assert get(f"{app_url}/static/js/{name}")[0] == 200
 
