@@ -355,6 +355,9 @@ class Job:
         self.started = 0.0
         self.ended = 0.0
         self.touched = time.monotonic()
+        # Its owner waits on this, not on the pool's condition: a message for one job wakes one script
+        # thread, not every thread waiting on any job (a herd that grew with the number of visitors).
+        self.changed = threading.Condition(pool.mutex)
 
     @property
     def position(self) -> int:
@@ -423,7 +426,8 @@ class Pool:
         self.by_owner: dict[tuple[str, str], Job] = {}
         self.used: dict[tuple[str, str], collections.deque[tuple[float, float]]] = collections.defaultdict(
             collections.deque)
-        self.lock = threading.Condition()
+        self.mutex = threading.RLock()
+        self.lock = threading.Condition(self.mutex)   # the pool's state; each job's waiters: Job.changed
         self.started = False
         self.closed = False
 
@@ -515,6 +519,7 @@ class Pool:
                 else:
                     job = worker.job
                     job.inbox.append((kind, payload))
+                    job.changed.notify_all()
                     if kind != ITEM:
                         worker.jobs += 1
                         if worker.jobs >= self.retire_after:
@@ -586,7 +591,7 @@ class Pool:
             if not job.inbox and job.state != "ended":
                 if job.state == "running":
                     wait = min(wait, max(0.0, job.started + job.timeout - time.monotonic()))
-                self.lock.wait(wait)
+                job.changed.wait(wait)
             if job.inbox:
                 message = job.inbox.popleft()
                 self.lock.notify_all()  # a reader may be waiting for room in a stream's inbox
@@ -624,6 +629,7 @@ class Pool:
                 # a floor per job: a burst of tiny reruns is not free (each may cost a fork)
                 self.used[(job.owner, job.lane)].append((time.monotonic(), max(job.seconds, 0.05 + 0.1 * kill)))
         self._dispatch(job.lane)
+        job.changed.notify_all()
         self.lock.notify_all()
 
     def _dispatch(self, lane: str) -> None:
