@@ -13,6 +13,8 @@ its script (``__name__ == "__main__"``), which draws the page.
 """
 from __future__ import annotations
 
+import functools
+
 # (module, url_path, title, icon): fixed names only, never names taken from a request.
 PAGES = (
     ("explorer.ui.explorer_page", "explore", "Explorer", ":material/account_tree:"),
@@ -68,33 +70,35 @@ def sidebar_presets(pages: dict, current: str) -> None:
     arrival; its default example is on the page anyway. (What each choice
     cost a cold visit: the README, measured with ``bench/app_latency.py``.)
     Not on the live demos' pages: a rerun would stop a run that is streaming.
+    The groups and their links are worked out once (:func:`preset_links`):
+    this runs on every rerun of every page.
     """
     import streamlit as st
 
-    from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS
-    from explorer.ui.explorer_page import preset_query
-
-    explore = pages["explore"]
     with st.sidebar:
         st.markdown("**Worked examples** of the seed documents")
         lazy = current not in LIVE_PAGES
-
-        def group_of(label: str, key: str):
+        for label, key, links in preset_links():
             group = st.expander(label, **(dict(key=key, on_change="rerun") if lazy else {}))
-            return group if not lazy or group.open else None
+            if lazy and not group.open:
+                continue
+            for title, page, query in links:
+                if page in pages:   # a demo's example opens the demo
+                    group.page_link(pages[page], label=title, **({"query_params": query} if query else {}))
 
-        for seed in SEEDS:
-            group = group_of(f"Seed {seed}", f"seed_{seed}")
-            if group is not None:
-                for preset in (p for p in PRESETS if p.seed == seed):
-                    if preset.explorable:
-                        group.page_link(explore, label=preset.title, query_params=preset_query(preset))
-                    elif preset.page in pages:  # a demo's example opens the demo
-                        group.page_link(pages[preset.page], label=preset.title)
-        group = group_of("Big graphs", "seed_models")
-        if group is not None:
-            for preset in MODEL_PRESETS:
-                group.page_link(explore, label=preset.title, query_params=preset_query(preset))
+
+@functools.cache
+def preset_links() -> tuple[tuple[str, str, tuple[tuple[str, str, dict | None], ...]], ...]:
+    """The sidebar's groups, as ``(label, expander key, links)``, each link ``(title, page's url path, query
+    or None)``: the same for every run, so made once."""
+    from explorer.presets import MODEL_PRESETS, PRESETS, SEEDS
+    from explorer.ui.explorer_page import preset_query
+
+    groups = [(f"Seed {seed}", f"seed_{seed}", tuple(
+        (p.title, "explore", preset_query(p)) if p.explorable else (p.title, p.page, None)
+        for p in PRESETS if p.seed == seed)) for seed in SEEDS]
+    groups.append(("Big graphs", "seed_models", tuple((p.title, "explore", preset_query(p)) for p in MODEL_PRESETS)))
+    return tuple(groups)
 
 
 def _restore_after_history(page: str) -> None:

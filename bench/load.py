@@ -5,6 +5,9 @@
     python bench/load.py --abusive 2          # 2 abusive sessions among the ordinary ones
     python bench/load.py --proxy 2             # through nginx in front of 2 replicas (deploy/serve.py)
     python bench/load.py --url http://127.0.0.1:8080 --cookies
+    python bench/load.py --floor --sessions 240 --seconds 30   # the explorer, then the one-line page
+    python bench/load.py --floor --ramp 20,60,120,180,240,300  # the highest rate each holds
+
 
 Each visitor is what a browser tab is to the server, without the browser: it
 opens the websocket, asks for runs with Streamlit's protobufs (BackMsg) and
@@ -26,6 +29,17 @@ The server is started here (``streamlit run app.py`` on a free port of
 127.0.0.1) unless ``--url`` names a running one; its memory (the server
 and its worker processes) is sampled after warm-up and at the end.
 Only 127.0.0.1 is ever targeted, and every run is bounded in time.
+
+``--floor`` serves, in the same run and with the same ``.streamlit/config.toml``,
+Streamlit's floor: a one-line page (:data:`FLOOR_PAGE`) with the same
+"Function" text area that prints the same ``f = tensor([...])`` and
+``x.grad = tensor([...])`` lines, computed by torch in the server's thread,
+with no sandbox, no cache and nothing else on the page. The same visitors are
+run against each server in turn (explorer, then floor), so that the noise of
+a shared machine falls on both. ``--ramp`` runs steps of more and more
+visitors, each bounded to ``--seconds``, and prints the highest rate each
+server *holds*: a step is held when its p95 is at most 1 s and every answer
+is right, with no error and no busy notice.
 """
 from __future__ import annotations
 
@@ -246,6 +260,18 @@ class Tally:
     busy: int = 0          # requests answered "busy" / queued (not errors: the server said so)
     refusals: int = 0      # clear refusals (expected for abusive input)
 
+    def p95(self) -> float:
+        s = sorted(self.seconds)
+        return s[min(len(s) - 1, int(0.95 * len(s)))] if s else float("inf")
+
+    def right(self) -> int:
+        """Requests answered, and answered right."""
+        return len(self.seconds) - self.busy - len(self.wrong) - sum(": no answer in" not in e for e in self.errors)
+
+    def held(self, p95: float = 1.0) -> bool:
+        """Every answer right (no error, no busy notice) at a p95 of at most ``p95`` seconds."""
+        return bool(self.seconds) and not (self.errors or self.wrong or self.busy) and self.p95() <= p95
+
     def line(self, name: str) -> str:
         s = sorted(self.seconds)
         if not s:
@@ -390,13 +416,41 @@ def proxied(replicas: int):
             proc.kill()
 
 
-def memory_mb(pid: int) -> float:
-    """Memory of process ``pid`` and all its descendants (the sandbox's workers), in MB.
+# The floor: Streamlit serving the same answer with nothing else. It reads k and i with a regular expression
+# (user text never reaches eval), and computes the value and gradient with torch, as a one-line page would.
+FLOOR_PAGE = """\
+import re, streamlit as st, torch
+source = st.text_area("Function", st.query_params.get("f", ""))
+k, i = map(int, re.fullmatch(r"x\\*\\*(\\d+) \\+ (\\d+)\\*x", source).groups())
+x = torch.tensor([float(st.query_params.get("var_x", "3"))], requires_grad=True)
+f = x**k + i * x
+f.backward()
+st.code(f"f = {f.detach()}\\nx.grad = {x.grad}")
+"""
 
-    Proportional set sizes (``Pss`` of /proc/*/smaps_rollup): a page that
-    forked workers share with their fork server counts once in all, not once
-    per process as resident sizes would.
-    """
+
+@contextlib.contextmanager
+def floor_served():
+    """:data:`FLOOR_PAGE` served by ``streamlit run`` on a free port of 127.0.0.1, from the repository's root
+    (so with its ``.streamlit/config.toml``); yields (url, pid)."""
+    folder = Path(tempfile.mkdtemp(prefix="load-floor-"))
+    script = folder / "floor.py"
+    script.write_text(FLOOR_PAGE)
+    port = free_port()
+    with open(folder / "server.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+                                 "--server.address", "127.0.0.1"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        yield url, proc.pid
+    finally:
+        local_app.stop(proc)
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the sandbox's fork server and workers)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -406,10 +460,37 @@ def memory_mb(pid: int) -> float:
             except OSError:
                 continue
             children.setdefault(parent, []).append(int(entry))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         p = todo.pop()
+        found.append(p)
         todo.extend(children.get(p, ()))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its descendants, those that ended included (as far as
+    they were waited for)."""
+    total = 0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int) -> float:
+    """Memory of process ``pid`` and all its descendants (the sandbox's workers), in MB.
+
+    Proportional set sizes (``Pss`` of /proc/*/smaps_rollup): a page that
+    forked workers share with their fork server counts once in all, not once
+    per process as resident sizes would.
+    """
+    total = 0
+    for p in _tree(pid):
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
@@ -453,6 +534,66 @@ async def first_visit(url: str) -> Run:
         return await v.run(query=explorer_query(ordinary_function(3, 7)), page="", timeout=120)
 
 
+@dataclass
+class Step:
+    """One step of a ramp against one server: what the visitors got, and what the server spent."""
+
+    server: str
+    sessions: int
+    seconds: float
+    tally: Tally
+    cpu: float  # CPU seconds of the server and its workers during the step
+
+    @property
+    def offered(self) -> float:
+        return self.sessions / PERIOD
+
+    @property
+    def rate(self) -> float:
+        """Right answers a second."""
+        return self.tally.right() / self.seconds
+
+    def line(self) -> str:
+        t = self.tally
+        per = 1000 * self.cpu / max(1, len(t.seconds))
+        return (f"{self.server:<9} {self.sessions:4d} visitors ({self.offered:5.1f}/s offered): {self.rate:6.1f} "
+                f"right/s  p95 {t.p95():6.3f} s  errors {len(t.errors)}  wrong {len(t.wrong)}  busy {t.busy}  "
+                f"cpu {per:5.1f} ms/request  {'held' if t.held() else 'NOT held'}")
+
+
+PERIOD = 2.0  # seconds between a visitor's requests in a ramp
+
+
+def ramp(servers: dict[str, tuple[str, int | None]], steps: list[int], seconds: float) -> dict[str, list[Step]]:
+    """Each step of ``steps`` visitors, ``seconds`` long, against each server in turn (the same step, one
+    right after the other); a server that fails to hold a step is not asked for more."""
+    done: dict[str, list[Step]] = {name: [] for name in servers}
+    for sessions in steps:
+        for name, (url, pid) in servers.items():
+            if done[name] and not done[name][-1].tally.held():
+                continue
+            before = cpu_seconds(pid) if pid else 0.0
+            started = time.perf_counter()
+            calm, _ = asyncio.run(load(url, sessions, 0, seconds, PERIOD))
+            wall = time.perf_counter() - started
+            step = Step(name, sessions, wall, calm, (cpu_seconds(pid) - before) if pid else float("nan"))
+            done[name].append(step)
+            print(step.line(), flush=True)
+            for item in (calm.errors + calm.wrong)[:3]:
+                print(f"    {item}")
+            time.sleep(2.0)  # the last step's sessions close
+    return done
+
+
+def highest_held(steps: list[Step]) -> str:
+    held = [s for s in steps if s.tally.held()]
+    if not held:
+        return "holds none of the steps"
+    best = max(held, key=lambda s: s.rate)
+    return (f"holds {best.rate:.0f} right answers/s ({best.sessions} visitors) at p95 {best.tally.p95():.2f} s, "
+            f"{1000 * best.cpu / max(1, len(best.tally.seconds)):.1f} ms CPU a request")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=20, help="ordinary visitors (default 20)")
@@ -466,9 +607,16 @@ def main() -> int:
     parser.add_argument("--warm-up", type=float, default=20.0, help="seconds of load before measuring (default 20)")
     parser.add_argument("--fresh", action="store_true", help="every request from a new visitor (a new session)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--floor", action="store_true",
+                        help="also serve the one-line floor page (same config) and run the same visitors on it")
+    parser.add_argument("--ramp", metavar="N,N,...",
+                        help="visitors per step (each --seconds long, a request every 2 s each), e.g. 20,60,120,240,300: "
+                             "prints the highest rate each server holds at p95 <= 1 s with every answer right")
     args = parser.parse_args()
     if args.url and urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "localhost"):
         parser.error("the load test only ever targets 127.0.0.1")
+    if args.ramp or args.floor:
+        return compare(args)
 
     with contextlib.ExitStack() as stack:
         if args.url:
@@ -504,6 +652,30 @@ def main() -> int:
     if args.json:
         print(json.dumps({"ordinary": calm.__dict__, "abusive": rough.__dict__, "first_visit": first.seconds,
                           "memory_before_mb": before, "memory_after_mb": after}, default=str))
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    """``--floor`` and ``--ramp``: the explorer (and the floor page) under the same steps, one after the other."""
+    steps = [int(n) for n in args.ramp.split(",")] if args.ramp else [args.sessions]
+    with contextlib.ExitStack() as stack:
+        servers = {"explorer": (args.url.rstrip("/"), None) if args.url else stack.enter_context(served())}
+        if args.floor:
+            servers["floor"] = stack.enter_context(floor_served())
+        for name, (url, _) in servers.items():
+            first = asyncio.run(first_visit(url))
+            asyncio.run(warm_up(url, args.warm_up))
+            print(f"{name} {url}: first visit {first.seconds:.2f} s ({first.status}), warmed up {args.warm_up:g} s",
+                  flush=True)
+        print(f"steps of {args.seconds:g} s, each visitor asking for a new function every {PERIOD:g} s; "
+              f"held = p95 <= 1 s, every answer right, no error, no busy notice")
+        done = ramp(servers, steps, args.seconds)
+    for name, server_steps in done.items():
+        print(f"{name:<9} {highest_held(server_steps)}")
+    if args.json:
+        print(json.dumps({name: [{"sessions": s.sessions, "rate": s.rate, "p95": s.tally.p95(), "held": s.tally.held(),
+                                  "errors": len(s.tally.errors), "wrong": len(s.tally.wrong), "busy": s.tally.busy,
+                                  "cpu_seconds": s.cpu} for s in server_steps] for name, server_steps in done.items()}))
     return 0
 
 

@@ -315,6 +315,7 @@ class _Worker:
         self.affinity: Any = None  # of its last job: a worker may keep what that job computed
         self.draining = 0.0        # until when a cancelled light job may finish before the worker is killed
         self.dead = False
+        self.jobs = 0              # jobs it has answered: it is replaced after Pool.retire_after
 
     @property
     def free(self) -> bool:
@@ -354,6 +355,9 @@ class Job:
         self.started = 0.0
         self.ended = 0.0
         self.touched = time.monotonic()
+        # Its owner waits on this, not on the pool's condition: a message for one job wakes one script
+        # thread, not every thread waiting on any job (a herd that grew with the number of visitors).
+        self.changed = threading.Condition(pool.mutex)
 
     @property
     def position(self) -> int:
@@ -400,12 +404,15 @@ class Pool:
     worker has a thread that reads what it sends into its job's inbox, so a
     worker is free for the next job the moment it answers, whether or not
     its owner has read the answer yet; a stream's inbox holds at most
-    ``stream_buffer`` items (the worker waits beyond that).
+    ``stream_buffer`` items (the worker waits beyond that). A worker is
+    replaced after ``retire_after`` jobs, so that what jobs leave behind in it
+    (Graphviz's library keeps about 1 KB a layout) does not pile up: a fork
+    every few thousand jobs.
     """
 
     def __init__(self, sizing: Sizing | None = None, *, queue: dict[str, int] | None = None,
                  owner_seconds: dict[str, float] | None = None, abandon_after: float = 60.0, grace: float = 0.5,
-                 stream_buffer: int = 64):
+                 stream_buffer: int = 64, retire_after: int = 2000):
         self.sizing = sizing or Sizing.for_machine()
         self.size = {"light": self.sizing.light, "heavy": self.sizing.heavy}
         self.queue_limit = queue or {"light": 8 * self.sizing.light, "heavy": 4 * self.sizing.heavy}
@@ -413,12 +420,14 @@ class Pool:
         self.abandon_after = abandon_after
         self.grace = grace
         self.stream_buffer = stream_buffer
+        self.retire_after = retire_after
         self.workers: dict[str, list[_Worker]] = {lane: [] for lane in LANES}
         self.queues: dict[str, collections.deque[Job]] = {lane: collections.deque() for lane in LANES}
         self.by_owner: dict[tuple[str, str], Job] = {}
         self.used: dict[tuple[str, str], collections.deque[tuple[float, float]]] = collections.defaultdict(
             collections.deque)
-        self.lock = threading.Condition()
+        self.mutex = threading.RLock()
+        self.lock = threading.Condition(self.mutex)   # the pool's state; each job's waiters: Job.changed
         self.started = False
         self.closed = False
 
@@ -510,7 +519,11 @@ class Pool:
                 else:
                     job = worker.job
                     job.inbox.append((kind, payload))
+                    job.changed.notify_all()
                     if kind != ITEM:
+                        worker.jobs += 1
+                        if worker.jobs >= self.retire_after:
+                            worker.kill()   # before _end dispatches to it; the supervisor forks a fresh one
                         self._end(job, None)
                     while kind == ITEM and len(job.inbox) > self.stream_buffer and job.state == "running":
                         self.lock.wait(0.5)  # the owner reads slower than the worker makes: the worker waits
@@ -578,7 +591,7 @@ class Pool:
             if not job.inbox and job.state != "ended":
                 if job.state == "running":
                     wait = min(wait, max(0.0, job.started + job.timeout - time.monotonic()))
-                self.lock.wait(wait)
+                job.changed.wait(wait)
             if job.inbox:
                 message = job.inbox.popleft()
                 self.lock.notify_all()  # a reader may be waiting for room in a stream's inbox
@@ -616,6 +629,7 @@ class Pool:
                 # a floor per job: a burst of tiny reruns is not free (each may cost a fork)
                 self.used[(job.owner, job.lane)].append((time.monotonic(), max(job.seconds, 0.05 + 0.1 * kill)))
         self._dispatch(job.lane)
+        job.changed.notify_all()
         self.lock.notify_all()
 
     def _dispatch(self, lane: str) -> None:

@@ -134,7 +134,8 @@ def drawing(dot: str, timeout: float = DRAWING_TIMEOUT) -> dict:
     from explorer.export import render
 
     try:
-        return {"dot": dot, "svg": render(dot, "svg", timeout=timeout).decode("utf-8"), "error": None}
+        svg = render(dot, "svg", timeout=timeout, in_process=True)   # this runs in a sandbox worker
+        return {"dot": dot, "svg": svg.decode("utf-8"), "error": None}
     except ValueError as err:
         return {"dot": dot, "svg": None, "error": str(err)}
 

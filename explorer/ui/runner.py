@@ -66,6 +66,23 @@ def _waiting(status, computing: bool = True) -> Callable[[Job], None]:
     return on_wait
 
 
+class _Status:
+    """A placeholder made where the page stands when something is first shown in it: most answers come before
+    anything is, and an element that is never used is still one more message for every run to send."""
+
+    def __init__(self):
+        self.slot = None
+
+    def __getattr__(self, name: str):   # caption, warning...: made on first use
+        if self.slot is None:
+            self.slot = st.empty()
+        return getattr(self.slot, name)
+
+    def empty(self) -> None:
+        if self.slot is not None:
+            self.slot.empty()
+
+
 def _pause(seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -113,7 +130,7 @@ def result(fn: Callable[..., Any], /, *args: Any, lane: str = "light", timeout: 
     failed (the page then shows an apology). A refusal of the input raises
     :class:`~explorer.ExpressionError`, for the page to show where it belongs.
     """
-    status = st.empty()
+    status = _Status()
     try:
         for attempt in range(RETRIES + 1):
             try:

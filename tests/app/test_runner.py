@@ -44,3 +44,10 @@ def test_a_live_run_that_ends_without_its_result_is_reported_and_the_rest_skippe
         assert [e.value for e in at.error] == [shown] and at.markdown[-1].value == "done: False"
     at = AppTest.from_string(LIVE.format(job="count", args=", 3"), default_timeout=TIMEOUT).run()
     assert not at.error and at.markdown[-1].value == "done: True"
+
+
+def test_an_answer_that_comes_at_once_sends_no_placeholder_for_a_notice():
+    at = AppTest.from_string("from explorer.ui import runner\nimport streamlit as st\n"
+                             "st.write(repr(runner.result(pow, 2, 10)))", default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert [e.value for e in at.main.children.values()] == ["1024"]   # the answer, and no empty element before it

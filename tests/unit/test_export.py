@@ -32,6 +32,18 @@ def test_save_takes_the_format_from_the_suffix(tmp_path):
     assert ET.parse(save(SMALL, tmp_path / "g.out", "svg")).getroot().tag.endswith("svg")
 
 
+def test_small_graphs_laid_out_in_process_are_what_the_dot_program_draws():
+    from explorer.views import Request, exploration
+
+    ex = exploration(Request("x**3 + 7*x", (("x", "3"),)))
+    assert export._graphviz() is not None   # the library comes with Graphviz
+    for graph in (SMALL, ex.to_dot("annotated"), ex.to_dot("torchviz")):
+        assert render(graph, "svg", in_process=True) == render(graph, "svg")   # the same bytes, title included
+    assert render(SMALL, "png", in_process=True)[:8] == PNG_MAGIC
+    with pytest.raises(ValueError, match="could not lay the graph out: .*syntax"):   # worded by dot
+        render("digraph { a -> }", "svg", in_process=True)
+
+
 def test_errors_are_one_clear_value_error(monkeypatch):
     with pytest.raises(ValueError, match="format must be one of svg, png, dot"):
         render(SMALL, "pdf")

@@ -168,6 +168,18 @@ def test_a_job_nobody_reads_is_stopped():
         pool.close()
 
 
+def test_a_worker_is_replaced_after_so_many_jobs_and_no_answer_is_lost():
+    pool = Pool(Sizing(light=1, heavy=1, memory=2**30, light_threads=1, heavy_threads=1), retire_after=2)
+    try:
+        pool.start(wait=120)
+        jobs_in_a_row = [pool.submit(jobs.pid, timeout=60) for _ in range(2)] + [pool.submit(pow, 2, 3, timeout=60)]
+        first, second, third = (wait_for(job, 120)[1] for job in jobs_in_a_row)
+        assert first == second and third == 8   # the third waited for the fresh worker
+        assert wait_for(pool.submit(jobs.pid, timeout=60), 120)[1] != first
+    finally:
+        pool.close()
+
+
 def test_messages_carry_pickled_values():
     job_result = run_isolated(jobs.count, 3)
     assert job_result == [0, 1, 2]

@@ -56,6 +56,9 @@ def test_a_big_graphs_step_shows_the_neighbourhood_of_its_node():
 
 
 def test_a_drawing_without_graphviz_says_why(monkeypatch, tmp_path):
+    from explorer import export
+
     monkeypatch.setenv("PATH", str(tmp_path))   # no dot program on it
+    monkeypatch.setattr(export, "_graphviz", lambda: None)   # nor Graphviz's library
     out = drawing("digraph { a -> b }")
     assert out["svg"] is None and "not installed" in out["error"] and out["dot"] == "digraph { a -> b }"
