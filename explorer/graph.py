@@ -20,7 +20,7 @@ alive. :meth:`Graph.complete` computes what is left and lets go of it;
 node) completes it first, so a pickled graph is plain data with every
 detail, and an unpickled one needs nothing live. Completing rather than
 dropping the details is the one choice that keeps a node's answer the same
-however it is reached; it costs about 1 s per 20,000 nodes, paid only by
+however it is reached; it costs time in proportion to the nodes, paid only by
 whoever pickles a big graph (the app's sandbox worker keeps its explorations
 and sends back views, never a graph). A later ``backward()`` through the
 outputs would free what the details are read from, so a hook on each output
@@ -527,7 +527,7 @@ def collector_paused() -> Iterator[None]:
     thread resuming the collector early only costs that time back.
 
     Only for what a big graph makes: ``gc.get_freeze_count`` walks every
-    frozen object (40 ms in a sandbox worker, which froze its imports), and
+    frozen object (a sandbox worker froze all its imports), and
     is asked once a process has been seen to freeze.
     """
     global _process_froze
@@ -562,7 +562,7 @@ def _capture(outputs, leaves, labels, grad_outputs, create_graph, values, lazy) 
 
     # The engine gets its own copy of v: nothing it hands back may share memory with the caller's tensors. The
     # 1 of a scalar output it makes itself: an explicit one costs torch the import of its symbolic-shape
-    # machinery the first time (half a second).
+    # machinery the first time.
     pairs = [(o, None if _is_one(o, g) else g.clone()) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
     ran = live.run_backward(found, [o for o, _ in pairs], [g for _, g in pairs], targets, create_graph)
     output_ids = {ids[e.node] for e in root_edges if e is not None}
