@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 
 from explorer import dot
-from explorer.format import count, nbytes, shape, short
+from explorer.format import count, nbytes, shape
 from explorer.modules import Module, ancestors, runs
 
 if TYPE_CHECKING:

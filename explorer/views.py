@@ -19,15 +19,15 @@ from typing import Any
 
 import torch
 
+from explorer import module_view
 from explorer.dot import DEFAULT_MAX_NODES   # nodes drawn before the level-of-detail view collapses the rest
 from explorer.exploration import Exploration, explore
 from explorer.expression import ExpressionError
-from explorer import module_view
-from explorer.format import cell, nbytes
-from explorer.modules import runs
+from explorer.format import nbytes
 from explorer.module_view import key_of
-from explorer.table import node_rows
+from explorer.modules import runs
 from explorer.presets import model_exploration, preset_for
+from explorer.table import node_rows
 from explorer.vjp import ONES, VectorChoice, vector_jacobian
 
 DRAWING_TIMEOUT = 15.0      # seconds Graphviz may take to lay a graph out

@@ -5,7 +5,6 @@ import pytest
 
 from explorer import ExpressionError
 from explorer.dot import DEFAULT_MAX_NODES
-from explorer.exploration import explore
 from explorer.views import PARTS, Request, drawing, exploration, view
 
 POLY = Request("x**3 + 2*x**2 + 8*x", (("x", "4"),))
