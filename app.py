@@ -101,37 +101,11 @@ def preset_links() -> tuple[tuple[str, str, tuple[tuple[str, str, dict | None], 
     return tuple(groups)
 
 
-def _restore_after_history(page: str) -> None:
-    """Back or forward to an entry that kept no query string: bring the page back as this session left it.
-
-    On such a navigation Streamlit resets every widget bound to the URL to
-    its empty default (the explorer would show "the function is empty");
-    the values this session last had on the page are set again, and the
-    page reruns with them (the URL follows).
-    """
-    import streamlit as st
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    saved = st.session_state.get("explorer_history", {}).get(page)
-    if ctx is not None and ctx.is_history_navigation and not st.query_params and saved:
-        for key, value in saved.items():
-            st.session_state[key] = value
-        st.rerun()
-
-
-def _remember_for_history(page: str) -> None:
-    """The page's state as its URL holds it, typed as the widgets hold it, for :func:`_restore_after_history`."""
-    import streamlit as st
-
-    st.session_state.setdefault("explorer_history", {})[page] = {
-        key: st.session_state[key] for key in st.query_params if key in st.session_state}
-
-
 def main() -> None:
     import streamlit as st
 
     from explorer.device import best_device, describe_device
+    from explorer.ui import history
 
     # Embedded in another page (?embed=true, the share control's <iframe>): the sidebar starts closed, so that
     # the view has the frame's whole width.
@@ -142,9 +116,9 @@ def main() -> None:
     st.markdown(f"**Autograd Explorer** · see what PyTorch's autograd builds and computes · "
                 f"computing on **{describe_device(best_device())}**")
     sidebar_presets(found, navigation.url_path)
-    _restore_after_history(navigation.url_path)
+    history.restore()
     navigation.run()
-    _remember_for_history(navigation.url_path)
+    history.remember()
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ class Run:
     seconds: float
     status: str                                   # "finished", "rerun" (superseded) or "timeout"
     elements: list = field(default_factory=list)  # Element protos, in the order they came
+    fragments: dict = field(default_factory=dict)  # widget id -> id of the fragment that drew it
 
     def texts(self, kind: str) -> list[str]:
         """The text of every element of ``kind``: "code" (code_text), "alert" (body), "markdown" (body), "html"
@@ -133,10 +134,12 @@ class Visitor:
         await self.ws.close()
 
     async def run(self, *, query: str | None = None, page: str | None = None, widgets: dict | None = None,
-                  wait: bool = True, timeout: float = REQUEST_TIMEOUT) -> Run:
+                  fragment: str = "", wait: bool = True, timeout: float = REQUEST_TIMEOUT) -> Run:
         """Ask for a run (as the frontend does on a URL, a page link or a widget change) and read it back.
 
         ``widgets`` maps widget ids to values (str, bool, int, float, or ``"trigger"`` for a button).
+        ``fragment`` is the id of the fragment the changed widget is in (``Run.fragments``): the frontend
+        then asks for a run of that fragment only, and so does this client.
         With ``wait=False`` the request is sent and not read (a burst of reruns).
         """
         if query is not None:
@@ -148,6 +151,7 @@ class Visitor:
             state.page_name = page
             self.page_hash = self.pages.get(page, "")
         state.page_script_hash = self.page_hash
+        state.fragment_id = fragment
         for widget_id, value in (widgets or {}).items():
             w = state.widget_states.widgets.add()
             w.id = widget_id
@@ -200,7 +204,12 @@ class Visitor:
             elif kind == "page_info_changed":
                 self.query = fwd.page_info_changed.query_string
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                run.elements.append(fwd.delta.new_element)
+                element = fwd.delta.new_element
+                run.elements.append(element)
+                if fwd.delta.fragment_id:
+                    widget = getattr(element, element.WhichOneof("type"), None)
+                    if isinstance(getattr(widget, "id", None), str):
+                        run.fragments[widget.id] = fwd.delta.fragment_id
             elif kind == "script_finished":
                 if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     run.elements.clear()
@@ -316,7 +325,7 @@ async def ordinary(url: str, number: int, seconds: float, period: float, tally: 
             step += 1
             k = 2 + (number + step) % 5
             i = number + 100 * step  # a function no one asked before
-            run = await v.run(widgets={editor: ordinary_function(k, i)})
+            run = await v.run(widgets={editor: ordinary_function(k, i)}, fragment=run.fragments.get(editor, ""))
             _score(run, (k, i), tally)
 
 

@@ -25,7 +25,7 @@ from explorer.expression import ExpressionError, parse
 from explorer.format import numbers
 from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
-from explorer.ui import runner
+from explorer.ui import history, runner
 from explorer.ui.widgets import (
     fitted_columns, function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block,
     within_bounds,
@@ -84,7 +84,6 @@ def render() -> None:
     """The explorer page."""
     first_run = "explorer_started" not in st.session_state
     st.session_state["explorer_started"] = True
-    st.session_state["module_controls_shown"] = False   # until the model form shows them in this run
     ctx = get_script_run_ctx()
     bare = "f" not in st.query_params and "mode" not in st.query_params
     if bare and ctx is not None and ctx.is_history_navigation:
@@ -103,9 +102,18 @@ def render() -> None:
     # Options are written into the URL as they are labelled, so the labels are the plain words.
     mode = switch.segmented_control("Explore a", MODES, key="mode", bind="query-params", required=True,
                                     help="a function you type, or a built-in model with a big graph") or "function"
+    st.fragment(_body)(mode)
+
+
+def _body(mode: str) -> None:
+    """The form and its results: a fragment, so that typing a function (or choosing an input, an option, a
+    tab) reruns this part of the page only, not the app's header, sidebar and navigation (about a third of
+    the server's work a request, ``python bench/load.py --floor``)."""
+    st.session_state["module_controls_shown"] = False   # until the model form shows them in this run
     shown = _model_form() if mode == "model" else _function_form()
     if shown is not None:
         _tabs(*shown)
+    history.remember()   # a fragment's run changes the URL too; the app remembers only whole runs
 
 
 def _summary(request: Request, source: str | None = None, panel=None) -> dict | None:
@@ -459,8 +467,11 @@ def embed_snippet(url: str) -> str:
 
 def _share(request: Request) -> None:
     """The view's URL, its <iframe> snippet, and the view as one offline HTML file."""
+    share = st.popover("Share", icon=":material/share:", key="share", on_change="rerun")
+    if not share.open:   # drawn when opened: most runs are a new function, and nobody sharing it yet
+        return
     url = view_url()
-    with st.popover("Share", icon=":material/share:", key="share"):
+    with share:
         st.caption("The link opens this very view (the URL holds the page's whole state):")
         st.code(url, language=None, wrap_lines=True)
         st.caption("Embed it in a page (the sidebar starts closed; fits a frame 700 to 1000 px wide):")

@@ -281,7 +281,7 @@ def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", heigh
     SVG, drawn in the sandbox with the rest of the page's answer), or DOT
     alone, then drawn here. The browser never lays out the graph itself (its
     Graphviz stalls at a few thousand nodes); the page only pans and zooms
-    the drawing. Downloads: SVG, PNG (drawn when asked for) and the DOT source. ``alt`` titles the
+    the drawing. Downloads, in a menu: SVG, PNG (drawn when asked for) and the DOT source. ``alt`` titles the
     frame and the drawing; ``desc`` describes the drawing (the function and its output).
     """
     if isinstance(drawing, str):
@@ -301,14 +301,18 @@ def graph_view(drawing: dict | str, *, key: str, file_stem: str = "graph", heigh
                            on_click="ignore")
         return
     st.iframe(page, height=height, alt=alt)
-    # One row without columns: every element is work for the browser on each pass over the page.
-    row = st.container(horizontal=True)
-    row.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
-                        icon=":material/download:", key=f"{key}_svg", on_click="ignore")
-    row.download_button("PNG", lambda: _png(dot), file_name=f"{file_stem}.png", mime="image/png",
-                        icon=":material/download:", key=f"{key}_png", on_click="ignore")
-    row.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
-                        icon=":material/download:", key=f"{key}_dot", on_click="ignore")
+    # The buttons are made when the menu opens: each is a message, a widget and a stored file on every run
+    # of the page, and most runs are a new function that nobody downloads.
+    menu = st.popover("Download", icon=":material/download:", key=f"{key}_downloads", on_change="rerun",
+                      help="the drawing as SVG or PNG, or its Graphviz source (DOT)")
+    if not menu.open:
+        return
+    menu.download_button("SVG", svg, file_name=f"{file_stem}.svg", mime="image/svg+xml",
+                         icon=":material/download:", key=f"{key}_svg", on_click="ignore")
+    menu.download_button("PNG", lambda: _png(dot), file_name=f"{file_stem}.png", mime="image/png",
+                         icon=":material/download:", key=f"{key}_png", on_click="ignore")
+    menu.download_button("DOT", dot, file_name=f"{file_stem}.dot", mime="text/vnd.graphviz",
+                         icon=":material/download:", key=f"{key}_dot", on_click="ignore")
 
 
 # ---------------------------------------------------------------------------

@@ -171,6 +171,10 @@ def test_share_gives_the_link_the_iframe_and_the_offline_file():
 
     at = start(f="sin(x)", var_x="1")
     no_exception(at)
+    assert not [c for c in at.code if "f=sin" in c.value]   # closed: its contents are not made
+    at.session_state["share"] = True    # the popover opened: the page reruns and fills it
+    at.run()
+    no_exception(at)
     shared = [c.value for c in at.code if "f=sin" in c.value]
     assert shared[0].endswith("?f=sin(x)&var_x=1") or "f=sin(x)" in shared[0]
     assert shared[1] == embed_snippet(shared[0]) and "embed=true" in shared[1]
