@@ -7,6 +7,7 @@
     python bench/load.py --url http://127.0.0.1:8080 --cookies
     python bench/load.py --floor --sessions 240 --seconds 30   # the explorer, then the one-line page
     python bench/load.py --floor --ramp 20,60,120,180,240,300  # the highest rate each holds
+    python bench/load.py --floor --ramp 40,80,120 --proxy 2    # the explorer as 2 replicas behind nginx
 
 
 Each visitor is what a browser tab is to the server, without the browser: it
@@ -573,9 +574,11 @@ class Step:
 PERIOD = 2.0  # seconds between a visitor's requests in a ramp
 
 
-def ramp(servers: dict[str, tuple[str, int | None]], steps: list[int], seconds: float) -> dict[str, list[Step]]:
+def ramp(servers: dict[str, tuple[str, int | None]], steps: list[int], seconds: float,
+         cookies: bool = False) -> dict[str, list[Step]]:
     """Each step of ``steps`` visitors, ``seconds`` long, against each server in turn (the same step, one
-    right after the other); a server that fails to hold a step is not asked for more."""
+    right after the other); a server that fails to hold a step is not asked for more. ``cookies``: each
+    visitor sends its own routing cookie (replicas behind nginx)."""
     done: dict[str, list[Step]] = {name: [] for name in servers}
     for sessions in steps:
         for name, (url, pid) in servers.items():
@@ -583,7 +586,7 @@ def ramp(servers: dict[str, tuple[str, int | None]], steps: list[int], seconds: 
                 continue
             before = cpu_seconds(pid) if pid else 0.0
             started = time.perf_counter()
-            calm, _ = asyncio.run(load(url, sessions, 0, seconds, PERIOD))
+            calm, _ = asyncio.run(load(url, sessions, 0, seconds, PERIOD, cookies))
             wall = time.perf_counter() - started
             step = Step(name, sessions, wall, calm, (cpu_seconds(pid) - before) if pid else float("nan"))
             done[name].append(step)
@@ -668,7 +671,13 @@ def compare(args: argparse.Namespace) -> int:
     """``--floor`` and ``--ramp``: the explorer (and the floor page) under the same steps, one after the other."""
     steps = [int(n) for n in args.ramp.split(",")] if args.ramp else [args.sessions]
     with contextlib.ExitStack() as stack:
-        servers = {"explorer": (args.url.rstrip("/"), None) if args.url else stack.enter_context(served())}
+        if args.url:
+            explorer = (args.url.rstrip("/"), None)
+        elif args.proxy:
+            explorer = stack.enter_context(proxied(args.proxy))
+        else:
+            explorer = stack.enter_context(served())
+        servers = {"explorer": explorer}
         if args.floor:
             servers["floor"] = stack.enter_context(floor_served())
         for name, (url, _) in servers.items():
@@ -678,7 +687,7 @@ def compare(args: argparse.Namespace) -> int:
                   flush=True)
         print(f"steps of {args.seconds:g} s, each visitor asking for a new function every {PERIOD:g} s; "
               f"held = p95 <= 1 s, every answer right, no error, no busy notice")
-        done = ramp(servers, steps, args.seconds)
+        done = ramp(servers, steps, args.seconds, cookies=bool(args.proxy or args.cookies))
     for name, server_steps in done.items():
         print(f"{name:<9} {highest_held(server_steps)}")
     if args.json:
