@@ -24,6 +24,7 @@ import functools
 import math
 import operator
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence, Union
@@ -280,6 +281,13 @@ def _gives_pair(function: Function, args: Sequence, kwargs: Mapping) -> bool:
 # ---------------------------------------------------------------------------
 # Parsing.
 
+# One ast.parse at a time in the process: CPython 3.11 keeps the AST constructor's recursion depth per
+# interpreter, not per thread, and two parses in two threads (two visitors' scripts on the server) can fail
+# with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905), an error page for a
+# visitor. Seen under bench/load.py --ramp; a parse of at most max_chars characters takes well under 1 ms.
+_AST_LOCK = threading.Lock()
+
+
 @refusing_blowups
 def parse(source: str, *, limits: Limits = DEFAULT_LIMITS,
           constructors: Mapping[str, object] | None = None) -> Program:
@@ -305,7 +313,8 @@ def parse(source: str, *, limits: Limits = DEFAULT_LIMITS,
     if not source.strip():
         raise ExpressionError("the function is empty: type an expression such as x**2")
     try:
-        tree = ast.parse(source, mode="exec")
+        with _AST_LOCK:
+            tree = ast.parse(source, mode="exec")
     except SyntaxError as err:
         raise _syntax_error(err) from None
     except (ValueError, RecursionError, MemoryError, OverflowError):

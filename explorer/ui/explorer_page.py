@@ -107,8 +107,8 @@ def render() -> None:
 
 def _body(mode: str) -> None:
     """The form and its results: a fragment, so that typing a function (or choosing an input, an option, a
-    tab) reruns this part of the page only, not the app's header, sidebar and navigation (about a third of
-    the server's work a request, ``python bench/load.py --floor``)."""
+    tab) reruns this part of the page only, not the app's header, sidebar and navigation: a good part of the
+    server's work a request (``python bench/load.py --floor --ramp``, the README)."""
     st.session_state["module_controls_shown"] = False   # until the model form shows them in this run
     shown = _model_form() if mode == "model" else _function_form()
     if shown is not None:

@@ -141,3 +141,33 @@ def test_float64_inputs_stay_float64_and_numbers_become_tensors_of_that_dtype():
     out = run("sin(2) * x", x=X)[0]
     assert out.dtype == torch.float64
     assert torch.allclose(out, math.sin(2) * X)
+
+
+def test_parses_in_several_threads_do_not_overlap(monkeypatch):
+    # Two ast.parse at once in two threads can fail in CPython 3.11 (python/cpython#106905): every parse of
+    # the server's visitors' scripts goes through one lock. A slow ast.parse shows any overlap.
+    import ast
+    import threading
+    import time
+
+    real, inside, most = ast.parse, [0], [0]
+    counting = threading.Lock()
+
+    def slow_parse(*args, **kwargs):
+        with counting:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with counting:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    threads = [threading.Thread(target=lambda: [parse(f"sin(x) * {i}") for i in range(10)]) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
