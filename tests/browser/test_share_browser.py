@@ -29,12 +29,12 @@ def test_play_and_the_arrow_keys_step_through_backward(ui, page, app_url, screen
     ui.wait(page)
     expect(step_heading(page, 0)).to_be_visible(timeout=SLOW)
     page.get_by_role("heading", name="Explorer").click()     # the keys go to the page, not to an input
-    page.keyboard.press("ArrowRight")
-    expect(step_heading(page, 1)).to_be_visible(timeout=SLOW)
-    page.keyboard.press("ArrowRight")
-    expect(step_heading(page, 2)).to_be_visible(timeout=SLOW)
-    page.keyboard.press("ArrowLeft")
-    expect(step_heading(page, 1)).to_be_visible(timeout=SLOW)
+    # Each key once the last one's run has finished: in one full run of the suite a second → pressed while
+    # the first one's run was ending was lost (seen once; not reproduced alone or beside a CPU hog).
+    for key, step in (("ArrowRight", 1), ("ArrowRight", 2), ("ArrowLeft", 1)):
+        page.keyboard.press(key)
+        expect(step_heading(page, step)).to_be_visible(timeout=SLOW)
+        ui.wait(page)
     assert "step=1" in page.url
 
     page.get_by_role("button", name="Play").click()
