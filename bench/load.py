@@ -18,7 +18,8 @@ not steal the server's CPU the way Chromium on the same 2 cores would.
 An ordinary visitor opens the explorer at its own function ``x**k + i*x``
 at x = 3, then types a new ``k`` every 2 s (the text area's new value, as
 the frontend sends it: a rerun of the fragment the text area is in) and
-times each request from sending to the server's ``script_finished``. Its answer is read from the page (``f = tensor(...)``,
+times each request from sending to the server's ``script_finished``. Its
+answer is read from the page (``f = tensor(...)``,
 ``x.grad = tensor(...)``) and checked against the exact value and
 derivative: a mismatch is a *wrong answer*; an error shown on the page, an
 exception, or no answer within the time limit is an *error*. An abusive
