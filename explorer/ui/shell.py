@@ -52,23 +52,23 @@ PAGE_CHUNKS: dict[str, tuple[str, ...]] = {
 # A segmented control wraps its options onto a second line where its column is narrow: Streamlit's own
 # scrolls them sideways, which cut "random" of v off beside the sidebar at 1024 px. A checkbox's or a
 # toggle's name wraps too, where Streamlit ends it with an ellipsis in a narrow column.
-# ``.stApp`` outranks Streamlit's own rules.
+# ``.stApp`` outranks Streamlit's own rules; a popover's body is drawn outside ``.stApp``, so the colours name it
+# too (``:is()`` keeps the same weight).
 STYLE = """<style>
-.stApp [data-testid="stCaptionContainer"] { color: #6b6a69; opacity: 1; }
+:is(.stApp, [data-testid="stPopoverBody"]) [data-testid="stCaptionContainer"] { color: #6b6a69; opacity: 1; }
 .stApp [data-testid="stButtonGroup"] [role="radiogroup"] { flex-wrap: wrap; }
 .stApp label .stMarkdownEllipsis { white-space: normal; overflow: visible; text-overflow: clip; }
-.stApp .stCode .token.number, .stApp .stCode .token.regex { color: #1a7f6f; }
-.stApp .stCode .token.string, .stApp .stCode .token.char, .stApp .stCode .token.attr-value,
-.stApp .stCode .token.boolean, .stApp .stCode .token.constant, .stApp .stCode .token.symbol,
-.stApp .stCode .token.inserted { color: #158237; }
-.stApp .stCode .token.keyword, .stApp .stCode .token.tag, .stApp .stCode .token.function,
-.stApp .stCode .token.class-name, .stApp .stCode .token.selector { color: #0b6bc4; }
-.stApp .stCode .token.attr-name, .stApp .stCode .token.property, .stApp .stCode .token.variable { color: #0077a3; }
-.stApp .stCode .token.operator, .stApp .stCode .token.entity, .stApp .stCode .token.decorator,
-.stApp .stCode .token.atrule { color: #b34d00; }
-.stApp .stCode .token.comment, .stApp .stCode .token.prolog, .stApp .stCode .token.punctuation,
-.stApp .stCode .token.unchanged { color: #666a78; }
-.stApp .stCode .token.important, .stApp .stCode .token.deleted { color: #c41e1e; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.number, .token.regex) { color: #1a7f6f; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.string, .token.char, .token.attr-value, .token.boolean,
+  .token.constant, .token.symbol, .token.inserted) { color: #158237; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.keyword, .token.tag, .token.function, .token.class-name,
+  .token.selector) { color: #0b6bc4; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.attr-name, .token.property, .token.variable) { color: #0077a3; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.operator, .token.entity, .token.decorator, .token.atrule) {
+  color: #b34d00; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.comment, .token.prolog, .token.punctuation,
+  .token.unchanged) { color: #666a78; }
+:is(.stApp, [data-testid="stPopoverBody"]) .stCode :is(.token.important, .token.deleted) { color: #c41e1e; }
 </style>
 """
 

@@ -1,7 +1,7 @@
 """What the accessibility and layout tests look for on a page (used by test_audit_browser.py).
 
 ``axe_findings(page)``: axe-core's serious and critical violations (``axe-playwright-python`` bundles axe-core).
-``layout_faults(page, main_only=False)``: every control (button, input, text area, tab, a widget's label)
+``layout_faults(page, main_only=False, within=None)``: every control (button, input, text area, tab, a widget's label)
 cut off by an ancestor that clips, or covered by another element.
 """
 from __future__ import annotations
@@ -16,9 +16,9 @@ CONTROLS = ("button, input:not([type=checkbox]):not([type=radio]):not([type=hidd
 # its own text must not overflow a box that clips it (an ellipsis), and elementFromPoint at its left, middle
 # and right must find it or something inside it (nothing lies on top). Zero-sized or hidden controls are skipped.
 _LAYOUT_JS = """
-async ([selector, mainOnly]) => {
+async ([selector, within]) => {
   const faults = [];
-  const root = mainOnly ? document.querySelector('[data-testid=stMain]') || document : document;
+  const root = within ? document.querySelector(within) || document : document;
   const name = (el) => (el.getAttribute('aria-label') || el.innerText || el.value || el.placeholder
                         || el.getAttribute('data-testid') || el.tagName).trim().slice(0, 60);
   const clips = (style) => style.overflowX !== 'visible' || style.overflowY !== 'visible';
@@ -81,9 +81,11 @@ async ([selector, mainOnly]) => {
 """
 
 
-def layout_faults(page, main_only: bool = False) -> list[dict]:
-    """Controls of the page that are cut off or covered (each ``{control, fault, by, box}``)."""
-    return page.evaluate(_LAYOUT_JS, [CONTROLS, main_only])
+def layout_faults(page, main_only: bool = False, within: str | None = None) -> list[dict]:
+    """Controls of the page that are cut off or covered (each ``{control, fault, by, box}``): all of them, those
+    of the main area (``main_only``), or those inside the element ``within`` (a CSS selector: an open
+    popover, which covers the page beneath it as it should)."""
+    return page.evaluate(_LAYOUT_JS, [CONTROLS, within or ("[data-testid=stMain]" if main_only else None)])
 
 
 def axe_findings(page) -> list[dict]:
