@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.load import served  # noqa: E402
 from explorer.local_app import free_port, wait_healthy  # noqa: E402
-from explorer.shots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from explorer.shots import CHROMIUM, CHROMIUM_ARGS, RUN_DRAWN  # noqa: E402
 
 GOALS = {"explore": 1.5}  # times the reference; every other page: 2
 CHART = "svg.explorer-chart"
@@ -89,12 +89,10 @@ _CLOCK = """(([frame, drawn]) => {
 
 
 def settle(page, target: Page, timeout: float = 120.0) -> None:
-    """Wait until ``target`` is drawn and Streamlit's script has finished (no 'Running' indicator)."""
+    """Wait until ``target`` is drawn and Streamlit has run the script and drawn all of it."""
     where = page.frame_locator(target.frame) if target.frame else page
     where.locator(target.drawn).first.wait_for(timeout=timeout * 1000)
-    page.wait_for_function(
-        "() => { const s = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-        " return !s || !s.innerText.includes('Running'); }", timeout=timeout * 1000)
+    page.wait_for_function(f"() => ({RUN_DRAWN})() === true", timeout=timeout * 1000)
 
 
 def visit(browser, target: Page, base: str, i: int, trace: str | None = None) -> tuple[float, float]:

@@ -278,16 +278,25 @@ _INJECT = """(css) => {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", add); else add();
 }"""
 
-# True once the page has settled, null on "Page not found", else what it waits for (the message if it never does).
-_SETTLED = """() => {
+# True once Streamlit has run the page's script and drawn all of it, else what it waits for. "Drawn" matters:
+# Streamlit loads a widget's code when it first shows one and draws a skeleton meanwhile, after the script has
+# finished; a key pressed then reaches no shortcut (seen in tests: → lost in one fresh page of four).
+RUN_DRAWN = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app) return "the app to load";
-  for (const dialog of document.querySelectorAll('[role="dialog"]'))
-    if (dialog.innerText.includes("Page not found")) return null;
   if (app.getAttribute("data-test-connection-state") !== "CONNECTED") return "the connection to the server";
   if (app.getAttribute("data-test-script-state") !== "notRunning") return "the page's script to finish";
-  if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"], [data-testid="stSpinner"]'))
-    return "stale elements and spinners to go";
+  if (document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]'))
+    return "stale elements and widgets still loading to go";
+  return true;
+}"""
+# True once the page has settled, null on "Page not found", else what it waits for (the message if it never does).
+_SETTLED = """() => {
+  for (const dialog of document.querySelectorAll('[role="dialog"]'))
+    if (dialog.innerText.includes("Page not found")) return null;
+  const drawn = (%s)();
+  if (drawn !== true) return drawn;
+  if (document.querySelector('[data-testid="stSpinner"]')) return "spinners to go";
   const docs = [document];
   for (const frame of document.querySelectorAll("iframe")) {
     const doc = frame.contentDocument;
@@ -302,7 +311,7 @@ _SETTLED = """() => {
   for (const img of document.images) if (!img.complete) return "an image to load";
   for (const doc of docs) if (doc.fonts.status !== "loaded") return "fonts to load";
   return true;
-}"""
+}""" % RUN_DRAWN
 # Where the page's content ends, in CSS pixels from the top of the page (Streamlit scrolls inside its main
 # element, which is never shorter than the window: its own height says nothing of the content's).
 _CONTENT_HEIGHT = """() => {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.shots import CHROMIUM, CHROMIUM_ARGS
+from explorer.shots import CHROMIUM, CHROMIUM_ARGS, RUN_DRAWN
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "build" / "screenshots"
@@ -54,13 +54,8 @@ def screenshot(page):
 
 
 def wait_for_app(page) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running...' indicator)."""
-    page.wait_for_selector('[data-testid="stApp"]')
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=60_000,
-    )
+    """Wait until Streamlit has run the script and drawn every element of it (``explorer.shots.RUN_DRAWN``)."""
+    page.wait_for_function(f"() => ({RUN_DRAWN})() === true", timeout=60_000)
 
 
 def graph_frame(page, title: str = "Annotated autograd graph"):

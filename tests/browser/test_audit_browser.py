@@ -14,6 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from audit import axe_findings, layout_faults  # noqa: E402
 
+from explorer.shots import RUN_DRAWN  # noqa: E402
+
 # Every page of app.py's PAGES bare, and the explorer's other views with controls of their own.
 VIEWS = ("", "jacobian", "higher-order", "four-ways", "mechanics", "regression", "tsne",
          "?tab=Step+through+backward", "?tab=torchviz+graph", "?mode=model",
@@ -29,8 +31,7 @@ def settled(browser, url: str, width: int):
     page.set_default_timeout(60_000)
     page.goto(url)
     page.wait_for_selector('[data-testid="stApp"] [data-testid="stMain"]')
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-                           " && !document.querySelector('[data-stale=true]')"
+    page.wait_for_function(f"() => ({RUN_DRAWN})() === true"
                            " && document.querySelectorAll('[data-testid=stElementContainer]').length > 3",
                            timeout=90_000)
     page.wait_for_timeout(500)  # the last frame of layout after the final message
