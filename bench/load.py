@@ -16,9 +16,11 @@ reads the ForwardMsgs back, but draws nothing, so that the load client does
 not steal the server's CPU the way Chromium on the same 2 cores would.
 
 An ordinary visitor opens the explorer at its own function ``x**k + i*x``
-at x = 3, then types a new ``k`` every 2 s (the text area's new value, as
-the frontend sends it: a rerun of the fragment the text area is in) and
-times each request from sending to the server's ``script_finished``. Its
+at x = 3, then types a new one every 2 s: the text area's new value, as the
+frontend sends it (a rerun of the fragment the text area is in). Every ``i``
+is one no earlier request of the process used, warm-up and earlier ramp
+steps included, so that no answer comes from the server's cache of results.
+Each request is timed from sending to the server's ``script_finished``. Its
 answer is read from the page (``f = tensor(...)``,
 ``x.grad = tensor(...)``) and checked against the exact value and
 derivative: a mismatch is a *wrong answer*; an error shown on the page, an
@@ -49,6 +51,7 @@ import argparse
 import asyncio
 import contextlib
 import html
+import itertools
 import json
 import os
 import random
@@ -227,6 +230,11 @@ class Visitor:
 X = 3.0
 
 
+# The i of every ordinary visitor's next function: one count for the whole process, so that no request of a
+# run, of its warm-up or of an earlier step of a ramp asks a function the server has answered (and cached).
+_UNASKED = itertools.count(1)
+
+
 def ordinary_function(k: int, i: int) -> str:
     return f"x**{k} + {i}*x"
 
@@ -305,7 +313,7 @@ async def ordinary(url: str, number: int, seconds: float, period: float, tally: 
         step = 0
         while time.perf_counter() + period < end:
             started = time.perf_counter()
-            k, i = 2 + (number + step) % 5, number + 100 * step
+            k, i = 2 + (number + step) % 5, next(_UNASKED)
             async with Visitor(url, cookie=cookie) as v:
                 run = await v.run(query=explorer_query(ordinary_function(k, i)), page="")
             _score(run, (k, i), tally)
@@ -314,8 +322,9 @@ async def ordinary(url: str, number: int, seconds: float, period: float, tally: 
         return
     async with Visitor(url, cookie=cookie) as v:
         k = 2 + number % 4
-        run = await v.run(query=explorer_query(ordinary_function(k, number)), page="")
-        _score(run, (k, number), tally)
+        i = next(_UNASKED)
+        run = await v.run(query=explorer_query(ordinary_function(k, i)), page="")
+        _score(run, (k, i), tally)
         try:
             editor = run.widget("text_area", "Function")
         except LookupError:
@@ -326,7 +335,7 @@ async def ordinary(url: str, number: int, seconds: float, period: float, tally: 
             await asyncio.sleep(max(0.0, period - run.seconds))
             step += 1
             k = 2 + (number + step) % 5
-            i = number + 100 * step  # a function no one asked before
+            i = next(_UNASKED)
             run = await v.run(widgets={editor: ordinary_function(k, i)}, fragment=run.fragments.get(editor, ""))
             _score(run, (k, i), tally)
 
