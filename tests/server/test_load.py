@@ -28,6 +28,19 @@ def test_five_visitors_for_ten_seconds_get_only_right_answers(app_url):
     assert calm.errors == [] and calm.wrong == []
 
 
+def test_no_request_asks_a_function_an_earlier_run_asked(app_url, monkeypatch):
+    """A ramp's steps and a run after its warm-up are separate loads: a function asked again would be answered
+    from the server's cache of results, and the figures would not be a new function's."""
+    asked = []
+    original = load.ordinary_function
+    monkeypatch.setattr(load, "ordinary_function", lambda k, i: asked.append((k, i)) or original(k, i))
+    for fresh in (False, False, True):
+        calm, _ = run(load.load(app_url, 3, 0, 5.0, 2.0, fresh=fresh))
+        assert calm.errors == [] and calm.wrong == []
+    assert len(asked) >= 12
+    assert len(set(asked)) == len(asked), sorted(ki for ki in asked if asked.count(ki) > 1)
+
+
 def test_new_visitors_each_in_a_new_session_get_right_answers(app_url):
     calm, _ = run(load.load(app_url, 3, 0, 6.0, 2.0, fresh=True))
     assert calm.seconds and calm.errors == [] and calm.wrong == []
