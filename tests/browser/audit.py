@@ -1,7 +1,7 @@
 """What the accessibility and layout tests look for on a page (used by test_audit_browser.py).
 
 ``axe_findings(page)``: axe-core's serious and critical violations (``axe-playwright-python`` bundles axe-core).
-``layout_faults(page, main_only=False, within=None)``: every control (button, input, text area, tab, a widget's label)
+``layout_faults(page, within=None)``: every control (button, input, text area, tab, a widget's label)
 cut off by an ancestor that clips, or covered by another element.
 """
 from __future__ import annotations
@@ -81,11 +81,11 @@ async ([selector, within]) => {
 """
 
 
-def layout_faults(page, main_only: bool = False, within: str | None = None) -> list[dict]:
-    """Controls of the page that are cut off or covered (each ``{control, fault, by, box}``): all of them, those
-    of the main area (``main_only``), or those inside the element ``within`` (a CSS selector: an open
-    popover, which covers the page beneath it as it should)."""
-    return page.evaluate(_LAYOUT_JS, [CONTROLS, within or ("[data-testid=stMain]" if main_only else None)])
+def layout_faults(page, within: str | None = None) -> list[dict]:
+    """Controls of the page that are cut off or covered (each ``{control, fault, by, box}``): all of them, or
+    those inside the element ``within`` (a CSS selector: the main area, or an open popover, which covers the
+    page beneath it as it should)."""
+    return page.evaluate(_LAYOUT_JS, [CONTROLS, within])
 
 
 def axe_findings(page) -> list[dict]:

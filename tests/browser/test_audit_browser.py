@@ -57,7 +57,7 @@ def test_embedded_at_1000_px_nothing_cut_off(browser, app_url, view):
     separator = "&" if "?" in view else "?"
     context, page = settled(browser, f"{app_url}/{view}{separator}embed=true", 1000)
     try:
-        faults = layout_faults(page, main_only=True)
+        faults = layout_faults(page, within="[data-testid=stMain]")
     finally:
         context.close()
     assert not faults, f"cut off or covered, embedded at 1000 px: {faults}"

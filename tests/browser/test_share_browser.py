@@ -29,8 +29,8 @@ def test_play_and_the_arrow_keys_step_through_backward(ui, page, app_url, screen
     ui.wait(page)
     expect(step_heading(page, 0)).to_be_visible(timeout=SLOW)
     page.get_by_role("heading", name="Explorer").click()     # the keys go to the page, not to an input
-    # Each key once the last one's run has finished: in one full run of the suite a second → pressed while
-    # the first one's run was ending was lost (seen once; not reproduced alone or beside a CPU hog).
+    # Each key once the last one's run has finished and been drawn (ui.wait): a key pressed while Streamlit
+    # still draws the buttons (a skeleton, as their code loads) reaches no shortcut.
     for key, step in (("ArrowRight", 1), ("ArrowRight", 2), ("ArrowLeft", 1)):
         page.keyboard.press(key)
         expect(step_heading(page, step)).to_be_visible(timeout=SLOW)
