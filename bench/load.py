@@ -188,40 +188,45 @@ class Visitor:
     async def read(self, start: float, timeout: float) -> Run:
         """ForwardMsgs until the script finishes (a run superseded by a rerun keeps reading)."""
         run = Run(0.0, "timeout")
-        deadline = start + timeout
-        while True:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                run.seconds = time.perf_counter() - start
-                return run
-            try:
-                data = await asyncio.wait_for(self.ws.recv(), left)
-            except asyncio.TimeoutError:
-                continue
-            fwd = ForwardMsg()
-            fwd.ParseFromString(data)
-            kind = fwd.WhichOneof("type")
-            if kind == "new_session":
-                self.page_hash = fwd.new_session.page_script_hash or self.page_hash
-            elif kind == "navigation":
-                self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
-                self.page_hash = fwd.navigation.page_script_hash or self.page_hash
-            elif kind == "page_info_changed":
-                self.query = fwd.page_info_changed.query_string
-            elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                element = fwd.delta.new_element
-                run.elements.append(element)
-                if fwd.delta.fragment_id:
-                    widget = getattr(element, element.WhichOneof("type"), None)
-                    if isinstance(getattr(widget, "id", None), str):
-                        run.fragments[widget.id] = fwd.delta.fragment_id
-            elif kind == "script_finished":
-                if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                    run.elements.clear()
-                    continue
-                run.status = "finished"
-                run.seconds = time.perf_counter() - start
-                return run
+        # One deadline for the whole run: a wait_for per message would cost a task each, and this client
+        # shares the server's cores (a run of the explorer is about 30 messages).
+        deadline = asyncio.get_running_loop().time() + start + timeout - time.perf_counter()
+        try:
+            async with asyncio.timeout_at(deadline):
+                while True:
+                    fwd = ForwardMsg()
+                    fwd.ParseFromString(await self.ws.recv())
+                    if self._finished(fwd, run):
+                        run.status = "finished"
+                        run.seconds = time.perf_counter() - start
+                        return run
+        except TimeoutError:
+            run.seconds = time.perf_counter() - start
+            return run
+
+    def _finished(self, fwd: ForwardMsg, run: Run) -> bool:
+        """Take in one ForwardMsg of ``run``; True when it ends the run."""
+        kind = fwd.WhichOneof("type")
+        if kind == "new_session":
+            self.page_hash = fwd.new_session.page_script_hash or self.page_hash
+        elif kind == "navigation":
+            self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
+            self.page_hash = fwd.navigation.page_script_hash or self.page_hash
+        elif kind == "page_info_changed":
+            self.query = fwd.page_info_changed.query_string
+        elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+            element = fwd.delta.new_element
+            run.elements.append(element)
+            if fwd.delta.fragment_id:
+                widget = getattr(element, element.WhichOneof("type"), None)
+                if isinstance(getattr(widget, "id", None), str):
+                    run.fragments[widget.id] = fwd.delta.fragment_id
+        elif kind == "script_finished":
+            if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                run.elements.clear()
+                return False
+            return True
+        return False
 
 
 # ---------------------------------------------------------------------------
