@@ -90,6 +90,7 @@ class Run:
     status: str                                   # "finished", "rerun" (superseded) or "timeout"
     elements: list = field(default_factory=list)  # Element protos, in the order they came
     fragments: dict = field(default_factory=dict)  # widget id -> id of the fragment that drew it
+    messages: int = 0                             # ForwardMsgs received, each a cost to server and browser
 
     def texts(self, kind: str) -> list[str]:
         """The text of every element of ``kind``: "code" (code_text), "alert" (body), "markdown" (body), "html"
@@ -196,6 +197,7 @@ class Visitor:
                 while True:
                     fwd = ForwardMsg()
                     fwd.ParseFromString(await self.ws.recv())
+                    run.messages += 1
                     if self._finished(fwd, run):
                         run.status = "finished"
                         run.seconds = time.perf_counter() - start
@@ -224,6 +226,7 @@ class Visitor:
         elif kind == "script_finished":
             if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 run.elements.clear()
+                run.messages = 0
                 return False
             return True
         return False

@@ -16,6 +16,9 @@ backward(v) (``v``, ``v_index``, ``v_seed``, ``v_values``), the model
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 import torch
@@ -27,7 +30,7 @@ from explorer.hosting import BUDGETS
 from explorer.presets import Preset, preset
 from explorer.ui import history, runner
 from explorer.ui.widgets import (
-    fitted_columns, function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block,
+    Options, fitted_columns, function_editor, graph_view, inputs_panel, options_panel, row, show_error, text_block,
     within_bounds,
 )
 from explorer.views import DEFAULT_MAX_NODES, Request, view
@@ -102,17 +105,60 @@ def render() -> None:
     # Options are written into the URL as they are labelled, so the labels are the plain words.
     mode = switch.segmented_control("Explore a", MODES, key="mode", bind="query-params", required=True,
                                     help="a function you type, or a built-in model with a big graph") or "function"
-    st.fragment(_body)(mode)
+    st.fragment(_body)(mode, _layout(mode))
 
 
-def _body(mode: str) -> None:
-    """The form and its results: a fragment, so that typing a function (or choosing an input, an option, a
-    tab) reruns this part of the page only, not the app's header, sidebar and navigation: a good part of the
-    server's work a request (``python bench/load.py --floor --ramp``, the README)."""
+@dataclass(frozen=True)
+class Layout:
+    """The places a whole run of the page makes, and the settings it reads, for the fragment to fill.
+
+    What a new function does not change (the columns, the settings, the tab
+    bar) is drawn by whole runs only: a typed function's run then redraws 15
+    elements, not 27, and each costs the server and the browser a part of a
+    millisecond (``python bench/load.py``). Changing a setting or a tab runs
+    the whole page.
+    """
+
+    form: Any                          # the function's column, or the model form's place
+    inputs: Any = None                 # a typed function's inputs, in the right column
+    options: Options | None = None     # seed, dtype and device of a typed function
+    vector: VectorChoice | None = None
+    share: Any = None                  # the Share menu, filled when it is open
+    tabs: Sequence = ()
+
+
+def _layout(mode: str) -> Layout:
+    if mode == "model":
+        form = st.container()
+        inputs = options = vector = None
+    else:
+        form, right = st.columns([3, 2], gap="large")
+        with right:
+            st.markdown("**Inputs**")
+            inputs = st.container()
+            options = options_panel()
+            vector = _vector_panel()
+    share = st.popover("Share", icon=":material/share:", key="share", on_change="rerun")
+    st.session_state.setdefault("tab", TABS[0])
+    tabs = st.tabs(TABS, key="tab", bind="query-params")
+    return Layout(form, inputs, options, vector, share, tabs)
+
+
+def _body(mode: str, layout: Layout) -> None:
+    """The form's changing parts and the results: a fragment, so that typing a function (or an input) reruns
+    this part of the page only, not the app's header, sidebar, navigation, settings and tab bar: a good part
+    of the server's work a request (``python bench/load.py --floor --ramp``, the README)."""
     st.session_state["module_controls_shown"] = False   # until the model form shows them in this run
-    shown = _model_form() if mode == "model" else _function_form()
+    shown = _model_form(layout.form) if mode == "model" else _function_form(layout)
     if shown is not None:
-        _tabs(*shown)
+        if layout.share.open:   # filled when opened: most runs are a new function, and nobody sharing it yet
+            with layout.share:
+                _share(shown[0])
+        _tabs(*shown, layout.tabs)
+    else:
+        open_tab = next((tab for tab in layout.tabs if tab.open), None)
+        if open_tab is not None:
+            open_tab.caption("Nothing to show yet: see the message above.")
     history.remember()   # a fragment's run changes the URL too; the app remembers only whole runs
 
 
@@ -137,8 +183,8 @@ def _summary(request: Request, source: str | None = None, panel=None) -> dict | 
     return None if answer is None else answer["summary"]
 
 
-def _function_form() -> tuple[Request, dict] | None:
-    left, right = st.columns([3, 2], gap="large")
+def _function_form(layout: Layout) -> tuple[Request, dict] | None:
+    left = layout.form
     with left:
         lines = str(st.session_state.get("f", "")).count("\n") + 1
         source = function_editor("f", default=preset(DEFAULT_PRESET).source, height=max(110, 28 + 24 * min(lines, 12)))
@@ -150,17 +196,15 @@ def _function_form() -> tuple[Request, dict] | None:
     # the URL) survive a typo.
     names = program.inputs if program else st.session_state.get("explorer_inputs", ())
     st.session_state["explorer_inputs"] = names
-    with right:
-        st.markdown("**Inputs**")
+    with layout.inputs:
         panel = inputs_panel(names, key_prefix=INPUT_PREFIX)
-        options = options_panel()
-        vector = _vector_panel()
     with left:
         if parse_error is not None:
             show_error(parse_error, source)
             return None
         for note in program.notes:   # how the text was read: "`t` is an input here, not the function `t()`"
             st.caption(note)
+        options, vector = layout.options, layout.vector
         request = Request(source, tuple(panel.specs.items()), options.seed, options.dtype, options.device,
                           (vector.kind, vector.index, vector.seed, vector.values))
         summary = _summary(request, source, panel)
@@ -192,7 +236,12 @@ def _vector_panel() -> VectorChoice:
     return VectorChoice()
 
 
-def _model_form() -> tuple[Request, dict] | None:
+def _model_form(place) -> tuple[Request, dict] | None:
+    with place:
+        return _model_form_in()
+
+
+def _model_form_in() -> tuple[Request, dict] | None:
     from explorer.models import ARCHITECTURES, MODELS
 
     # mlp first: a selectbox's first option is its default, which its URL parameter leaves out.
@@ -334,11 +383,8 @@ def _describe(request: Request, summary: dict) -> str:
     return f"{what}; " + "; ".join(summary["lines"])
 
 
-def _tabs(request: Request, summary: dict) -> None:
+def _tabs(request: Request, summary: dict, tabs: Sequence) -> None:
     desc = _describe(request, summary)
-    _share(request)
-    st.session_state.setdefault("tab", TABS[0])
-    tabs = st.tabs(TABS, key="tab", bind="query-params")
     with tabs[0]:
         if tabs[0].open:
             _graph_options(summary["nodes"])
@@ -466,25 +512,21 @@ def embed_snippet(url: str) -> str:
 
 
 def _share(request: Request) -> None:
-    """The view's URL, its <iframe> snippet, and the view as one offline HTML file."""
-    share = st.popover("Share", icon=":material/share:", key="share", on_change="rerun")
-    if not share.open:   # drawn when opened: most runs are a new function, and nobody sharing it yet
-        return
+    """The Share menu: the view's URL, its <iframe> snippet, and the view as one offline HTML file."""
     url = view_url()
-    with share:
-        st.caption("The link opens this very view (the URL holds the page's whole state):")
-        st.code(url, language=None, wrap_lines=True)
-        st.caption("Embed it in a page (the sidebar starts closed; fits a frame 700 to 1000 px wide):")
-        st.code(embed_snippet(url), language="html", wrap_lines=True)
+    st.caption("The link opens this very view (the URL holds the page's whole state):")
+    st.code(url, language=None, wrap_lines=True)
+    st.caption("Embed it in a page (the sidebar starts closed; fits a frame 700 to 1000 px wide):")
+    st.code(embed_snippet(url), language="html", wrap_lines=True)
 
-        def offline() -> str:   # made when the button is pressed, in the sandbox like every part
-            answer = _view(request, ("offline", url))
-            return answer["offline"] if answer else "The server is busy: try again in a moment."
+    def offline() -> str:   # made when the button is pressed, in the sandbox like every part
+        answer = _view(request, ("offline", url))
+        return answer["offline"] if answer else "The server is busy: try again in a moment."
 
-        st.download_button("Offline view (.html)", offline, file_name="autograd_view.html", mime="text/html",
-                           icon=":material/download:", key="download_offline", on_click="ignore",
-                           help="one file: the graph (pan, zoom), the node table, derivatives on click; it opens "
-                                "from disk with no server and no network")
+    st.download_button("Offline view (.html)", offline, file_name="autograd_view.html", mime="text/html",
+                       icon=":material/download:", key="download_offline", on_click="ignore",
+                       help="one file: the graph (pan, zoom), the node table, derivatives on click; it opens "
+                            "from disk with no server and no network")
 
 
 def _vjp(request: Request) -> None:

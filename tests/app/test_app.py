@@ -120,6 +120,35 @@ def test_a_syntax_error_is_shown_with_a_marker_at_its_column():
     assert blocks(at)[0].splitlines()[1].endswith("^")
 
 
+def test_while_the_function_does_not_run_the_tab_bar_stays_and_says_why_it_is_empty():
+    at = start(f="sin(x)", var_x="2")
+    no_exception(at)
+    assert len(at.tabs) == 6 and not [c for c in at.caption if c.value.startswith("Nothing to show yet")]
+    at.text_area(key="f").input("sin(x) +").run()   # half typed: the page keeps its shape
+    no_exception(at)
+    assert len(at.tabs) == 6 and "syntax error" in at.error[0].value
+    assert [c.value for c in at.caption if c.value.startswith("Nothing to show yet")] == [
+        "Nothing to show yet: see the message above."]
+
+
+def test_a_setting_drawn_by_the_whole_page_recomputes_the_function():
+    """Seed, dtype, device and v are drawn by whole runs (a typed function's run leaves them be); changing one
+    runs the page, and the function with it."""
+    at = start(f="x * y", var_x="[1.0, 2.0]", var_y="3")
+    no_exception(at)
+    assert "dtype=torch.float64" not in codes(at)
+    at.segmented_control(key="dtype").set_value("float64").run()
+    no_exception(at)
+    assert "dtype=torch.float64" in codes(at)
+    at.text_area(key="f").input("x * y * y").run()
+    assert shown_grad(at, "y") == pytest.approx([18.0])   # d/dy sum(x y^2) = 2 y (1 + 2), in float64 still
+    assert "dtype=torch.float64" in codes(at)
+    at.segmented_control(key="v").set_value("one-hot").run()
+    at.number_input(key="v_index").set_value(1).run()
+    no_exception(at)
+    assert shown_grad(at, "x") == pytest.approx([0.0, 9.0])   # v picks the second output: d/dx2 of x2 y^2
+
+
 def test_a_bad_input_is_shown_once_under_the_input():
     at = start(f="sin(x)", var_x="rand(")
     no_exception(at)
