@@ -196,8 +196,7 @@ def _function_form(layout: Layout) -> tuple[Request, dict] | None:
     # the URL) survive a typo.
     names = program.inputs if program else st.session_state.get("explorer_inputs", ())
     st.session_state["explorer_inputs"] = names
-    with layout.inputs:
-        panel = inputs_panel(names, key_prefix=INPUT_PREFIX)
+    panel = inputs_panel(names, key_prefix=INPUT_PREFIX, where=layout.inputs)
     with left:
         if parse_error is not None:
             show_error(parse_error, source)

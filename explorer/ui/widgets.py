@@ -5,7 +5,7 @@ Other pages import these; their signatures are kept stable:
 - :func:`function_editor` ``(key="f", *, label, height, help) -> str``
 - :func:`show_error` ``(err, source=None, *, panel=None) -> None``
 - :func:`text_block` ``(text) -> None``: monospace text in a box, like ``st.code`` without its highlighter
-- :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1") -> InputsPanel``
+- :func:`inputs_panel` ``(names, *, key_prefix="var_", default="1", where=None) -> InputsPanel``
 - :func:`options_panel` ``(*, key_prefix="") -> Options``
 - :func:`row` ``(vertical_alignment="top") -> container``: controls side by side, wrapping where the page is narrow
 - :func:`within_bounds` ``(key, least, most, *, name=None, where=None)``: a URL's number out of range, clamped, said
@@ -73,7 +73,7 @@ def error_marker(source: str, line: int | None, column: int | None) -> str | Non
 
 @dataclass
 class InputsPanel:
-    """The inputs panel's specs (name -> text) and the places next to each input for its shape or error."""
+    """The inputs panel's specs (name -> text) and the places under each input for its shape or error."""
 
     specs: dict[str, str]
     _notes: dict = field(default_factory=dict, repr=False)
@@ -92,25 +92,30 @@ class InputsPanel:
         return True
 
 
-def inputs_panel(names: Sequence[str], *, key_prefix: str = "var_", default: str = "1") -> InputsPanel:
-    """One text box per free name of the function (bound to ``?{key_prefix}{name}=...``).
+def inputs_panel(names: Sequence[str], *, key_prefix: str = "var_", default: str = "1", where=None) -> InputsPanel:
+    """One text box per free name of the function (bound to ``?{key_prefix}{name}=...``), in ``where`` (a
+    container; by default where the page writes).
 
     A value is a number (``4``), a nested list (``[0.5, 0.75]``) or a
     constructor (``rand(10, 2)``, ``randn(3)``, ``linspace(0, 1, 101)``,
-    ``eye(3)``, ``ones(3)``, ``2*pi*rand(10)``).
+    ``eye(3)``, ``ones(3)``, ``2*pi*rand(10)``). Each box but the last keeps
+    a place under it for its shape or error; the last box's goes at the end
+    of ``where`` when it is written, which saves a message a run (so nothing
+    else may be written to ``where`` after the panel).
     """
+    where = where or st
     panel = InputsPanel({})
     if not names:
-        st.caption("The function has no inputs.")
-    for name in names:
+        where.caption("The function has no inputs.")
+    for i, name in enumerate(names):
         key = f"{key_prefix}{name}"
         st.session_state.setdefault(key, default)
-        panel.specs[name] = st.text_input(
+        panel.specs[name] = where.text_input(
             f"{name} =", key=key, bind="query-params",
             help="a number (4), a list ([0.5, 0.75]) or a constructor: rand(10, 2), randn(3), "
                  "linspace(0, 1, 101), eye(3), ones(3), 2*pi*rand(10)",
         ) or ""
-        panel._notes[name] = st.empty()
+        panel._notes[name] = where if i == len(names) - 1 else where.empty()
     return panel
 
 
