@@ -398,7 +398,10 @@ class Pool:
     """Warm workers in lanes, their queues, and what each owner has used.
 
     ``queue`` bounds the jobs waiting per lane (beyond it a submit is
-    refused as busy); ``owner_seconds`` is the worker-seconds an owner may
+    refused as busy): by default 32 light jobs a light worker, a few tenths
+    of a second of typed functions (at 8, about 40 ms of work, a hiccup of
+    a shared machine turned into busy notices at 240 visitors), and 4 heavy
+    jobs a heavy worker; ``owner_seconds`` is the worker-seconds an owner may
     use per minute in each lane: far more than a visitor typing functions
     needs, far less than a script rerunning as fast as it can takes. Each
     worker has a thread that reads what it sends into its job's inbox, so a
@@ -415,7 +418,7 @@ class Pool:
                  stream_buffer: int = 64, retire_after: int = 2000):
         self.sizing = sizing or Sizing.for_machine()
         self.size = {"light": self.sizing.light, "heavy": self.sizing.heavy}
-        self.queue_limit = queue or {"light": 8 * self.sizing.light, "heavy": 4 * self.sizing.heavy}
+        self.queue_limit = queue or {"light": 32 * self.sizing.light, "heavy": 4 * self.sizing.heavy}
         self.owner_seconds = owner_seconds or {"light": 20.0, "heavy": 60.0}
         self.abandon_after = abandon_after
         self.grace = grace
