@@ -113,8 +113,8 @@ class Layout:
     """The places a whole run of the page makes, and the settings it reads, for the fragment to fill.
 
     What a new function does not change (the columns, the settings, the tab
-    bar) is drawn by whole runs only: a typed function's run then redraws 15
-    elements, not 27, and each costs the server and the browser a part of a
+    bar) is drawn by whole runs only: a typed function's run then sends 16
+    messages, not 31, and each costs the server and the browser a part of a
     millisecond (``python bench/load.py``). Changing a setting or a tab runs
     the whole page.
     """
