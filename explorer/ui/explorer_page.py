@@ -18,10 +18,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
 import streamlit as st
 import torch
+from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer.expression import ExpressionError, parse
@@ -105,7 +104,9 @@ def render() -> None:
     # Options are written into the URL as they are labelled, so the labels are the plain words.
     mode = switch.segmented_control("Explore a", MODES, key="mode", bind="query-params", required=True,
                                     help="a function you type, or a built-in model with a big graph") or "function"
-    st.fragment(_body)(mode, _layout(mode))
+    layout = _layout(mode)
+    with layout.tabs[TABS.index(layout.tab)]:   # the fragment's own place; the form above it is reached through
+        st.fragment(_body)(mode, layout)         # the layout's containers
 
 
 @dataclass(frozen=True)
@@ -113,18 +114,20 @@ class Layout:
     """The places a whole run of the page makes, and the settings it reads, for the fragment to fill.
 
     What a new function does not change (the columns, the settings, the tab
-    bar) is drawn by whole runs only: a typed function's run then sends 16
-    messages, not 31, and each costs the server and the browser a part of a
-    millisecond (``python bench/load.py``). Changing a setting or a tab runs
-    the whole page.
+    bar) is drawn by whole runs only, and the fragment itself stands in the
+    open tab: a typed function's run then sends 15 messages, not 31, and
+    each costs the server and the browser a part of a millisecond
+    (``python bench/load.py``). Changing a setting or a tab runs the whole
+    page.
     """
 
-    form: Any                          # the function's column, or the model form's place
-    inputs: Any = None                 # a typed function's inputs, in the right column
-    options: Options | None = None     # seed, dtype and device of a typed function
-    vector: VectorChoice | None = None
-    share: Any = None                  # the Share menu, filled when it is open
-    tabs: Sequence = ()
+    form: DeltaGenerator               # the function's column, or the model form's place
+    inputs: DeltaGenerator | None      # a typed function's inputs, in the right column
+    options: Options | None            # seed, dtype and device of a typed function
+    vector: VectorChoice | None
+    share: DeltaGenerator              # the Share menu, filled when it is open
+    tabs: Sequence[DeltaGenerator]
+    tab: str                           # the open one
 
 
 def _layout(mode: str) -> Layout:
@@ -141,7 +144,8 @@ def _layout(mode: str) -> Layout:
     share = st.popover("Share", icon=":material/share:", key="share", on_change="rerun")
     st.session_state.setdefault("tab", TABS[0])
     tabs = st.tabs(TABS, key="tab", bind="query-params")
-    return Layout(form, inputs, options, vector, share, tabs)
+    tab = next((name for name, t in zip(TABS, tabs) if t.open), TABS[0])
+    return Layout(form, inputs, options, vector, share, tabs, tab)
 
 
 def _body(mode: str, layout: Layout) -> None:
@@ -149,16 +153,18 @@ def _body(mode: str, layout: Layout) -> None:
     this part of the page only, not the app's header, sidebar, navigation, settings and tab bar: a good part
     of the server's work a request (``python bench/load.py --floor --ramp``, the README)."""
     st.session_state["module_controls_shown"] = False   # until the model form shows them in this run
-    shown = _model_form(layout.form) if mode == "model" else _function_form(layout)
-    if shown is not None:
+    if mode == "model":
+        with layout.form:
+            shown = _model_form()
+    else:
+        shown = _function_form(layout)
+    if shown is None:
+        st.caption("Nothing to show yet: see the message above.")
+    else:
         if layout.share.open:   # filled when opened: most runs are a new function, and nobody sharing it yet
             with layout.share:
                 _share(shown[0])
-        _tabs(*shown, layout.tabs)
-    else:
-        open_tab = next((tab for tab in layout.tabs if tab.open), None)
-        if open_tab is not None:
-            open_tab.caption("Nothing to show yet: see the message above.")
+        _tab(*shown, layout.tab)
     history.remember()   # a fragment's run changes the URL too; the app remembers only whole runs
 
 
@@ -235,12 +241,7 @@ def _vector_panel() -> VectorChoice:
     return VectorChoice()
 
 
-def _model_form(place) -> tuple[Request, dict] | None:
-    with place:
-        return _model_form_in()
-
-
-def _model_form_in() -> tuple[Request, dict] | None:
+def _model_form() -> tuple[Request, dict] | None:
     from explorer.models import ARCHITECTURES, MODELS
 
     # mlp first: a selectbox's first option is its default, which its URL parameter leaves out.
@@ -382,64 +383,58 @@ def _describe(request: Request, summary: dict) -> str:
     return f"{what}; " + "; ".join(summary["lines"])
 
 
-def _tabs(request: Request, summary: dict, tabs: Sequence) -> None:
+def _tab(request: Request, summary: dict, tab: str) -> None:
+    """The open tab's contents (the others are drawn when opened: a tab is a whole run of the page)."""
     desc = _describe(request, summary)
-    with tabs[0]:
-        if tabs[0].open:
-            _graph_options(summary["nodes"])
-            drawing = _part(request, _annotated())
-            if drawing is not None:
-                graph_view(drawing, key="annotated", file_stem="autograd_annotated", alt="Annotated autograd graph",
-                           focus=_start(summary), desc=desc)
-            st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
-                       "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
-                       "have a double border; each edge says what flowed back along it.")
-    with tabs[1]:
-        if tabs[1].open:
-            for name in ("attrs", "saved"):
-                st.session_state.setdefault(name, False)
-            line = row()  # columns cut the toggles' names off beside the sidebar
-            show_attrs = line.toggle("show_attrs", key="attrs", bind="query-params",
-                                  help="the attributes each backward node keeps (exponents, dims, ...)")
-            show_saved = line.toggle("show_saved", key="saved", bind="query-params",
-                                  help="the tensors saved for backward")
-            with line:
-                options = _graph_options(summary["nodes"])
-            options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
-            drawing = _part(request, ("graph", "torchviz", tuple(options.items())))
-            if drawing is not None:
-                graph_view(drawing, key="torchviz", file_stem="autograd_torchviz", alt="torchviz graph",
-                           focus=_start(summary), desc=desc)
-            st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
-                       "operations, the green output; orange saved tensors with show_saved.")
-    with tabs[2]:
-        if tabs[2].open:
-            table = _part(request, ("table",))
-            if table is not None:
-                st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table",
-                             column_config=fitted_columns(table["rows"]))
-                if table["adds_up"]:
-                    st.caption("The numbers add up: every gradient received is the sum of what the node's "
-                               "consumers sent it, and each send is the gradient received times the local "
-                               "derivative.")
-                else:
-                    st.warning("A gradient received differs from the sum of what its consumers sent.")
-    with tabs[3]:
-        if tabs[3].open:
-            _step_through(request, summary)
-    with tabs[4]:
-        if tabs[4].open:
-            if request.model:
-                st.info("The model's loss is a scalar: backward() needs no v. Type a function with a vector "
-                        "output to see vector-Jacobian products.")
+    if tab == TABS[0]:
+        _graph_options(summary["nodes"])
+        drawing = _part(request, _annotated())
+        if drawing is not None:
+            graph_view(drawing, key="annotated", file_stem="autograd_annotated", alt="Annotated autograd graph",
+                       focus=_start(summary), desc=desc)
+        st.caption("Each box: the user's name and operation, the forward value and the gradient received in "
+                   "backward; the fill shows the size of that gradient. Leaves are blue ellipses, outputs "
+                   "have a double border; each edge says what flowed back along it.")
+    elif tab == TABS[1]:
+        for name in ("attrs", "saved"):
+            st.session_state.setdefault(name, False)
+        line = row()  # columns cut the toggles' names off beside the sidebar
+        show_attrs = line.toggle("show_attrs", key="attrs", bind="query-params",
+                                 help="the attributes each backward node keeps (exponents, dims, ...)")
+        show_saved = line.toggle("show_saved", key="saved", bind="query-params",
+                                 help="the tensors saved for backward")
+        with line:
+            options = _graph_options(summary["nodes"])
+        options.update(show_attrs=bool(show_attrs), show_saved=bool(show_saved))
+        drawing = _part(request, ("graph", "torchviz", tuple(options.items())))
+        if drawing is not None:
+            graph_view(drawing, key="torchviz", file_stem="autograd_torchviz", alt="torchviz graph",
+                       focus=_start(summary), desc=desc)
+        st.caption("torchviz.make_dot of the outputs, as PyTorch users know it: blue leaves, grey backward "
+                   "operations, the green output; orange saved tensors with show_saved.")
+    elif tab == TABS[2]:
+        table = _part(request, ("table",))
+        if table is not None:
+            st.dataframe(table["rows"], hide_index=True, width="stretch", key="node_table",
+                         column_config=fitted_columns(table["rows"]))
+            if table["adds_up"]:
+                st.caption("The numbers add up: every gradient received is the sum of what the node's "
+                           "consumers sent it, and each send is the gradient received times the local "
+                           "derivative.")
             else:
-                _vjp(request)
-    with tabs[5]:
-        if tabs[5].open:
-            if request.model:
-                st.info("Copy as PyTorch code writes typed functions; the models' code is explorer/models.py.")
-            else:
-                _code(request, summary)
+                st.warning("A gradient received differs from the sum of what its consumers sent.")
+    elif tab == TABS[3]:
+        _step_through(request, summary)
+    elif tab == TABS[4]:
+        if request.model:
+            st.info("The model's loss is a scalar: backward() needs no v. Type a function with a vector "
+                    "output to see vector-Jacobian products.")
+        else:
+            _vjp(request)
+    elif request.model:
+        st.info("Copy as PyTorch code writes typed functions; the models' code is explorer/models.py.")
+    else:
+        _code(request, summary)
 
 
 def _step_through(request: Request, summary: dict) -> None:

@@ -67,7 +67,7 @@ def test_each_blow_up_is_refused_with_a_message(app_url):
 
 def test_a_typed_function_redraws_only_what_it_changes(app_url):
     """The settings and the tab bar are drawn by whole runs of the page; a new function's run (a fragment's)
-    redraws the editor, the inputs, the answer and the open tab: 16 messages, where it was 31."""
+    redraws the editor, the inputs, the answer and the open tab: 15 messages, where it was 31."""
     async def visit():
         async with load.Visitor(app_url) as v:
             first = await v.run(query=load.explorer_query(load.ordinary_function(3, 5)), page="")
@@ -81,7 +81,7 @@ def test_a_typed_function_redraws_only_what_it_changes(app_url):
     assert {"button_group", "number_input"} <= {e.WhichOneof("type") for e in first.elements}  # settings: whole runs
     assert "button_group" not in kinds and "number_input" not in kinds, kinds
     assert set(kinds) <= {"text_area", "text_input", "empty", "markdown", "html", "iframe"}, kinds
-    assert typed.messages <= 18, (typed.messages, kinds)
+    assert typed.messages <= 17, (typed.messages, kinds)
 
 
 def _sandbox(app_url: str) -> dict:
